@@ -1,0 +1,209 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Npgsql;
+
+namespace TodoScale.Database.Cluster;
+
+public enum LocalClusterState { NotCreated, Stopped, Running }
+
+/// <summary>
+/// A private PostgreSQL cluster in a folder of ours (default .todoscale/pg), listening on 127.0.0.1 and a
+/// free port that is remembered between runs. The CLI uses it when no database is given; the tests
+/// start a throwaway one with the same code.
+/// </summary>
+public sealed class LocalCluster
+{
+    public const string DefaultRoot = ".todoscale/pg";
+    public const string DefaultDatabase = "todoscale";
+
+    private readonly LocalClusterOptions _options;
+    private readonly Lazy<PostgresBinaries> _binaries;
+
+    public LocalCluster(string root, LocalClusterOptions? options = null, PostgresBinaries? binaries = null)
+    {
+        Root = Path.GetFullPath(root);
+        _options = options ?? new LocalClusterOptions();
+        _binaries = new Lazy<PostgresBinaries>(() => binaries ?? PostgresBinaries.Locate());
+    }
+
+    public string Root { get; }
+    public string DataDirectory => Path.Combine(Root, "data");
+    public string SocketDirectory => Path.Combine(Root, "run");
+    public string LogFile => Path.Combine(Root, "server.log");
+    private string StateFile => Path.Combine(Root, "cluster.json");
+    public PostgresBinaries Binaries => _binaries.Value;
+
+    /// <summary>The port the cluster was last started on (0 before the first start).</summary>
+    public int Port => ReadState()?.Port ?? 0;
+
+    public string ConnectionString(string database = DefaultDatabase) => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1",
+        Port = Port,
+        Username = ProcessRunner.ServerUser,
+        Database = database,
+        IncludeErrorDetail = true,
+    }.ConnectionString;
+
+    public string Url(string database = DefaultDatabase) => $"postgresql://{ProcessRunner.ServerUser}@127.0.0.1:{Port}/{database}";
+
+    public async Task<LocalClusterState> GetStateAsync(CancellationToken ct = default)
+    {
+        if (!File.Exists(Path.Combine(DataDirectory, "PG_VERSION")))
+        {
+            return LocalClusterState.NotCreated;
+        }
+
+        var (code, _) = await ProcessRunner.RunAsync(Binaries.PgCtl, ["status", "-D", DataDirectory], asServerUser: true, ct);
+        return code == 0 ? LocalClusterState.Running : LocalClusterState.Stopped;
+    }
+
+    /// <summary>Creates the cluster if needed, starts it if stopped, and makes sure <paramref name="database"/> exists.</summary>
+    public async Task StartAsync(string? database = DefaultDatabase, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(Root);
+        // Two CLI invocations starting the same folder at once must not both run initdb.
+        await using (var _ = await AcquireFolderLockAsync(ct))
+        {
+            var state = await GetStateAsync(ct);
+            if (state == LocalClusterState.NotCreated)
+            {
+                await InitializeAsync(ct);
+                state = LocalClusterState.Stopped;
+            }
+
+            if (state == LocalClusterState.Stopped)
+            {
+                var port = ReadState()?.Port ?? 0;
+                if (port == 0 || !IsPortFree(port))
+                {
+                    port = FindFreePort();
+                }
+
+                WriteState(new ClusterStateFile(port));
+                var socketArg = SocketDirectory.Length < 90 ? $" -k {SocketDirectory}" : " -k ''";
+                await ProcessRunner.RunCheckedAsync(Binaries.PgCtl,
+                    ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-o", $"-p {port}{socketArg}"],
+                    asServerUser: true, ct);
+            }
+        }
+
+        if (database is not null)
+        {
+            await EnsureDatabaseAsync(database, ct);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken ct = default)
+    {
+        if (await GetStateAsync(ct) == LocalClusterState.Running)
+        {
+            await ProcessRunner.RunCheckedAsync(Binaries.PgCtl, ["stop", "-D", DataDirectory, "-m", "fast", "-w"], asServerUser: true, ct);
+        }
+    }
+
+    public async Task EnsureDatabaseAsync(string database, CancellationToken ct = default)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString("postgres"));
+        await conn.OpenAsync(ct);
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", conn);
+        exists.Parameters.AddWithValue(database);
+        if (await exists.ExecuteScalarAsync(ct) is null)
+        {
+            // Identifiers cannot be parameters; quote_ident on the server builds the statement safely.
+            await using var create = new NpgsqlCommand("SELECT format('CREATE DATABASE %I', $1::text)", conn);
+            create.Parameters.AddWithValue(database);
+            var sql = (string)(await create.ExecuteScalarAsync(ct))!;
+            await using var run = new NpgsqlCommand(sql, conn);
+            await run.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    private async Task InitializeAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(DataDirectory);
+        Directory.CreateDirectory(SocketDirectory);
+        if (ProcessRunner.RunningAsRoot)
+        {
+            await ProcessRunner.RunCheckedAsync("chown", ["-R", $"{ProcessRunner.ServerUser}:", Root], asServerUser: false, ct);
+            var (code, _) = await ProcessRunner.RunAsync("test", ["-w", DataDirectory], asServerUser: true, ct);
+            if (code != 0)
+            {
+                throw new LocalClusterException(
+                    $"The server runs as the '{ProcessRunner.ServerUser}' user (initdb refuses root), which cannot reach {DataDirectory}. " +
+                    "Choose a data folder outside a private home directory with --data-dir or TODOSCALE_DATA_DIR.");
+            }
+        }
+
+        await ProcessRunner.RunCheckedAsync(Binaries.InitDb,
+            ["-D", DataDirectory, "-U", ProcessRunner.ServerUser, "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"],
+            asServerUser: true, ct);
+
+        var settings = new Dictionary<string, string>
+        {
+            ["listen_addresses"] = "'127.0.0.1'",
+            ["max_connections"] = "200",
+            ["shared_buffers"] = "'256MB'",
+            ["timezone"] = "'UTC'",
+        };
+        if (!_options.Durable)
+        {
+            settings["fsync"] = "off";
+            settings["synchronous_commit"] = "off";
+            settings["full_page_writes"] = "off";
+        }
+
+        foreach (var (k, v) in _options.Settings)
+        {
+            settings[k] = v;
+        }
+
+        await File.AppendAllLinesAsync(Path.Combine(DataDirectory, "postgresql.conf"),
+            ["", "# TodoScale local cluster", .. settings.Select(kv => $"{kv.Key} = {kv.Value}")], ct);
+    }
+
+    private async Task<IAsyncDisposable> AcquireFolderLockAsync(CancellationToken ct)
+    {
+        var path = Path.Combine(Root, ".lock");
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 600)
+            {
+                await Task.Delay(100, ct);
+            }
+        }
+    }
+
+    private ClusterStateFile? ReadState() =>
+        File.Exists(StateFile) ? JsonSerializer.Deserialize<ClusterStateFile>(File.ReadAllText(StateFile)) : null;
+
+    private void WriteState(ClusterStateFile state) => File.WriteAllText(StateFile, JsonSerializer.Serialize(state));
+
+    private static bool IsPortFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FindFreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed record ClusterStateFile(int Port);
+}

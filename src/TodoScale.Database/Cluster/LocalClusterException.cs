@@ -1,0 +1,3 @@
+namespace TodoScale.Database.Cluster;
+
+public sealed class LocalClusterException(string message) : Exception(message);

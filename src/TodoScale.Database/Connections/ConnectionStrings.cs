@@ -1,0 +1,98 @@
+using System.Web;
+using Npgsql;
+
+namespace TodoScale.Database.Connections;
+
+/// <summary>Accepts a connection in Npgsql form (Host=...;Database=...) or libpq URL form (postgresql://user:pass@host:port/db?sslmode=require).</summary>
+public static class ConnectionStrings
+{
+    public const string EnvironmentVariable = "TODOSCALE_DATABASE";
+
+    public static string Normalize(string value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new ArgumentException("The database connection is empty.");
+        }
+
+        value = value.Trim();
+        var builder = value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) ||
+                      value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
+            ? FromUrl(value)
+            : FromKeywords(value);
+        builder.IncludeErrorDetail = true;
+        return builder.ConnectionString;
+    }
+
+    private static NpgsqlConnectionStringBuilder FromKeywords(string value)
+    {
+        try
+        {
+            return new NpgsqlConnectionStringBuilder(value);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Not a valid connection string ({e.Message}). Use Host=...;Database=... or postgresql://user@host:port/db.");
+        }
+    }
+
+    private static NpgsqlConnectionStringBuilder FromUrl(string value)
+    {
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
+        {
+            throw new ArgumentException($"Not a valid PostgreSQL URL: {value}");
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = string.IsNullOrEmpty(uri.Host) ? "localhost" : uri.Host.Trim('[', ']'),
+            Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
+        };
+        var database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        if (database.Length > 0)
+        {
+            builder.Database = database;
+        }
+
+        if (uri.UserInfo.Length > 0)
+        {
+            var parts = uri.UserInfo.Split(':', 2);
+            builder.Username = Uri.UnescapeDataString(parts[0]);
+            if (parts.Length == 2)
+            {
+                builder.Password = Uri.UnescapeDataString(parts[1]);
+            }
+        }
+
+        var query = HttpUtility.ParseQueryString(uri.Query);
+        foreach (var key in query.AllKeys.OfType<string>())
+        {
+            var v = query[key]!;
+            switch (key.ToLowerInvariant())
+            {
+                case "sslmode":
+                    builder.SslMode = Enum.Parse<SslMode>(v.Replace("-", ""), ignoreCase: true);
+                    break;
+                case "application_name":
+                    builder.ApplicationName = v;
+                    break;
+                case "connect_timeout":
+                    builder.Timeout = int.Parse(v, System.Globalization.CultureInfo.InvariantCulture);
+                    break;
+                case "user":
+                    builder.Username = v;
+                    break;
+                case "password":
+                    builder.Password = v;
+                    break;
+                case "dbname":
+                    builder.Database = v;
+                    break;
+                default:
+                    throw new ArgumentException($"Unsupported URL parameter '{key}' in the database URL.");
+            }
+        }
+
+        return builder;
+    }
+}
