@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Spectre.Console;
+using TodoScale.Database.Cluster;
+using TodoScale.Database.Connections;
+
+namespace TodoScale.Cli.Infrastructure;
+
+/// <summary>The global options every command shares, and how a command gets its database.</summary>
+public sealed class CliContext
+{
+    public const string DataDirVariable = "TODOSCALE_DATA_DIR";
+
+    public Option<string?> Database { get; } = new("--database", "-d")
+    {
+        Description = $"Connection to use (Npgsql 'Host=...;Database=...' or 'postgresql://user@host:port/db'). Default: ${ConnectionStrings.EnvironmentVariable}, else the built-in local PostgreSQL.",
+        Recursive = true,
+    };
+
+    public Option<string?> DataDir { get; } = new("--data-dir")
+    {
+        Description = $"Folder of the built-in local PostgreSQL. Default: ${DataDirVariable}, else {TodoScale.Database.Cluster.LocalCluster.DefaultRoot}.",
+        Recursive = true,
+    };
+
+    /// <summary>Plain lines instead of live widgets when output is redirected (CI, pipes, cron).</summary>
+    public static bool Interactive => AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+
+    public LocalCluster LocalCluster(ParseResult parse) =>
+        new(parse.GetValue(DataDir) ?? Environment.GetEnvironmentVariable(DataDirVariable) ?? TodoScale.Database.Cluster.LocalCluster.DefaultRoot);
+
+    /// <summary>True when the user named a database; otherwise commands use (and start) the local cluster.</summary>
+    public bool HasExplicitDatabase(ParseResult parse) =>
+        !string.IsNullOrWhiteSpace(parse.GetValue(Database) ?? Environment.GetEnvironmentVariable(ConnectionStrings.EnvironmentVariable));
+
+    /// <summary>The connection string to work on, starting the built-in cluster when no database was named.</summary>
+    public async Task<string> ResolveConnectionStringAsync(ParseResult parse, CancellationToken ct)
+    {
+        var explicitDb = parse.GetValue(Database) ?? Environment.GetEnvironmentVariable(ConnectionStrings.EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(explicitDb))
+        {
+            return ConnectionStrings.Normalize(explicitDb);
+        }
+
+        var cluster = LocalCluster(parse);
+        if (await cluster.GetStateAsync(ct) != LocalClusterState.Running)
+        {
+            Ui.Info($"Starting the built-in PostgreSQL in {cluster.Root} ...");
+        }
+
+        await cluster.StartAsync(ct: ct);
+        return cluster.ConnectionString();
+    }
+}
