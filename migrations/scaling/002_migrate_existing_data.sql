@@ -1,0 +1,701 @@
+-- TodoScale phase 2: move the application's live legacy `todos` table into todos_active / todos_archived.
+--
+-- Run with: psql -v ON_ERROR_STOP=1 -f migrations/scaling/002_migrate_existing_data.sql
+--   Installs the definitions below, then (when a legacy `todos` table exists) migrates every row in
+--   committed batches. Watch it from another session:  SELECT * FROM migration_progress ORDER BY start_time DESC;
+--   Then check it:                                      SELECT * FROM validate_migration();
+-- Our migrator (todoscale db migrate) applies the same file inside a transaction with todoscale.migrator=on:
+-- it then only installs the definitions and leaves the bulk move to `todoscale migrate run`, which calls
+-- the very same functions. Running the file again is a no-op once everything has moved.
+--
+-- Interface (the CLI and the demo call these; nothing is re-implemented in C#):
+--   migration_preflight()                 what in the legacy table would not fit, and how it is handled
+--   migration_start()                     preflight + archive partitions + mirror trigger (idempotent)
+--   migrate_todos_batch(size, max)        the next batches in uuid key order, in the caller's transaction
+--   CALL migrate_todos(size, throttle)    every remaining batch, one COMMIT per batch (the psql path)
+--   migration_status()                    one row: state, rows moved, last key, rows remaining
+--   validate_migration()                  one row per check: check_name, expected, actual, status PASS/FAIL
+--   migration_cutover(force)              validates, then stops mirroring and makes `todos` read-only
+--   migration_rollback(drop_new_tables)   makes `todos` hold exactly todos_active ∪ todos_archived
+--
+-- WHY NO ROW IS LOST, DUPLICATED OR RESURRECTED (the invariant every piece below keeps):
+--   For every legacy id, the new tables hold either nothing, or exactly one copy equal to the row's
+--   latest committed legacy version, placed by the rule below. "Nothing" is allowed only for rows the
+--   backfill has not reached yet (id > migration_state.last_key) that no write has touched since the
+--   mirror trigger exists; once the backfill passes the last key, every legacy row has its copy.
+--   * The mirror trigger (AFTER INSERT/UPDATE/DELETE FOR EACH ROW on todos) runs in the writer's own
+--     transaction: the copy changes exactly when the legacy row does, and rolls back with it. It deletes
+--     the copy of OLD (which by the invariant equals OLD) and inserts NEW. CREATE TRIGGER waits for the
+--     writers in flight (SHARE ROW EXCLUSIVE lock), so no write escapes both the trigger and the backfill.
+--   * A backfill batch runs in one transaction: (1) it locks the next N legacy rows in key order FOR SHARE.
+--     A writer holding one of them makes the batch wait until it commits (its trigger has then fixed the
+--     copy); a writer arriving later waits for the batch to commit (its trigger then replaces the batch's
+--     copy). A row deleted before the lock is simply not returned, so the batch cannot resurrect it.
+--     (2) In NEW statements (READ COMMITTED: a fresh snapshot that sees every write committed before the
+--     lock) it deletes any copy of those ids and inserts fresh copies from `todos`. (3) It records its
+--     last key and row count in migration_state/migration_progress in the same transaction: a batch that
+--     dies (connection killed, deadlock) leaves neither copies nor progress, and the next run redoes it.
+--   * Inserts with keys the backfill has already passed are copied by the trigger; inserts ahead of it by
+--     both (the batch replaces the trigger's copy, which is equal anyway).
+--   * Deletes cascading from a parent todo or from a user fire the trigger like any other delete.
+--   * Batches serialise on the migration_state row, so two migrators cannot copy the same batch twice.
+-- Placement rule: status 'done' AND completed_at < archive_cutoff -> todos_archived, every other row
+-- (including 'done' rows without completed_at) -> todos_active. archive_cutoff is now() - 30 days taken
+-- once when the migration starts: trigger and batches must agree on where a row lives, and a cutoff that
+-- moved while the migration runs would strand rows in the wrong table. Later archiving is maintenance's job.
+
+SET lock_timeout = '5s';
+SET client_min_messages = warning;
+
+-- ---------------------------------------------------------------------------------------------
+-- Bookkeeping
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS migration_progress (
+    id         bigserial   PRIMARY KEY,
+    step       text        NOT NULL,              -- start | batch | complete | cutover | rollback
+    start_time timestamptz NOT NULL DEFAULT clock_timestamp(),
+    end_time   timestamptz,
+    rows_moved bigint      NOT NULL DEFAULT 0,
+    last_key   uuid,
+    status     text        NOT NULL,              -- done | completed | ...
+    detail     text
+);
+CREATE INDEX IF NOT EXISTS idx_migration_progress_start_time ON migration_progress (start_time DESC);
+
+-- One row: where the migration stands. Batches lock it, which serialises concurrent migrators.
+CREATE TABLE IF NOT EXISTS migration_state (
+    singleton      boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    state          text        NOT NULL DEFAULT 'not_started'
+                   CHECK (state IN ('not_started', 'migrating', 'migrated', 'cut_over', 'rolled_back')),
+    archive_cutoff timestamptz,
+    last_key       uuid,
+    rows_moved     bigint      NOT NULL DEFAULT 0,
+    batches        bigint      NOT NULL DEFAULT 0,
+    started_at     timestamptz,
+    last_batch_at  timestamptz,
+    completed_at   timestamptz,
+    cutover_at     timestamptz,
+    rolled_back_at timestamptz
+);
+INSERT INTO migration_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+
+-- ---------------------------------------------------------------------------------------------
+-- Mirror trigger function (the trigger itself is created by migration_start, not by this script:
+-- installing the schema must not slow the application's writes before anyone decided to migrate).
+-- TG_ARGV[0] is the archive cutoff, fixed for the whole migration.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION todoscale_mirror_todo() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_cutoff timestamptz := TG_ARGV[0]::timestamptz;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        -- The copy of OLD, if any, sits where the placement rule put OLD.
+        IF OLD.status = 'done' AND OLD.completed_at < v_cutoff THEN
+            DELETE FROM todos_archived WHERE id = OLD.id AND completed_at = OLD.completed_at;
+        ELSE
+            DELETE FROM todos_active WHERE user_id = OLD.user_id AND id = OLD.id;
+        END IF;
+    END IF;
+
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        IF NEW.status = 'done' AND NEW.completed_at < v_cutoff THEN
+            INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status,
+                                        priority, due_date, completed_at, ai_generated, created_at, updated_at)
+            VALUES (NEW.id, NEW.user_id, NEW.parent_todo_id, NEW.project_id, NEW.title, NEW.description, NEW.status,
+                    NEW.priority, NEW.due_date, NEW.completed_at, NEW.ai_generated, NEW.created_at, NEW.updated_at);
+        ELSE
+            INSERT INTO todos_active (id, user_id, parent_todo_id, project_id, title, description, status,
+                                      priority, due_date, completed_at, ai_generated, created_at, updated_at)
+            VALUES (NEW.id, NEW.user_id, NEW.parent_todo_id, NEW.project_id, NEW.title, NEW.description, NEW.status,
+                    NEW.priority, NEW.due_date, NEW.completed_at, NEW.ai_generated, NEW.created_at, NEW.updated_at);
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- After cutover the application writes to the new tables; a forgotten legacy writer would otherwise
+-- write rows nobody ever sees again. Deletes cascading from users (trigger depth > 1) stay allowed so
+-- that deleting a user keeps working.
+CREATE OR REPLACE FUNCTION todoscale_reject_legacy_write() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_trigger_depth() = 1 THEN
+        RAISE EXCEPTION 'todos is read-only since the cutover to todos_active/todos_archived'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Write to todos_active/todos_archived, or run `todoscale migrate rollback` first.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- DROP TRIGGER IF EXISTS without its "does not exist, skipping" notice in operators' psql output.
+CREATE OR REPLACE FUNCTION todoscale_drop_todos_trigger(p_name text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'todos'::regclass AND tgname = p_name) THEN
+        EXECUTE format('DROP TRIGGER %I ON todos', p_name);
+    END IF;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Preflight: what would not fit, and what happens to it. severity: ok | info | blocking.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migration_preflight()
+RETURNS TABLE (check_name text, severity text, affected_rows bigint, handling text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s record;
+    v_unknown text;
+    v_state text;
+    v_new bigint;
+BEGIN
+    IF to_regclass('todos') IS NULL THEN
+        RETURN QUERY SELECT 'legacy_table'::text, 'blocking'::text, 0::bigint,
+            'there is no legacy todos table in this database: nothing to migrate'::text;
+        RETURN;
+    END IF;
+
+    SELECT
+        count(*) FILTER (WHERE t.status IS NULL OR t.status NOT IN ('todo', 'in_progress', 'done', 'cancelled')) AS unknown_status,
+        count(*) FILTER (WHERE t.user_id IS NULL)      AS null_user_id,
+        count(*) FILTER (WHERE t.title IS NULL)        AS null_title,
+        count(*) FILTER (WHERE t.priority IS NULL)     AS null_priority,
+        count(*) FILTER (WHERE t.created_at IS NULL)   AS null_created_at,
+        count(*) FILTER (WHERE t.updated_at IS NULL)   AS null_updated_at,
+        count(*) FILTER (WHERE t.ai_generated IS NULL) AS null_ai_generated,
+        count(*) FILTER (WHERE t.status = 'done' AND t.completed_at IS NULL) AS done_without_completed_at,
+        count(*) FILTER (WHERE t.status <> 'done' AND t.completed_at IS NOT NULL) AS completed_at_not_done,
+        count(*) AS total
+    INTO s FROM todos t;
+
+    SELECT string_agg(DISTINCT coalesce(quote_literal(t.status), 'NULL'), ', ') INTO v_unknown
+    FROM (SELECT t2.status FROM todos t2
+          WHERE t2.status IS NULL OR t2.status NOT IN ('todo', 'in_progress', 'done', 'cancelled') LIMIT 1000) t;
+
+    RETURN QUERY SELECT 'unknown_status_values', CASE WHEN s.unknown_status > 0 THEN 'blocking' ELSE 'ok' END,
+        s.unknown_status,
+        CASE WHEN s.unknown_status > 0
+             THEN format('status values outside todo|in_progress|done|cancelled (%s) do not fit the new CHECK constraint: fix them in todos first', v_unknown)
+             ELSE 'every status is one of todo|in_progress|done|cancelled' END;
+
+    RETURN QUERY SELECT 'null_' || c.col, CASE WHEN c.n > 0 THEN 'blocking' ELSE 'ok' END, c.n,
+        CASE WHEN c.n > 0 THEN format('todos.%s is NULL in %s row(s); the new tables require a value: fill them in todos first', c.col, c.n)
+             ELSE format('todos.%s is never NULL', c.col) END
+    FROM (VALUES ('user_id', s.null_user_id), ('title', s.null_title), ('priority', s.null_priority),
+                 ('created_at', s.null_created_at), ('updated_at', s.null_updated_at),
+                 ('ai_generated', s.null_ai_generated)) AS c(col, n);
+
+    RETURN QUERY SELECT 'done_without_completed_at', CASE WHEN s.done_without_completed_at > 0 THEN 'info' ELSE 'ok' END,
+        s.done_without_completed_at,
+        'done rows without completed_at cannot be placed by completion month: they move to todos_active unchanged'::text;
+
+    RETURN QUERY SELECT 'completed_at_on_unfinished_rows', CASE WHEN s.completed_at_not_done > 0 THEN 'info' ELSE 'ok' END,
+        s.completed_at_not_done,
+        'rows that are not done keep their completed_at and move to todos_active unchanged'::text;
+
+    RETURN QUERY SELECT 'user_without_user_row', CASE WHEN count(*) > 0 THEN 'blocking' ELSE 'ok' END, count(*),
+        CASE WHEN count(*) > 0
+             THEN 'todos whose user_id has no row in users would violate the new tables'' foreign key to users: delete them or create the users first'
+             ELSE 'every user_id has a user' END
+    FROM todos t WHERE t.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id);
+
+    RETURN QUERY SELECT 'project_without_project_row', CASE WHEN count(*) > 0 THEN 'info' ELSE 'ok' END, count(*),
+        'project_id values with no project are copied unchanged (the new tables do not reference projects)'::text
+    FROM todos t WHERE t.project_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = t.project_id);
+
+    RETURN QUERY SELECT 'parent_without_parent_row', CASE WHEN count(*) > 0 THEN 'info' ELSE 'ok' END, count(*),
+        'parent_todo_id values that point to no todo are copied unchanged'::text
+    FROM todos t WHERE t.parent_todo_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM todos p WHERE p.id = t.parent_todo_id);
+
+    SELECT m.state INTO v_state FROM migration_state m;
+    IF v_state IN ('not_started', 'rolled_back') THEN
+        SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived) INTO v_new;
+        RETURN QUERY SELECT 'new_tables_empty', CASE WHEN v_new > 0 THEN 'blocking' ELSE 'ok' END, v_new,
+            CASE WHEN v_new > 0
+                 THEN 'todos_active/todos_archived already hold rows that this migration did not copy; empty them (TRUNCATE todos_active, todos_archived) before migrating'
+                 ELSE 'todos_active and todos_archived are empty' END;
+    END IF;
+
+    RETURN QUERY SELECT 'rows_to_migrate', 'ok'::text, s.total,
+        format('%s legacy rows; done rows completed more than 30 days ago go to todos_archived, all others to todos_active', s.total);
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Start (idempotent): refuse on blocking preflight issues, create the archive months the legacy data
+-- needs (otherwise they pile up in todos_archived_default), then install the mirror trigger.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migration_start()
+RETURNS TABLE (state text, archive_cutoff timestamptz, partitions_created integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state   migration_state%ROWTYPE;
+    v_block   text;
+    v_cutoff  timestamptz := now() - interval '30 days';
+    v_month   date;
+    v_created integer := 0;
+BEGIN
+    SELECT * INTO v_state FROM migration_state FOR UPDATE;
+    IF v_state.state IN ('migrating', 'migrated') THEN
+        RETURN QUERY SELECT v_state.state, v_state.archive_cutoff, 0;
+        RETURN;
+    ELSIF v_state.state = 'cut_over' THEN
+        RAISE EXCEPTION 'the migration was already cut over; run `todoscale migrate rollback` before migrating again'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    SELECT string_agg(format('%s (%s rows): %s', p.check_name, p.affected_rows, p.handling), '; ') INTO v_block
+    FROM migration_preflight() p WHERE p.severity = 'blocking';
+    IF v_block IS NOT NULL THEN
+        RAISE EXCEPTION 'migration blocked by preflight: %', v_block
+            USING ERRCODE = 'check_violation', HINT = 'Run `todoscale migrate check` for details.';
+    END IF;
+
+    FOR v_month IN
+        SELECT DISTINCT date_trunc('month', t.completed_at AT TIME ZONE 'UTC')::date
+        FROM todos t WHERE t.status = 'done' AND t.completed_at < v_cutoff
+        ORDER BY 1
+    LOOP
+        IF todoscale_create_month_partition('todos_archived'::regclass, v_month) THEN
+            v_created := v_created + 1;
+        END IF;
+    END LOOP;
+
+    -- Last, so the lock it takes on todos (which waits for in-flight writers) is held for milliseconds;
+    -- lock_timeout keeps the application from queueing behind it when a long writer is in the way.
+    PERFORM set_config('lock_timeout', '5s', true);
+    PERFORM todoscale_drop_todos_trigger('todoscale_readonly_after_cutover');
+    PERFORM todoscale_drop_todos_trigger('todoscale_mirror');
+    EXECUTE format('CREATE TRIGGER todoscale_mirror AFTER INSERT OR UPDATE OR DELETE ON todos
+                    FOR EACH ROW EXECUTE FUNCTION todoscale_mirror_todo(%L)', v_cutoff);
+
+    UPDATE migration_state m SET state = 'migrating', archive_cutoff = v_cutoff, last_key = NULL, rows_moved = 0,
+        batches = 0, started_at = now(), last_batch_at = NULL, completed_at = NULL, cutover_at = NULL, rolled_back_at = NULL;
+    INSERT INTO migration_progress (step, start_time, end_time, status, detail)
+    VALUES ('start', now(), clock_timestamp(), 'done',
+            format('mirror trigger installed; archive cutoff %s; %s archive partition(s) created', v_cutoff, v_created));
+
+    RETURN QUERY SELECT 'migrating'::text, v_cutoff, v_created;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Backfill: up to p_max_batches batches of p_batch_size rows, in the caller's transaction (call it with
+-- p_max_batches = 1 per transaction to commit every batch; CALL migrate_todos does). Returns one row per
+-- batch; no row once everything has moved.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migrate_todos_batch(batch_size integer, max_batches integer DEFAULT 1)
+RETURNS TABLE (batch bigint, rows_moved bigint, last_key uuid, completed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state   migration_state%ROWTYPE;
+    v_ids     uuid[];
+    v_users   uuid[];
+    v_moved   bigint;
+    v_started timestamptz;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 OR max_batches IS NULL OR max_batches < 1 THEN
+        RAISE EXCEPTION 'batch_size and max_batches must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    FOR i IN 1..max_batches LOOP
+        v_started := clock_timestamp();
+        -- Serialises migrators; FOR UPDATE also re-reads the row another migrator just committed.
+        SELECT * INTO v_state FROM migration_state FOR UPDATE;
+        IF v_state.state IN ('not_started', 'rolled_back') THEN
+            PERFORM migration_start();
+            SELECT * INTO v_state FROM migration_state FOR UPDATE;
+        END IF;
+        IF v_state.state <> 'migrating' THEN
+            RETURN;  -- migrated, cut over: nothing left to move
+        END IF;
+
+        -- (1) Lock the next keys. Waits for writers holding them; rows they deleted are skipped.
+        SELECT array_agg(k.id ORDER BY k.id), array_agg(k.user_id ORDER BY k.id) INTO v_ids, v_users
+        FROM (SELECT t.id, t.user_id FROM todos t
+              WHERE v_state.last_key IS NULL OR t.id > v_state.last_key
+              ORDER BY t.id LIMIT batch_size FOR SHARE) k;
+
+        IF v_ids IS NULL THEN
+            UPDATE migration_state m SET state = 'migrated', completed_at = now();
+            INSERT INTO migration_progress (step, start_time, end_time, rows_moved, last_key, status, detail)
+            VALUES ('complete', v_started, clock_timestamp(), v_state.rows_moved, v_state.last_key, 'completed',
+                    format('%s rows in %s batches; the mirror trigger keeps the copies current until cutover',
+                           v_state.rows_moved, v_state.batches));
+            RETURN QUERY SELECT v_state.batches, 0::bigint, v_state.last_key, true;
+            RETURN;
+        END IF;
+
+        -- (2) New statements, fresh snapshots: replace whatever copy the trigger made with the current row.
+        -- The copy of a locked row equals its current version (the invariant), so it has the same user_id
+        -- and is found through the primary key of its hash partition.
+        DELETE FROM todos_active a USING unnest(v_users, v_ids) AS k(user_id, id)
+        WHERE a.user_id = k.user_id AND a.id = k.id;
+        DELETE FROM todos_archived r WHERE r.id = ANY (v_ids);
+
+        WITH src AS MATERIALIZED (
+            SELECT t.id, t.user_id, t.parent_todo_id, t.project_id, t.title, t.description, t.status, t.priority,
+                   t.due_date, t.completed_at, t.ai_generated, t.created_at, t.updated_at,
+                   (t.status = 'done' AND t.completed_at < v_state.archive_cutoff) IS TRUE AS archive
+            FROM todos t WHERE t.id = ANY (v_ids)
+        ), ins_active AS (
+            INSERT INTO todos_active (id, user_id, parent_todo_id, project_id, title, description, status,
+                                      priority, due_date, completed_at, ai_generated, created_at, updated_at)
+            SELECT id, user_id, parent_todo_id, project_id, title, description, status,
+                   priority, due_date, completed_at, ai_generated, created_at, updated_at
+            FROM src WHERE NOT archive
+        ), ins_archived AS (
+            INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status,
+                                        priority, due_date, completed_at, ai_generated, created_at, updated_at)
+            SELECT id, user_id, parent_todo_id, project_id, title, description, status,
+                   priority, due_date, completed_at, ai_generated, created_at, updated_at
+            FROM src WHERE archive
+        )
+        SELECT count(*) INTO v_moved FROM src;
+
+        -- (3) Progress commits with the copies, or not at all.
+        UPDATE migration_state m SET last_key = v_ids[array_length(v_ids, 1)], rows_moved = m.rows_moved + v_moved,
+            batches = m.batches + 1, last_batch_at = clock_timestamp();
+        INSERT INTO migration_progress (step, start_time, end_time, rows_moved, last_key, status)
+        VALUES ('batch', v_started, clock_timestamp(), v_moved, v_ids[array_length(v_ids, 1)], 'done');
+
+        RETURN QUERY SELECT v_state.batches + 1, v_moved, v_ids[array_length(v_ids, 1)], false;
+    END LOOP;
+END;
+$$;
+
+-- Every remaining batch, one COMMIT per batch so that other sessions see migration_progress grow.
+-- Deadlocks with multi-row application writes abort only the batch, which is retried.
+CREATE OR REPLACE PROCEDURE migrate_todos(batch_size integer DEFAULT 5000, throttle interval DEFAULT '0')
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_done    boolean;
+    v_retries integer := 0;
+BEGIN
+    LOOP
+        BEGIN
+            SELECT NOT EXISTS (SELECT 1 FROM migrate_todos_batch(batch_size, 1) b WHERE NOT b.completed) INTO v_done;
+        EXCEPTION WHEN deadlock_detected OR serialization_failure OR lock_not_available THEN
+            v_retries := v_retries + 1;
+            IF v_retries > 50 THEN
+                RAISE;
+            END IF;
+            RAISE NOTICE 'batch retried after %', SQLERRM;
+            v_done := false;
+        END;
+        COMMIT;
+        EXIT WHEN v_done;
+        IF throttle > interval '0' THEN
+            PERFORM pg_sleep_for(throttle);
+        END IF;
+    END LOOP;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Status
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migration_status()
+RETURNS TABLE (state text, archive_cutoff timestamptz, legacy_rows bigint, rows_moved bigint, rows_remaining bigint,
+               batches bigint, last_key uuid, mirror_trigger boolean, started_at timestamptz, last_batch_at timestamptz,
+               completed_at timestamptz, cutover_at timestamptz, rolled_back_at timestamptz)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v migration_state%ROWTYPE;
+    v_legacy bigint;
+    v_remaining bigint;
+    v_trigger boolean := false;
+BEGIN
+    SELECT * INTO v FROM migration_state;
+    IF to_regclass('todos') IS NOT NULL THEN
+        SELECT count(*) INTO v_legacy FROM todos;
+        IF v.state IN ('not_started', 'rolled_back') THEN
+            v_remaining := v_legacy;
+        ELSIF v.state = 'migrating' THEN
+            SELECT count(*) INTO v_remaining FROM todos t WHERE v.last_key IS NULL OR t.id > v.last_key;
+        ELSE
+            v_remaining := 0;
+        END IF;
+        SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'todos'::regclass AND tgname = 'todoscale_mirror')
+        INTO v_trigger;
+    END IF;
+    RETURN QUERY SELECT v.state, v.archive_cutoff, v_legacy, v.rows_moved, v_remaining, v.batches, v.last_key,
+        v_trigger, v.started_at, v.last_batch_at, v.completed_at, v.cutover_at, v.rolled_back_at;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Validation: legacy todos against todos_active ∪ todos_archived. STABLE, so every query below reads the
+-- same snapshot and the checks agree with each other even while the application keeps writing.
+-- The checksum sums a 64-bit hash per row (order-independent, constant memory); string_agg over
+-- millions of rows would need the whole table as one string.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION validate_migration()
+RETURNS TABLE (check_name text, expected text, actual text, status text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_cutoff timestamptz;
+BEGIN
+    IF to_regclass('todos') IS NULL THEN
+        RETURN QUERY SELECT 'legacy_table'::text, 'todos exists'::text, 'no todos table'::text, 'FAIL'::text;
+        RETURN;
+    END IF;
+    SELECT coalesce(m.archive_cutoff, now() - interval '30 days') INTO v_cutoff FROM migration_state m;
+
+    RETURN QUERY
+    WITH l AS (SELECT count(*) AS n FROM todos),
+         n AS (SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived) AS n)
+    SELECT 'total_rows'::text, l.n::text, n.n::text, CASE WHEN l.n = n.n THEN 'PASS' ELSE 'FAIL' END FROM l, n;
+
+    RETURN QUERY
+    WITH l AS (SELECT t.status::text AS s, count(*) AS n FROM todos t GROUP BY 1),
+         n AS (SELECT u.status AS s, count(*) AS n
+               FROM (SELECT a.status FROM todos_active a UNION ALL SELECT r.status FROM todos_archived r) u GROUP BY 1)
+    SELECT 'rows_with_status_' || coalesce(l.s, n.s, 'NULL'), coalesce(l.n, 0)::text, coalesce(n.n, 0)::text,
+           CASE WHEN coalesce(l.n, 0) = coalesce(n.n, 0) THEN 'PASS' ELSE 'FAIL' END
+    FROM l FULL JOIN n ON n.s = l.s ORDER BY 1;
+
+    RETURN QUERY
+    SELECT 'no_id_in_both_new_tables'::text, '0'::text, count(*)::text, CASE WHEN count(*) = 0 THEN 'PASS' ELSE 'FAIL' END
+    FROM todos_archived r WHERE EXISTS (SELECT 1 FROM todos_active a WHERE a.id = r.id);
+
+    RETURN QUERY
+    WITH u AS (SELECT a.id FROM todos_active a UNION ALL SELECT r.id FROM todos_archived r)
+    SELECT 'no_duplicate_ids'::text, '0'::text, (count(*) - count(DISTINCT u.id))::text,
+           CASE WHEN count(*) = count(DISTINCT u.id) THEN 'PASS' ELSE 'FAIL' END FROM u;
+
+    RETURN QUERY
+    SELECT 'no_legacy_id_missing'::text, '0'::text, count(*)::text, CASE WHEN count(*) = 0 THEN 'PASS' ELSE 'FAIL' END
+    FROM todos t
+    WHERE NOT EXISTS (SELECT 1 FROM todos_active a WHERE a.id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM todos_archived r WHERE r.id = t.id);
+
+    RETURN QUERY
+    WITH u AS (SELECT a.id FROM todos_active a UNION ALL SELECT r.id FROM todos_archived r)
+    SELECT 'no_extra_id'::text, '0'::text, count(*)::text, CASE WHEN count(*) = 0 THEN 'PASS' ELSE 'FAIL' END
+    FROM u WHERE NOT EXISTS (SELECT 1 FROM todos t WHERE t.id = u.id);
+
+    RETURN QUERY
+    WITH l AS (
+        SELECT coalesce(sum(hashtextextended(ROW(t.id, t.user_id, t.parent_todo_id, t.project_id, t.title::text,
+                   t.description, t.status::text, t.priority, t.due_date, t.completed_at, t.ai_generated,
+                   t.created_at, t.updated_at)::text, 0)::numeric), 0) AS h
+        FROM todos t),
+    n AS (
+        SELECT coalesce(sum(hashtextextended(ROW(u.id, u.user_id, u.parent_todo_id, u.project_id, u.title,
+                   u.description, u.status, u.priority, u.due_date, u.completed_at, u.ai_generated,
+                   u.created_at, u.updated_at)::text, 0)::numeric), 0) AS h
+        FROM (SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority,
+                     a.due_date, a.completed_at, a.ai_generated, a.created_at, a.updated_at FROM todos_active a
+              UNION ALL
+              SELECT r.id, r.user_id, r.parent_todo_id, r.project_id, r.title, r.description, r.status, r.priority,
+                     r.due_date, r.completed_at, r.ai_generated, r.created_at, r.updated_at FROM todos_archived r) u)
+    SELECT 'checksum_all_13_columns'::text, l.h::text, n.h::text, CASE WHEN l.h = n.h THEN 'PASS' ELSE 'FAIL' END FROM l, n;
+
+    -- Rows that the rule sends to the archive and that are still in todos_active, plus archived rows that
+    -- are not done. (Archived rows completed after the cutoff are legitimate once maintenance archives them.)
+    RETURN QUERY
+    WITH bad AS (
+        SELECT count(*) AS n FROM todos_active a WHERE a.status = 'done' AND a.completed_at < v_cutoff
+        UNION ALL
+        SELECT count(*) FROM todos_archived r WHERE r.status <> 'done')
+    SELECT 'done_before_' || to_char(v_cutoff AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '_archived',
+           '0 misplaced'::text, sum(bad.n)::text || ' misplaced', CASE WHEN sum(bad.n) = 0 THEN 'PASS' ELSE 'FAIL' END
+    FROM bad;
+
+    RETURN QUERY
+    WITH l AS (SELECT count(*) AS n FROM todos t
+               WHERE t.parent_todo_id IS NOT NULL AND EXISTS (SELECT 1 FROM todos p WHERE p.id = t.parent_todo_id)),
+         u AS (SELECT a.id, a.parent_todo_id FROM todos_active a UNION ALL SELECT r.id, r.parent_todo_id FROM todos_archived r),
+         n AS (SELECT count(*) AS n FROM u c
+               WHERE c.parent_todo_id IS NOT NULL AND EXISTS (SELECT 1 FROM u p WHERE p.id = c.parent_todo_id))
+    SELECT 'parent_references_resolve'::text, l.n::text, n.n::text, CASE WHEN l.n = n.n THEN 'PASS' ELSE 'FAIL' END FROM l, n;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Cutover: the application switches to the new tables. Refuses unless the backfill is complete and
+-- every validation check passes (p_force skips validation, never the completeness check). Stopping the
+-- mirror and fencing the legacy table happen in this one short transaction; lock_timeout keeps it from
+-- queueing the application behind it (the caller retries).
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migration_cutover(p_force boolean DEFAULT false)
+RETURNS TABLE (state text, cutover_at timestamptz, detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state migration_state%ROWTYPE;
+    v_failed text;
+BEGIN
+    SELECT * INTO v_state FROM migration_state FOR UPDATE;
+    IF v_state.state = 'cut_over' THEN
+        RETURN QUERY SELECT v_state.state, v_state.cutover_at, 'already cut over'::text;
+        RETURN;
+    ELSIF v_state.state <> 'migrated' THEN
+        RAISE EXCEPTION 'cannot cut over in state %: the backfill must complete first (todoscale migrate run)', v_state.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    IF NOT p_force THEN
+        SELECT string_agg(format('%s (expected %s, actual %s)', v.check_name, v.expected, v.actual), '; ') INTO v_failed
+        FROM validate_migration() v WHERE v.status <> 'PASS';
+        IF v_failed IS NOT NULL THEN
+            RAISE EXCEPTION 'validation failed, not cutting over: %', v_failed
+                USING ERRCODE = 'check_violation', HINT = 'Investigate with `todoscale migrate validate`; --force skips this check.';
+        END IF;
+    END IF;
+
+    PERFORM set_config('lock_timeout', '2s', true);
+    PERFORM todoscale_drop_todos_trigger('todoscale_mirror');
+    PERFORM todoscale_drop_todos_trigger('todoscale_readonly_after_cutover');
+    CREATE TRIGGER todoscale_readonly_after_cutover BEFORE INSERT OR UPDATE OR DELETE ON todos
+        FOR EACH STATEMENT EXECUTE FUNCTION todoscale_reject_legacy_write();
+
+    UPDATE migration_state m SET state = 'cut_over', cutover_at = now();
+    INSERT INTO migration_progress (step, start_time, end_time, status, detail)
+    VALUES ('cutover', now(), clock_timestamp(), 'done',
+            CASE WHEN p_force THEN 'forced (validation skipped); ' ELSE 'validated; ' END ||
+            'mirror trigger dropped, todos is read-only, todos_active/todos_archived are authoritative');
+    RETURN QUERY SELECT 'cut_over'::text, now(), 'todos is read-only; the application must use todos_active/todos_archived'::text;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Rollback, in one transaction.
+-- After cutover: `todos` becomes exactly todos_active ∪ todos_archived as they are now (writes made after
+-- cutover included). Changed and new rows are upserted (ON CONFLICT (id): the rows todos still holds are
+-- updated, never duplicated, and unchanged rows are not rewritten), then rows no longer present are
+-- deleted. Upserting first matters: todos.parent_todo_id is ON DELETE CASCADE, so deleting a parent
+-- before its children were re-pointed would cascade into rows that must stay. References the legacy
+-- foreign keys would reject (a parent or project that no longer exists) stop the rollback with a count
+-- instead of a half-restored table.
+-- Before cutover the legacy table is still the source of truth and untouched: rollback only stops the
+-- mirror and empties the new tables (copies that the application never wrote to).
+-- p_drop_new_tables drops todos_active and todos_archived afterwards, in the same transaction.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migration_rollback(p_drop_new_tables boolean DEFAULT false)
+RETURNS TABLE (step text, affected_rows bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state migration_state%ROWTYPE;
+    v_n bigint;
+BEGIN
+    SELECT * INTO v_state FROM migration_state FOR UPDATE;
+    IF v_state.state = 'not_started' THEN
+        RAISE EXCEPTION 'no migration has started: nothing to roll back' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF to_regclass('todos') IS NULL THEN
+        RAISE EXCEPTION 'there is no legacy todos table to roll back to' USING ERRCODE = 'undefined_table';
+    END IF;
+
+    PERFORM set_config('lock_timeout', '5s', true);
+    IF v_state.state = 'cut_over' THEN
+        -- Writers of the new tables wait until we commit; readers carry on.
+        LOCK TABLE todos_active, todos_archived IN SHARE MODE;
+        LOCK TABLE todos IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    -- Mirroring first: our own writes to todos must not echo back into the new tables.
+    PERFORM todoscale_drop_todos_trigger('todoscale_mirror');
+    PERFORM todoscale_drop_todos_trigger('todoscale_readonly_after_cutover');
+
+    IF v_state.state = 'cut_over' THEN
+        SELECT count(*) INTO v_n
+        FROM (SELECT a.parent_todo_id FROM todos_active a UNION ALL SELECT r.parent_todo_id FROM todos_archived r) c
+        WHERE c.parent_todo_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM todos_active a WHERE a.id = c.parent_todo_id)
+          AND NOT EXISTS (SELECT 1 FROM todos_archived r WHERE r.id = c.parent_todo_id);
+        IF v_n > 0 THEN
+            RAISE EXCEPTION 'rollback refused: % row(s) in the new tables reference a parent todo that no longer exists; todos.parent_todo_id would reject them', v_n
+                USING ERRCODE = 'foreign_key_violation', HINT = 'Set their parent_todo_id to NULL (or delete them) in todos_active/todos_archived, then roll back again.';
+        END IF;
+        SELECT count(*) INTO v_n
+        FROM (SELECT a.project_id FROM todos_active a UNION ALL SELECT r.project_id FROM todos_archived r) c
+        WHERE c.project_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.id = c.project_id);
+        IF v_n > 0 THEN
+            RAISE EXCEPTION 'rollback refused: % row(s) in the new tables reference a project that no longer exists; todos.project_id would reject them', v_n
+                USING ERRCODE = 'foreign_key_violation', HINT = 'Set their project_id to NULL in todos_active/todos_archived, then roll back again.';
+        END IF;
+
+        INSERT INTO todos AS t (id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                                due_date, completed_at, ai_generated, created_at, updated_at)
+        SELECT u.id, u.user_id, u.parent_todo_id, u.project_id, u.title, u.description, u.status, u.priority,
+               u.due_date, u.completed_at, u.ai_generated, u.created_at, u.updated_at
+        FROM (SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority,
+                     a.due_date, a.completed_at, a.ai_generated, a.created_at, a.updated_at FROM todos_active a
+              UNION ALL
+              SELECT r.id, r.user_id, r.parent_todo_id, r.project_id, r.title, r.description, r.status, r.priority,
+                     r.due_date, r.completed_at, r.ai_generated, r.created_at, r.updated_at FROM todos_archived r) u
+        ON CONFLICT (id) DO UPDATE SET
+            user_id = EXCLUDED.user_id, parent_todo_id = EXCLUDED.parent_todo_id, project_id = EXCLUDED.project_id,
+            title = EXCLUDED.title, description = EXCLUDED.description, status = EXCLUDED.status,
+            priority = EXCLUDED.priority, due_date = EXCLUDED.due_date, completed_at = EXCLUDED.completed_at,
+            ai_generated = EXCLUDED.ai_generated, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+        WHERE (t.user_id, t.parent_todo_id, t.project_id, t.title::text, t.description, t.status::text, t.priority,
+               t.due_date, t.completed_at, t.ai_generated, t.created_at, t.updated_at)
+              IS DISTINCT FROM
+              (EXCLUDED.user_id, EXCLUDED.parent_todo_id, EXCLUDED.project_id, EXCLUDED.title::text, EXCLUDED.description,
+               EXCLUDED.status::text, EXCLUDED.priority, EXCLUDED.due_date, EXCLUDED.completed_at, EXCLUDED.ai_generated,
+               EXCLUDED.created_at, EXCLUDED.updated_at);
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        RETURN QUERY SELECT 'upserted_into_todos'::text, v_n;
+
+        DELETE FROM todos t
+        WHERE NOT EXISTS (SELECT 1 FROM todos_active a WHERE a.id = t.id)
+          AND NOT EXISTS (SELECT 1 FROM todos_archived r WHERE r.id = t.id);
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        RETURN QUERY SELECT 'deleted_from_todos'::text, v_n;
+    ELSIF v_state.state IN ('migrating', 'migrated') THEN
+        SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived) INTO v_n;
+        TRUNCATE todos_active, todos_archived;
+        RETURN QUERY SELECT 'copies_removed_from_new_tables'::text, v_n;
+    END IF;
+
+    IF p_drop_new_tables THEN
+        DROP TABLE IF EXISTS todos_active, todos_archived;
+        RETURN QUERY SELECT 'dropped_todos_active_and_todos_archived'::text, 0::bigint;
+    END IF;
+
+    IF v_state.state <> 'rolled_back' THEN
+        UPDATE migration_state m SET state = 'rolled_back', rolled_back_at = now();
+        INSERT INTO migration_progress (step, start_time, end_time, status, detail)
+        VALUES ('rollback', now(), clock_timestamp(), 'done',
+                format('rolled back from %s%s', v_state.state, CASE WHEN p_drop_new_tables THEN '; new tables dropped' ELSE '' END));
+    END IF;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The psql path: migrate everything now, one committed batch at a time. Skipped (definitions only)
+-- under our migrator, which runs this file inside a transaction, and when there is no legacy table.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE PROCEDURE todoscale_migrate_on_install()
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+BEGIN
+    IF current_setting('todoscale.migrator', true) = 'on' THEN
+        RAISE NOTICE 'applied by the todoscale migrator: definitions installed; move the data with `todoscale migrate run`';
+        RETURN;
+    END IF;
+    IF to_regclass('todos') IS NULL THEN
+        RAISE NOTICE 'no legacy todos table: definitions installed, nothing to migrate';
+        RETURN;
+    END IF;
+    SELECT m.state INTO v_state FROM migration_state m;
+    IF v_state IN ('cut_over', 'rolled_back') THEN
+        RAISE NOTICE 'migration state is %: nothing to do', v_state;
+        RETURN;
+    END IF;
+    -- Commit the start (mirror trigger) on its own so the first batch does not hold its lock on todos.
+    PERFORM migration_start();
+    COMMIT;
+    CALL migrate_todos(5000);
+END;
+$$;
+
+RESET client_min_messages;
+RESET lock_timeout;
+
+CALL todoscale_migrate_on_install();
