@@ -1,0 +1,286 @@
+using TodoScale.Database.Migration;
+using static TodoScale.Database.Tests.Migration.LegacyDb;
+
+namespace TodoScale.Database.Tests.Migration;
+
+public sealed class LiveMigrationTests(PostgresServer server)
+{
+    [Fact]
+    public async Task concurrent_writers_during_a_small_batch_migration_leave_todos_and_the_new_tables_identical()
+    {
+        var cs = await CreateAsync(server, "livewrites", rows: 3_000);
+        var writers = new LegacyWriterSimulator(cs, new LegacyWriterOptions { Connections = 4, Seed = 11 });
+        using var stopWriters = new CancellationTokenSource();
+        var writing = writers.RunAsync(stopWriters.Token);
+        while (writers.OperationsSoFar < 50)
+        {
+            await Task.Delay(10);
+        }
+
+        var before = writers.OperationsSoFar;
+        var result = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 100, Throttle = TimeSpan.FromMilliseconds(5) });
+        var during = writers.OperationsSoFar - before;
+        // Writes after the backfill finished travel through the mirror trigger alone.
+        var afterCompletion = writers.OperationsSoFar;
+        while (writers.OperationsSoFar < afterCompletion + 200)
+        {
+            await Task.Delay(10);
+        }
+
+        await stopWriters.CancelAsync();
+        var report = await writing;
+
+        Assert.True(result.Completed);
+        Assert.True(result.BatchesThisRun >= 30, $"expected at least 30 batches of 100, got {result.BatchesThisRun}");
+        Assert.True(during > 0, "the writers did not write while the migration ran");
+        foreach (var op in new[] { LegacyWriterSimulator.Insert, LegacyWriterSimulator.Update, LegacyWriterSimulator.Complete, LegacyWriterSimulator.Delete })
+        {
+            Assert.True(report.Operations.GetValueOrDefault(op) > 0, $"no {op} was executed");
+        }
+
+        await AssertAllPassAsync(cs);
+        await using var conn = await server.OpenAsync(cs);
+        Assert.Equal((0L, 0L), await DiffAsync(conn));
+    }
+
+    [Fact]
+    public async Task killing_the_migrating_connection_mid_batch_then_resuming_loses_and_duplicates_nothing()
+    {
+        var cs = await CreateAsync(server, "killed", rows: 2_000);
+        await using var admin = await server.OpenAsync(cs);
+        await ExecAsync(admin, "SELECT * FROM migration_start()");
+        var blockedId = await ScalarAsync<Guid>(admin, "SELECT id FROM todos ORDER BY id OFFSET 250 LIMIT 1");
+
+        // A writer holds the 251st row: the third batch of 100 locks rows 201..250, then waits for it.
+        await using var writer = await server.OpenAsync(cs);
+        await using var writerTx = await writer.BeginTransactionAsync();
+        await ExecAsync(writer, "UPDATE todos SET title = 'edited while the migration waited' WHERE id = $1", blockedId);
+
+        await using var migrating = await server.OpenAsync(cs);
+        var pid = migrating.ProcessID;
+        var batches = Task.Run(async () =>
+        {
+            await using var tx = await migrating.BeginTransactionAsync();
+            await ExecAsync(migrating, "SELECT * FROM migrate_todos_batch(100, 5)");
+            await tx.CommitAsync();
+        });
+        while (await ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", pid) == 0)
+        {
+            Assert.False(batches.IsCompleted, "the batches finished instead of waiting for the writer's row lock");
+            await Task.Delay(20);
+        }
+
+        // Two batches of copies exist in the killed transaction at this point.
+        Assert.True(await ScalarAsync<bool>(admin, "SELECT pg_terminate_backend($1)", pid));
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => batches);
+        await writerTx.CommitAsync();
+
+        Assert.Equal(0L, await ScalarAsync<long>(admin, "SELECT rows_moved FROM migration_state"));
+        Assert.Equal(0L, await ScalarAsync<long>(admin, "SELECT count(*) FROM migration_progress WHERE step = 'batch'"));
+        // Only the writer's row, copied by the mirror trigger in the writer's committed transaction.
+        Assert.Equal(1L, await ScalarAsync<long>(admin, "SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived)"));
+
+        var result = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 100 });
+
+        Assert.True(result.Completed);
+        await AssertAllPassAsync(cs);
+        Assert.Equal((0L, 0L), await DiffAsync(admin));
+        Assert.Equal(2_000L, await ScalarAsync<long>(admin, $"SELECT count(DISTINCT id) FROM ({NewRows}) u"));
+        Assert.Equal(2_000L, await ScalarAsync<long>(admin, $"SELECT count(*) FROM ({NewRows}) u"));
+        Assert.Equal("edited while the migration waited", await ScalarAsync<string>(admin, $"SELECT title FROM ({NewRows}) u WHERE id = $1", blockedId));
+    }
+
+    [Fact]
+    public async Task rollback_after_cutover_and_new_writes_restores_todos_exactly()
+    {
+        var cs = await CreateAsync(server, "rollback", rows: 2_000);
+        var migration = new LegacyMigration(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+        await migration.CutoverAsync(force: false);
+        await using var conn = await server.OpenAsync(cs);
+
+        var legacyWrite = await Assert.ThrowsAsync<PostgresException>(() => ExecAsync(conn, "DELETE FROM todos WHERE id = (SELECT id FROM todos LIMIT 1)"));
+        Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, legacyWrite.SqlState);
+
+        // The application now writes to the new tables only: edits, completions that move to the archive,
+        // deletes (of todos that are nobody's parent), new todos and subtasks.
+        await ExecAsync(conn, "UPDATE todos_active SET title = title || ' (after cutover)', priority = 4 WHERE id IN (SELECT id FROM todos_active ORDER BY id LIMIT 40)");
+        await ExecAsync(conn, """
+            WITH moved AS (
+                DELETE FROM todos_active WHERE id IN (SELECT id FROM todos_active WHERE status = 'todo' AND title NOT LIKE '%(after cutover)' ORDER BY id LIMIT 15)
+                RETURNING id, user_id, parent_todo_id, project_id, title, description, priority, due_date, ai_generated, created_at)
+            INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status, priority, due_date,
+                                        completed_at, ai_generated, created_at, updated_at)
+            SELECT id, user_id, parent_todo_id, project_id, title, description, 'done', priority, due_date,
+                   now() - interval '45 days', ai_generated, created_at, now() FROM moved
+            """);
+        await ExecAsync(conn, $"""
+            DELETE FROM todos_active WHERE id IN (
+                SELECT a.id FROM todos_active a
+                WHERE NOT EXISTS (SELECT 1 FROM ({NewRows}) c WHERE c.parent_todo_id = a.id)
+                ORDER BY a.id DESC LIMIT 25)
+            """);
+        await ExecAsync(conn, "INSERT INTO todos_active (user_id, title, status) SELECT user_id, 'new after cutover', 'todo' FROM todos_active LIMIT 10");
+        await ExecAsync(conn, """
+            INSERT INTO todos_active (user_id, parent_todo_id, title)
+            SELECT user_id, id, 'subtask after cutover' FROM todos_active WHERE title = 'new after cutover' LIMIT 3
+            """);
+        var expected = await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u");
+
+        var steps = await migration.RollbackAsync(dropNewTables: false);
+
+        Assert.Contains(steps, s => s.Step == "upserted_into_todos" && s.AffectedRows == 40 + 15 + 10 + 3);
+        Assert.Contains(steps, s => s.Step == "deleted_from_todos" && s.AffectedRows == 25);
+        Assert.Equal(expected, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos"));
+        Assert.Equal((0L, 0L), await DiffAsync(conn));
+        Assert.Equal("rolled_back", (await migration.StatusAsync()).State);
+        // The legacy table takes the application's writes again, and nothing mirrors them any more.
+        await ExecAsync(conn, "UPDATE todos SET title = 'legacy again' WHERE id = (SELECT id FROM todos ORDER BY id LIMIT 1)");
+        Assert.Equal(0L, await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u WHERE title = 'legacy again'"));
+    }
+
+    [Fact]
+    public async Task rollback_with_drop_new_tables_drops_them_only_then()
+    {
+        var cs = await CreateAsync(server, "rollbackdrop", rows: 500);
+        var migration = new LegacyMigration(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+        await migration.CutoverAsync(force: false);
+
+        await migration.RollbackAsync(dropNewTables: true);
+
+        await using var conn = await server.OpenAsync(cs);
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT to_regclass('todos_active') IS NOT NULL OR to_regclass('todos_archived') IS NOT NULL"));
+        Assert.Equal(500L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos"));
+    }
+
+    [Fact]
+    public async Task cutover_refuses_while_validation_fails_unless_forced()
+    {
+        var cs = await CreateAsync(server, "cutoverfail", rows: 500);
+        var migration = new LegacyMigration(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+        await using var conn = await server.OpenAsync(cs);
+        // A copy changed behind the mirror's back.
+        await ExecAsync(conn, "UPDATE todos_active SET description = 'drifted' WHERE id = (SELECT id FROM todos_active ORDER BY id LIMIT 1)");
+
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => migration.CutoverAsync(force: false));
+
+        Assert.Contains("checksum_all_13_columns", refused.MessageText);
+        Assert.Equal("migrated", (await migration.StatusAsync()).State);
+        await migration.CutoverAsync(force: true);
+        Assert.Equal("cut_over", (await migration.StatusAsync()).State);
+    }
+
+    [Fact]
+    public async Task validation_fails_on_a_changed_column_a_missing_copy_and_a_misplaced_row()
+    {
+        var cs = await CreateAsync(server, "validatefail", rows: 1_000);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 1_000 });
+        await AssertAllPassAsync(cs);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "ALTER TABLE todos DISABLE TRIGGER todoscale_mirror");
+        await ExecAsync(conn, "UPDATE todos SET priority = priority + 1 WHERE id = (SELECT id FROM todos ORDER BY id LIMIT 1)");
+        await ExecAsync(conn, "DELETE FROM todos_archived WHERE id = (SELECT id FROM todos_archived ORDER BY id LIMIT 1)");
+        await ExecAsync(conn, """
+            INSERT INTO todos_active (id, user_id, title, status, priority, completed_at, created_at, updated_at)
+            SELECT id, user_id, title, status, priority, completed_at, created_at, updated_at
+            FROM todos_archived WHERE id = (SELECT id FROM todos_archived ORDER BY id DESC LIMIT 1)
+            """);
+
+        var failed = (await new LegacyMigration(cs).ValidateAsync()).Where(c => !c.Passed).Select(c => c.CheckName).ToList();
+
+        Assert.Contains("checksum_all_13_columns", failed);
+        Assert.Contains("no_legacy_id_missing", failed);
+        Assert.Contains("no_id_in_both_new_tables", failed);
+        Assert.Contains(failed, f => f.StartsWith("done_before_", StringComparison.Ordinal));
+        Assert.DoesNotContain("no_extra_id", failed);
+    }
+
+    [Fact]
+    public async Task the_runner_stops_after_max_batches_or_cancellation_and_the_next_run_resumes()
+    {
+        var cs = await CreateAsync(server, "resume", rows: 1_000);
+        var runner = new MigrationRunner(cs);
+
+        var first = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100, MaxBatches = 3 });
+        using var ctrlC = new CancellationTokenSource();
+        var reports = new List<MigrationProgress>();
+        var second = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100 },
+            new SyncProgress<MigrationProgress>(p => { reports.Add(p); ctrlC.Cancel(); }), ctrlC.Token);
+        var third = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100 });
+        var fourth = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100 });
+
+        Assert.Equal((3L, 300L, false), (first.BatchesThisRun, first.RowsMovedThisRun, first.Completed));
+        Assert.Equal((1L, 100L, true), (second.BatchesThisRun, second.RowsMovedThisRun, second.Cancelled));
+        Assert.Equal(new MigrationProgress(400, 1_000, 1, reports[0].RowsPerSecond, reports[0].Eta, false), reports.Single());
+        Assert.Equal((6L, 600L, true), (third.BatchesThisRun, third.RowsMovedThisRun, third.Completed));
+        Assert.Equal((0L, 0L, true), (fourth.BatchesThisRun, fourth.RowsMovedThisRun, fourth.Completed));
+        await using var conn = await server.OpenAsync(cs);
+        Assert.Equal(10L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_progress WHERE step = 'batch'"));
+        Assert.Empty(await ReadRowsAsync(conn, "SELECT * FROM migrate_todos_batch(100, 5)"));
+        Assert.Equal(1_000L, await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u"));
+        await AssertAllPassAsync(cs);
+    }
+
+    [Fact]
+    public async Task psql_f_002_on_a_legacy_database_migrates_everything_in_committed_batches_and_is_idempotent()
+    {
+        var cs = await server.CreateEmptyDatabaseAsync("psqlpath");
+        await using (var conn = await server.OpenAsync(cs))
+        {
+            await TodoScale.Database.Legacy.LegacyDatabase.CreateSchemaAsync(conn);
+            await TodoScale.Database.Legacy.LegacyDatabase.GenerateAsync(conn, new TodoScale.Database.Legacy.LegacyDataOptions { Rows = 12_000 });
+        }
+
+        foreach (var file in new[] { "001_create_partitioned_tables.sql", "002_migrate_existing_data.sql", "002_migrate_existing_data.sql" })
+        {
+            var (code, output) = await Psql.RunFileAsync(server.Binaries, cs, Psql.ScriptPath(file));
+            Assert.True(code == 0, $"psql -f {file} exited {code}: {output}");
+            Assert.DoesNotContain("ERROR", output);
+        }
+
+        await AssertAllPassAsync(cs);
+        await using var check = await server.OpenAsync(cs);
+        Assert.Equal((0L, 0L), await DiffAsync(check));
+        // 12,000 rows in batches of 5,000: three committed batches, then the completion record; the second run added none.
+        Assert.Equal(3L, await ScalarAsync<long>(check, "SELECT count(*) FROM migration_progress WHERE step = 'batch'"));
+        Assert.Equal(1L, await ScalarAsync<long>(check, "SELECT count(*) FROM migration_progress WHERE step = 'complete'"));
+        Assert.Equal("complete", await ScalarAsync<string>(check, "SELECT step FROM migration_progress ORDER BY start_time DESC LIMIT 1"));
+        Assert.Equal(0L, await ScalarAsync<long>(check, "SELECT count(*) FROM todos_archived_default"));
+    }
+
+    [Fact]
+    public async Task the_migrator_applying_002_installs_the_functions_and_moves_nothing()
+    {
+        var empty = await server.CreateMigratedDatabaseAsync("migratorempty");
+        var legacy = await CreateAsync(server, "migratorlegacy", rows: 500);
+
+        foreach (var cs in new[] { empty, legacy })
+        {
+            await using var conn = await server.OpenAsync(cs);
+            Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_progress"));
+            Assert.Equal("not_started", await ScalarAsync<string>(conn, "SELECT state FROM migration_status()"));
+            Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived)"));
+            Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_trigger WHERE tgname = 'todoscale_mirror'"));
+        }
+
+        await using var legacyConn = await server.OpenAsync(legacy);
+        Assert.Equal(500L, await ScalarAsync<long>(legacyConn, "SELECT rows_remaining FROM migration_status()"));
+    }
+
+    private static async Task<List<object[]>> ReadRowsAsync(NpgsqlConnection conn, string sql)
+    {
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var rows = new List<object[]>();
+        while (await reader.ReadAsync())
+        {
+            var values = new object[reader.FieldCount];
+            reader.GetValues(values);
+            rows.Add(values);
+        }
+
+        return rows;
+    }
+}
