@@ -1,20 +1,312 @@
 using System.CommandLine;
+using System.Globalization;
+using Npgsql;
+using Spectre.Console;
 using TodoScale.Cli.Infrastructure;
+using TodoScale.Database.Migration;
 
 namespace TodoScale.Cli.Commands;
 
-// Placeholder: the command group is registered so that its issue only replaces this file.
+/// <summary>
+/// todoscale migrate check|run|validate|status|cutover|rollback: phase 2, the live legacy todos table into
+/// todos_active/todos_archived. Every step is a function of migrations/scaling/002_migrate_existing_data.sql.
+/// </summary>
 public static class MigrateCommands
 {
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
     public static Command Create(CliContext ctx)
     {
-        _ = ctx;
-        var command = new Command("migrate", "Phase 2: move the legacy todos table into the partitioned layout (issue: migration).") { Hidden = true };
-        command.SetHandler((_, _) =>
+        var migrate = new Command("migrate",
+            "Phase 2: copy the live legacy todos table into todos_active/todos_archived while the application keeps writing, " +
+            "validate, cut over, or roll back. Order: check, run, validate, cutover (rollback any time).");
+
+        foreach (var c in new[] { Check(ctx), Run(ctx), Validate(ctx), Status(ctx), Cutover(ctx), Rollback(ctx) })
         {
-            Ui.Error("'migrate' is not available yet.");
-            return Task.FromResult(ExitCodes.Usage);
+            migrate.Subcommands.Add(c);
+        }
+
+        return migrate;
+    }
+
+    private static Command Check(CliContext ctx)
+    {
+        var check = new Command("check", "Preflight: report what in the legacy todos table would not fit the new tables and how each case is handled. Moves nothing. Exit 1 when something blocks the migration.");
+        check.SetHandler(async (parse, ct) =>
+        {
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var issues = await new LegacyMigration(cs).PreflightAsync(ct);
+            PrintPreflight(issues);
+            var blocking = issues.Count(i => i.IsBlocking);
+            if (blocking > 0)
+            {
+                Ui.Error($"{blocking} blocking issue(s): fix them in todos, then run `todoscale migrate check` again");
+                return ExitCodes.CheckFailed;
+            }
+
+            Ui.Success("nothing blocks the migration; next: todoscale migrate run");
+            return ExitCodes.Success;
         });
-        return command;
+        return check;
+    }
+
+    private static Command Run(CliContext ctx)
+    {
+        var batchSize = new Option<int>("--batch-size")
+        {
+            Description = "Rows per batch; each batch is one short transaction. Smaller holds row locks for less time.",
+            DefaultValueFactory = _ => 5_000,
+        };
+        batchSize.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--batch-size must be at least 1");
+            }
+        });
+        var maxBatches = new Option<int?>("--max-batches") { Description = "Stop after this many batches (running again resumes)." };
+        maxBatches.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 1)
+            {
+                r.AddError("--max-batches must be at least 1");
+            }
+        });
+        var throttle = new Option<int>("--throttle")
+        {
+            Description = "Milliseconds to pause between batches, leaving the server to the application.",
+            DefaultValueFactory = _ => 0,
+        };
+        throttle.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0)
+            {
+                r.AddError("--throttle must not be negative");
+            }
+        });
+
+        var run = new Command("run",
+            "Install the mirror trigger (first run) and copy the legacy rows in committed batches, with live progress. " +
+            "Ctrl-C stops after the current batch; running again resumes where it stopped.")
+        {
+            batchSize, maxBatches, throttle,
+        };
+        run.SetHandler(async (parse, ct) =>
+        {
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var options = new MigrationRunOptions
+            {
+                BatchSize = parse.GetValue(batchSize),
+                MaxBatches = parse.GetValue(maxBatches),
+                Throttle = TimeSpan.FromMilliseconds(parse.GetValue(throttle)),
+            };
+
+            MigrationRunResult result;
+            try
+            {
+                result = CliContext.Interactive ? await RunWithProgressBarAsync(cs, options, ct) : await RunWithLinesAsync(cs, options, ct);
+            }
+            catch (MigrationBlockedException e)
+            {
+                PrintPreflight(e.Issues);
+                Ui.Error($"migration blocked by {e.Issues.Count} preflight issue(s); nothing was moved (see `todoscale migrate check`)");
+                return ExitCodes.CheckFailed;
+            }
+            catch (MigrationBusyException e)
+            {
+                Ui.Error(e.Message);
+                return ExitCodes.Busy;
+            }
+            catch (InvalidOperationException e)
+            {
+                Ui.Error(e.Message);
+                return ExitCodes.CheckFailed;
+            }
+
+            var summary = $"{result.RowsMovedThisRun:N0} rows in {result.BatchesThisRun:N0} batches in {result.Elapsed.TotalSeconds:N1} s " +
+                          $"({result.RowsPerSecond:N0} rows/s{(result.Retries > 0 ? $", {result.Retries} batch retries after deadlocks/lock timeouts" : "")})";
+            if (result.Completed)
+            {
+                Ui.Success($"backfill complete: {summary}. The mirror trigger keeps the copies current; next: todoscale migrate validate");
+                return ExitCodes.Success;
+            }
+
+            Ui.Info($"stopped after {summary}; {result.Status.RowsRemaining:N0} rows remain. Run `todoscale migrate run` again to resume.");
+            return result.Cancelled ? ExitCodes.Interrupted : ExitCodes.Success;
+        });
+        return run;
+    }
+
+    private static async Task<MigrationRunResult> RunWithProgressBarAsync(string cs, MigrationRunOptions options, CancellationToken ct)
+    {
+        MigrationRunResult? result = null;
+        await AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new RemainingTimeColumn(), new SpinnerColumn())
+            .StartAsync(async progressContext =>
+            {
+                var task = progressContext.AddTask("starting (preflight, archive partitions, mirror trigger)", maxValue: 1);
+                result = await new MigrationRunner(cs).RunAsync(options, new Reporter(p =>
+                {
+                    task.MaxValue = Math.Max(1, p.RowsTotal);
+                    task.Value = p.RowsDone;
+                    task.Description = Markup.Escape(Describe(p));
+                }), ct);
+                task.StopTask();
+            });
+        return result!;
+    }
+
+    private static async Task<MigrationRunResult> RunWithLinesAsync(string cs, MigrationRunOptions options, CancellationToken ct)
+    {
+        var lastLine = DateTime.MinValue;
+        return await new MigrationRunner(cs).RunAsync(options, new Reporter(p =>
+        {
+            // One line every two seconds is enough for a CI log; thousands of batches would drown it.
+            if (p.Completed || DateTime.UtcNow - lastLine >= TimeSpan.FromSeconds(2))
+            {
+                lastLine = DateTime.UtcNow;
+                Console.WriteLine($"{p.Fraction * 100:F1}% {Describe(p)}");
+            }
+        }), ct);
+    }
+
+    private static string Describe(MigrationProgress p) =>
+        $"{p.RowsDone:N0}/{p.RowsTotal:N0} rows, {p.RowsPerSecond:N0} rows/s, " +
+        (p.Completed ? "done" : p.Eta is { } eta ? $"ETA {eta:hh\\:mm\\:ss}" : "ETA unknown");
+
+    private static Command Validate(CliContext ctx)
+    {
+        var validate = new Command("validate", "Compare the legacy todos table with todos_active ∪ todos_archived (counts, ids, a checksum over all 13 columns, archive placement, parent references). Exit 1 on any FAIL.");
+        validate.SetHandler(async (parse, ct) =>
+        {
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var checks = await new LegacyMigration(cs).ValidateAsync(ct);
+            Ui.Table(["check", "expected", "actual", "status"],
+                checks.Select(c => (IReadOnlyList<string>)[c.CheckName, c.Expected, c.Actual, c.Status]),
+                row => row[3] == "PASS" ? Color.Green : Color.Red);
+            var failed = checks.Count(c => !c.Passed);
+            if (failed > 0)
+            {
+                Ui.Error($"{failed} of {checks.Count} checks failed");
+                return ExitCodes.CheckFailed;
+            }
+
+            Ui.Success($"all {checks.Count} checks pass");
+            return ExitCodes.Success;
+        });
+        return validate;
+    }
+
+    private static Command Status(CliContext ctx)
+    {
+        var status = new Command("status", "Show where the migration stands and its most recent steps (migration_progress).");
+        status.SetHandler(async (parse, ct) =>
+        {
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var migration = new LegacyMigration(cs);
+            var s = await migration.StatusAsync(ct);
+            Ui.Table(["", ""],
+            [
+                ["state", s.State],
+                ["legacy rows", s.LegacyRows?.ToString("N0", Inv) ?? "(no legacy todos table)"],
+                ["rows moved", s.RowsMoved.ToString("N0", Inv)],
+                ["rows remaining", s.RowsRemaining?.ToString("N0", Inv) ?? "-"],
+                ["batches", s.Batches.ToString("N0", Inv)],
+                ["last key", s.LastKey?.ToString() ?? "-"],
+                ["mirror trigger", s.MirrorTrigger ? "installed" : "not installed"],
+                ["archive cutoff", Format(s.ArchiveCutoff)],
+                ["started", Format(s.StartedAt)],
+                ["last batch", Format(s.LastBatchAt)],
+                ["completed", Format(s.CompletedAt)],
+                ["cut over", Format(s.CutoverAt)],
+                ["rolled back", Format(s.RolledBackAt)],
+            ]);
+            var recent = await migration.RecentProgressAsync(10, ct);
+            if (recent.Count > 0)
+            {
+                Ui.Table(["step", "start_time", "end_time", "rows", "last key", "status", "detail"],
+                    recent.Select(p => (IReadOnlyList<string>)
+                    [
+                        p.Step, Format(p.StartTime), Format(p.EndTime), p.RowsMoved.ToString("N0", Inv),
+                        p.LastKey?.ToString() ?? "", p.Status, p.Detail ?? "",
+                    ]));
+            }
+
+            return ExitCodes.Success;
+        });
+        return status;
+    }
+
+    private static Command Cutover(CliContext ctx)
+    {
+        var force = new Option<bool>("--force") { Description = "Cut over even when validation fails (the backfill must still be complete)." };
+        var cutover = new Command("cutover",
+            "Validate, then stop mirroring and make the legacy todos table read-only: from now on the application uses " +
+            "todos_active/todos_archived. The legacy table stays for rollback.")
+        {
+            force,
+        };
+        cutover.SetHandler(async (parse, ct) =>
+        {
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            try
+            {
+                await new LegacyMigration(cs).CutoverAsync(parse.GetValue(force), ct);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.CheckViolation or PostgresErrorCodes.ObjectNotInPrerequisiteState)
+            {
+                Ui.Error(e.MessageText);
+                return ExitCodes.CheckFailed;
+            }
+
+            Ui.Success("cut over: todos is read-only, the application must now use todos_active/todos_archived (`todoscale migrate rollback` goes back)");
+            return ExitCodes.Success;
+        });
+        return cutover;
+    }
+
+    private static Command Rollback(CliContext ctx)
+    {
+        var drop = new Option<bool>("--drop-new-tables") { Description = "Also drop todos_active and todos_archived, in the same transaction." };
+        var rollback = new Command("rollback",
+            "In one transaction, make the legacy todos table hold exactly todos_active ∪ todos_archived as they are now " +
+            "(including writes made after cutover), and stop mirroring. Before cutover it only stops mirroring and empties the copies.")
+        {
+            drop,
+        };
+        rollback.SetHandler(async (parse, ct) =>
+        {
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            IReadOnlyList<RollbackStep> steps;
+            try
+            {
+                steps = await new LegacyMigration(cs).RollbackAsync(parse.GetValue(drop), ct);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.ObjectNotInPrerequisiteState or PostgresErrorCodes.ForeignKeyViolation)
+            {
+                Ui.Error(e.MessageText + (e.Hint is { Length: > 0 } h ? $" ({h})" : ""));
+                return ExitCodes.CheckFailed;
+            }
+
+            Ui.Table(["step", "rows"], steps.Select(s => (IReadOnlyList<string>)[s.Step, s.AffectedRows.ToString("N0", Inv)]));
+            Ui.Success("rolled back: the application can use the legacy todos table again");
+            return ExitCodes.Success;
+        });
+        return rollback;
+    }
+
+    private static void PrintPreflight(IReadOnlyList<PreflightIssue> issues) =>
+        Ui.Table(["check", "severity", "rows", "handling"],
+            issues.Select(i => (IReadOnlyList<string>)[i.CheckName, i.Severity, i.AffectedRows.ToString("N0", Inv), i.Handling]),
+            row => row[1] switch { "blocking" => Color.Red, "info" => Color.Yellow, _ => null });
+
+    private static string Format(DateTimeOffset? t) => t?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", Inv) ?? "-";
+
+    /// <summary>Runs the callback on the runner's thread, in order (Progress&lt;T&gt; would post reports late and unordered).</summary>
+    private sealed class Reporter(Action<MigrationProgress> report) : IProgress<MigrationProgress>
+    {
+        public void Report(MigrationProgress value) => report(value);
     }
 }
