@@ -16,7 +16,8 @@ internal static class LegacyDb
     public static async Task<string> CreateAsync(PostgresServer server, string prefix, int rows, Func<NpgsqlConnection, Task>? beforeSchema = null)
     {
         var cs = await server.CreateEmptyDatabaseAsync(prefix);
-        await using (var conn = await server.OpenAsync(cs))
+        // No client timeout: COPY of a million rows for the figures outlasts the default 30 s.
+        await using (var conn = await server.OpenAsync(new NpgsqlConnectionStringBuilder(cs) { CommandTimeout = 0 }.ConnectionString))
         {
             await LegacyDatabase.CreateSchemaAsync(conn);
             await LegacyDatabase.GenerateAsync(conn, new LegacyDataOptions { Rows = rows });
