@@ -31,12 +31,13 @@
 --     A writer holding one of them makes the batch wait until it commits (its trigger has then fixed the
 --     copy); a writer arriving later waits for the batch to commit (its trigger then replaces the batch's
 --     copy). A row deleted before the lock is simply not returned, so the batch cannot resurrect it.
---     (2) In NEW statements (READ COMMITTED: a fresh snapshot that sees every write committed before the
---     lock) it deletes any copy of those ids and inserts fresh copies from `todos`. (3) It records its
+--     (2) In a NEW statement (READ COMMITTED: a fresh snapshot that sees every write committed before the
+--     lock) it inserts copies of those rows from `todos`; a copy the trigger already made is this same
+--     version (the invariant) and is kept (ON CONFLICT DO NOTHING on its primary key). (3) It records its
 --     last key and row count in migration_state/migration_progress in the same transaction: a batch that
 --     dies (connection killed, deadlock) leaves neither copies nor progress, and the next run redoes it.
 --   * Inserts with keys the backfill has already passed are copied by the trigger; inserts ahead of it by
---     both (the batch replaces the trigger's copy, which is equal anyway).
+--     the trigger, and the batch that reaches them finds that copy and keeps it.
 --   * Deletes cascading from a parent todo or from a user fire the trigger like any other delete.
 --   * Batches serialise on the migration_state row, so two migrators cannot copy the same batch twice.
 -- Placement rule: status 'done' AND completed_at < archive_cutoff -> todos_archived, every other row
@@ -293,7 +294,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_state   migration_state%ROWTYPE;
     v_ids     uuid[];
-    v_users   uuid[];
     v_moved   bigint;
     v_started timestamptz;
 BEGIN
@@ -314,10 +314,15 @@ BEGIN
         END IF;
 
         -- (1) Lock the next keys. Waits for writers holding them; rows they deleted are skipped.
-        SELECT array_agg(k.id ORDER BY k.id), array_agg(k.user_id ORDER BY k.id) INTO v_ids, v_users
-        FROM (SELECT t.id, t.user_id FROM todos t
-              WHERE v_state.last_key IS NULL OR t.id > v_state.last_key
-              ORDER BY t.id LIMIT batch_size FOR SHARE) k;
+        -- Two spellings on purpose: "last_key IS NULL OR id > last_key" would hide the range from the
+        -- primary-key index, and every batch would walk the keys of all earlier batches again.
+        IF v_state.last_key IS NULL THEN
+            SELECT array_agg(k.id ORDER BY k.id) INTO v_ids
+            FROM (SELECT t.id FROM todos t ORDER BY t.id LIMIT batch_size FOR SHARE) k;
+        ELSE
+            SELECT array_agg(k.id ORDER BY k.id) INTO v_ids
+            FROM (SELECT t.id FROM todos t WHERE t.id > v_state.last_key ORDER BY t.id LIMIT batch_size FOR SHARE) k;
+        END IF;
 
         IF v_ids IS NULL THEN
             UPDATE migration_state m SET state = 'migrated', completed_at = now();
@@ -329,30 +334,30 @@ BEGIN
             RETURN;
         END IF;
 
-        -- (2) New statements, fresh snapshots: replace whatever copy the trigger made with the current row.
-        -- The copy of a locked row equals its current version (the invariant), so it has the same user_id
-        -- and is found through the primary key of its hash partition.
-        DELETE FROM todos_active a USING unnest(v_users, v_ids) AS k(user_id, id)
-        WHERE a.user_id = k.user_id AND a.id = k.id;
-        DELETE FROM todos_archived r WHERE r.id = ANY (v_ids);
-
+        -- (2) A new statement, so a fresh snapshot that sees every write committed before the lock: copy
+        -- the current rows. A copy that already exists (made by the trigger) is, by the invariant, this very
+        -- version of the row: same user_id, same completed_at, same placement, so it conflicts on the same
+        -- primary key and is kept as it is (ON CONFLICT DO NOTHING). That makes a batch cost O(batch) index
+        -- probes; deleting copies first would have to search every partition for every id.
         WITH src AS MATERIALIZED (
             SELECT t.id, t.user_id, t.parent_todo_id, t.project_id, t.title, t.description, t.status, t.priority,
                    t.due_date, t.completed_at, t.ai_generated, t.created_at, t.updated_at,
                    (t.status = 'done' AND t.completed_at < v_state.archive_cutoff) IS TRUE AS archive
-            FROM todos t WHERE t.id = ANY (v_ids)
+            FROM unnest(v_ids) AS k(id) JOIN todos t ON t.id = k.id
         ), ins_active AS (
             INSERT INTO todos_active (id, user_id, parent_todo_id, project_id, title, description, status,
                                       priority, due_date, completed_at, ai_generated, created_at, updated_at)
             SELECT id, user_id, parent_todo_id, project_id, title, description, status,
                    priority, due_date, completed_at, ai_generated, created_at, updated_at
             FROM src WHERE NOT archive
+            ON CONFLICT DO NOTHING
         ), ins_archived AS (
             INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status,
                                         priority, due_date, completed_at, ai_generated, created_at, updated_at)
             SELECT id, user_id, parent_todo_id, project_id, title, description, status,
                    priority, due_date, completed_at, ai_generated, created_at, updated_at
             FROM src WHERE archive
+            ON CONFLICT DO NOTHING
         )
         SELECT count(*) INTO v_moved FROM src;
 
@@ -414,8 +419,10 @@ BEGIN
         SELECT count(*) INTO v_legacy FROM todos;
         IF v.state IN ('not_started', 'rolled_back') THEN
             v_remaining := v_legacy;
+        ELSIF v.state = 'migrating' AND v.last_key IS NULL THEN
+            v_remaining := v_legacy;
         ELSIF v.state = 'migrating' THEN
-            SELECT count(*) INTO v_remaining FROM todos t WHERE v.last_key IS NULL OR t.id > v.last_key;
+            SELECT count(*) INTO v_remaining FROM todos t WHERE t.id > v.last_key;
         ELSE
             v_remaining := 0;
         END IF;
