@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Npgsql;
 using Spectre.Console;
 using TodoScale.Cli.Infrastructure;
@@ -101,10 +102,32 @@ public static class MigrateCommands
                 Throttle = TimeSpan.FromMilliseconds(parse.GetValue(throttle)),
             };
 
+            // Our own Ctrl-C/SIGTERM handling: System.CommandLine 2.0.0 leaves ProcessTerminationTimeout unset, so
+            // the runtime would end the process mid-batch. The first signal lets the batch in flight commit and stops;
+            // a second one terminates at once (PostgreSQL then rolls that batch back, which is safe too).
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            void OnSignal(PosixSignalContext signal)
+            {
+                if (!stop.IsCancellationRequested)
+                {
+                    signal.Cancel = true;
+                    Ui.Warn("stopping after the current batch (press Ctrl-C again to abort it; it would be rolled back)");
+                    stop.Cancel();
+                }
+            }
+
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
             MigrationRunResult result;
             try
             {
-                result = CliContext.Interactive ? await RunWithProgressBarAsync(cs, options, ct) : await RunWithLinesAsync(cs, options, ct);
+                result = CliContext.Interactive ? await RunWithProgressBarAsync(cs, options, stop.Token) : await RunWithLinesAsync(cs, options, stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                Ui.Warn("interrupted before the first batch; nothing was moved by this run");
+                return ExitCodes.Interrupted;
             }
             catch (MigrationBlockedException e)
             {
