@@ -9,7 +9,7 @@ public static class DemoCommands
     public static Command Create(CliContext ctx)
     {
         _ = ctx;
-        var command = new Command("demo", "Run the scaling guide end to end on the built-in database (issue: application).") { Hidden = true };
+        var command = new Command("demo", "Run the scaling guide end to end on the built-in database (issue: application).");
         command.SetHandler((_, _) =>
         {
             Ui.Error("'demo' is not available yet.");
