@@ -1,8 +1,7 @@
 using System.CommandLine;
+using Spectre.Console;
 using TodoScale.Cli.Commands;
 using TodoScale.Cli.Infrastructure;
-
-using Spectre.Console;
 
 // Redirected output (CI logs, pipes, cron mail) is read later by people: do not wrap it at 80 columns.
 if (Console.IsOutputRedirected)
