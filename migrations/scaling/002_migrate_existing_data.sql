@@ -40,6 +40,12 @@
 --     the trigger, and the batch that reaches them finds that copy and keeps it.
 --   * Deletes cascading from a parent todo or from a user fire the trigger like any other delete.
 --   * Batches serialise on the migration_state row, so two migrators cannot copy the same batch twice.
+--   * Outside the guarantee: writes that bypass row triggers (TRUNCATE, session_replication_role = replica,
+--     ALTER TABLE todos DISABLE TRIGGER). validate_migration() reports them (counts, ids, checksum), and
+--     migration_cutover() refuses while any check fails.
+--   * A legacy write the new tables cannot hold (a NULL title once the NOT NULL was dropped, an unknown
+--     status) fails in the writer's transaction instead of being lost silently; the preflight names the
+--     constraints to keep in place while migrating.
 -- Placement rule: status 'done' AND completed_at < archive_cutoff -> todos_archived, every other row
 -- (including 'done' rows without completed_at) -> todos_active. archive_cutoff is now() - 30 days taken
 -- once when the migration starts: trigger and batches must agree on where a row lives, and a cutoff that
