@@ -44,8 +44,8 @@
 --     ALTER TABLE todos DISABLE TRIGGER). validate_migration() reports them (counts, ids, checksum), and
 --     migration_cutover() refuses while any check fails.
 --   * A legacy write the new tables cannot hold (a NULL title once the NOT NULL was dropped, an unknown
---     status) fails in the writer's transaction instead of being lost silently; the preflight names the
---     constraints to keep in place while migrating.
+--     status) fails in the writer's transaction instead of being lost silently: keep the legacy table's
+--     NOT NULL constraints in place while migrating.
 -- Placement rule: status 'done' AND completed_at < archive_cutoff -> todos_archived, every other row
 -- (including 'done' rows without completed_at) -> todos_active. archive_cutoff is now() - 30 days taken
 -- once when the migration starts: trigger and batches must agree on where a row lives, and a cutoff that

@@ -143,6 +143,30 @@ public sealed class LiveMigrationTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task rollback_before_cutover_stops_mirroring_leaves_todos_untouched_and_a_new_run_starts_clean()
+    {
+        var cs = await CreateAsync(server, "rollbackearly", rows: 800);
+        var migration = new LegacyMigration(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 200, MaxBatches = 2 });
+        await using var conn = await server.OpenAsync(cs);
+        const string Fingerprint = $"SELECT md5(string_agg(ROW({Columns})::text, ',' ORDER BY id)) FROM todos";
+        var before = await ScalarAsync<string>(conn, Fingerprint);
+
+        var steps = await migration.RollbackAsync(dropNewTables: false);
+
+        Assert.Equal([new RollbackStep("copies_removed_from_new_tables", 400)], steps);
+        Assert.Equal(before, await ScalarAsync<string>(conn, Fingerprint));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u"));
+        await ExecAsync(conn, "UPDATE todos SET title = 'after the rollback' WHERE id = (SELECT id FROM todos ORDER BY id LIMIT 1)");
+        Assert.Equal(0L, await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u"));
+
+        var again = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 200 });
+
+        Assert.True(again.Completed);
+        await AssertAllPassAsync(cs);
+    }
+
+    [Fact]
     public async Task rollback_with_drop_new_tables_drops_them_only_then()
     {
         var cs = await CreateAsync(server, "rollbackdrop", rows: 500);
