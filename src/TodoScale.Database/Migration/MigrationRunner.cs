@@ -40,7 +40,7 @@ public sealed record MigrationRunResult(
 public sealed class MigrationRunner(string connectionString)
 {
     // Session-level lock: a second `migrate run` would only queue behind the first on migration_state.
-    private const long AdvisoryLockKey = 0x7D05CA1E_0002;
+    public const long AdvisoryLockKey = 0x7D05CA1E_0002;
 
     public async Task<MigrationRunResult> RunAsync(
         MigrationRunOptions options, IProgress<MigrationProgress>? progress = null, CancellationToken ct = default)
@@ -60,72 +60,89 @@ public sealed class MigrationRunner(string connectionString)
             throw new MigrationBusyException();
         }
 
-        var status = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, ct))[0];
-        if (status.State is "not_started" or "rolled_back")
+        // Released explicitly: a pooled connection would otherwise keep the session lock until it is reused.
+        try
         {
-            var blocking = (await migration.PreflightAsync(ct)).Where(i => i.IsBlocking).ToList();
-            if (blocking.Count > 0)
+            var status = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, ct))[0];
+            if (status.State is "not_started" or "rolled_back")
             {
-                throw new MigrationBlockedException(blocking);
-            }
-
-            await migration.StartAsync(ct);
-            status = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, ct))[0];
-        }
-        else if (status.State is "cut_over")
-        {
-            throw new InvalidOperationException("the migration was already cut over; nothing to move (use `migrate rollback` to go back)");
-        }
-
-        var rowsBefore = status.RowsMoved;
-        var total = status.RowsMoved + (status.RowsRemaining ?? 0);
-        var sw = Stopwatch.StartNew();
-        long batches = 0, moved = 0;
-        var retries = 0;
-        var completed = status.State == "migrated";
-
-        while (!completed && !ct.IsCancellationRequested && (options.MaxBatches is not { } max || batches < max))
-        {
-            // CancellationToken.None: Ctrl-C must not abort the batch in flight, only prevent the next one.
-            var result = await LegacyMigration.WithRetryAsync(
-                () => LegacyMigration.QueryAsync(conn, "SELECT batch, rows_moved, last_key, completed FROM migrate_todos_batch($1, 1)",
-                    r => new BatchResult(r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetGuid(2), r.GetBoolean(3)),
-                    CancellationToken.None, options.BatchSize),
-                options.MaxAttemptsPerBatch, CancellationToken.None, () => retries++);
-
-            if (result.Count == 0 || result[0].Completed)
-            {
-                completed = true;
-            }
-            else
-            {
-                batches++;
-                moved += result[0].RowsMoved;
-            }
-
-            var done = rowsBefore + moved;
-            total = Math.Max(total, done);
-            var rate = moved / Math.Max(sw.Elapsed.TotalSeconds, 1e-3);
-            progress?.Report(new MigrationProgress(
-                completed ? total : done, total, batches, rate,
-                completed ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : null, completed));
-
-            if (!completed && options.Throttle > TimeSpan.Zero)
-            {
-                try
+                var blocking = (await migration.PreflightAsync(ct)).Where(i => i.IsBlocking).ToList();
+                if (blocking.Count > 0)
                 {
-                    await Task.Delay(options.Throttle, ct);
+                    throw new MigrationBlockedException(blocking);
                 }
-                catch (OperationCanceledException)
+
+                await migration.StartAsync(ct);
+                status = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, ct))[0];
+            }
+            else if (status.State is "cut_over")
+            {
+                throw new InvalidOperationException("the migration was already cut over; nothing to move (use `migrate rollback` to go back)");
+            }
+
+            var rowsBefore = status.RowsMoved;
+            var total = status.RowsMoved + (status.RowsRemaining ?? 0);
+            var sw = Stopwatch.StartNew();
+            long batches = 0, moved = 0;
+            var retries = 0;
+            var completed = status.State == "migrated";
+
+            while (!completed && !ct.IsCancellationRequested && (options.MaxBatches is not { } max || batches < max))
+            {
+                // CancellationToken.None: Ctrl-C must not abort the batch in flight, only prevent the next one.
+                var result = await LegacyMigration.WithRetryAsync(
+                    () => LegacyMigration.QueryAsync(conn, "SELECT batch, rows_moved, last_key, completed FROM migrate_todos_batch($1, 1)",
+                        r => new BatchResult(r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetGuid(2), r.GetBoolean(3)),
+                        CancellationToken.None, options.BatchSize),
+                    options.MaxAttemptsPerBatch, CancellationToken.None, () => retries++);
+
+                if (result.Count == 0 || result[0].Completed)
                 {
-                    break;
+                    completed = true;
+                }
+                else
+                {
+                    batches++;
+                    moved += result[0].RowsMoved;
+                }
+
+                var done = rowsBefore + moved;
+                total = Math.Max(total, done);
+                var rate = moved / Math.Max(sw.Elapsed.TotalSeconds, 1e-3);
+                progress?.Report(new MigrationProgress(
+                    completed ? total : done, total, batches, rate,
+                    completed ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : null, completed));
+
+                if (!completed && options.Throttle > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(options.Throttle, ct);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
                 }
             }
-        }
 
-        sw.Stop();
-        await LegacyMigration.QueryAsync(conn, "SELECT pg_advisory_unlock($1)", r => r.GetBoolean(0), CancellationToken.None, AdvisoryLockKey);
-        var final = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, CancellationToken.None))[0];
-        return new MigrationRunResult(batches, moved, completed, !completed && ct.IsCancellationRequested, retries, sw.Elapsed, final);
+            sw.Stop();
+            var final = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, CancellationToken.None))[0];
+            return new MigrationRunResult(batches, moved, completed, !completed && ct.IsCancellationRequested, retries, sw.Elapsed, final);
+        }
+        finally
+        {
+            try
+            {
+                if (conn.State == System.Data.ConnectionState.Open)
+                {
+                    await LegacyMigration.QueryAsync(conn, "SELECT pg_advisory_unlock($1)", r => r.GetBoolean(0), CancellationToken.None, AdvisoryLockKey);
+                }
+            }
+            catch (NpgsqlException)
+            {
+                // The session is gone, and the server released its lock with it; keep the original error.
+            }
+        }
     }
 }

@@ -251,6 +251,19 @@ public sealed class LiveMigrationTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task a_second_runner_is_refused_while_another_holds_the_migration_lock()
+    {
+        var cs = await CreateAsync(server, "busy", rows: 200);
+        await using var other = await server.OpenAsync(cs);
+        await ExecAsync(other, "SELECT pg_advisory_lock($1)", MigrationRunner.AdvisoryLockKey);
+
+        await Assert.ThrowsAsync<MigrationBusyException>(() => new MigrationRunner(cs).RunAsync(new MigrationRunOptions()));
+
+        await ExecAsync(other, "SELECT pg_advisory_unlock($1)", MigrationRunner.AdvisoryLockKey);
+        Assert.True((await new MigrationRunner(cs).RunAsync(new MigrationRunOptions())).Completed);
+    }
+
+    [Fact]
     public async Task psql_f_002_on_a_legacy_database_migrates_everything_in_committed_batches_and_is_idempotent()
     {
         var cs = await server.CreateEmptyDatabaseAsync("psqlpath");
