@@ -167,6 +167,31 @@ public sealed class LiveMigrationTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task rollback_refuses_in_one_piece_when_a_new_row_points_to_a_parent_that_no_longer_exists()
+    {
+        var cs = await CreateAsync(server, "rollbackorphan", rows: 1_000);
+        var migration = new LegacyMigration(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+        await migration.CutoverAsync(force: false);
+        await using var conn = await server.OpenAsync(cs);
+        // The new tables have no parent foreign key: the application deleted a parent but kept its subtask.
+        await ExecAsync(conn, $"""
+            DELETE FROM todos_active WHERE id = (SELECT c.parent_todo_id FROM ({NewRows}) c
+                                                 WHERE c.parent_todo_id IN (SELECT id FROM todos_active) ORDER BY c.id LIMIT 1)
+            """);
+        await ExecAsync(conn, "UPDATE todos_active SET title = 'edited after cutover' WHERE id = (SELECT id FROM todos_active ORDER BY id LIMIT 1)");
+
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => migration.RollbackAsync(dropNewTables: false));
+
+        Assert.Equal(PostgresErrorCodes.ForeignKeyViolation, refused.SqlState);
+        Assert.Contains("parent todo", refused.MessageText);
+        Assert.Equal("cut_over", (await migration.StatusAsync()).State);
+        Assert.Equal(1_000L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos WHERE title = 'edited after cutover'"));
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_trigger WHERE tgname = 'todoscale_readonly_after_cutover'"));
+    }
+
+    [Fact]
     public async Task rollback_with_drop_new_tables_drops_them_only_then()
     {
         var cs = await CreateAsync(server, "rollbackdrop", rows: 500);
