@@ -9,7 +9,7 @@ public static class BenchCommands
     public static Command Create(CliContext ctx)
     {
         _ = ctx;
-        var command = new Command("bench", "Benchmarks of the layout against the legacy table (issue: benchmarks).") { Hidden = true };
+        var command = new Command("bench", "Benchmarks of the layout against the legacy table (issue: benchmarks).");
         command.SetHandler((_, _) =>
         {
             Ui.Error("'bench' is not available yet.");
