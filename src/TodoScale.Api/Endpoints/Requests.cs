@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using TodoScale.Api.Auth;
 using TodoScale.Application.Todos;
 
@@ -22,6 +23,16 @@ public sealed record UpdateTodoRequest(
     DateTimeOffset? DueDate,
     Guid? ProjectId,
     string? Status);
+
+/// <summary>The list's query string, declared for binding and the OpenAPI document; values are parsed by <see cref="RequestParsing.ListQuery"/>.</summary>
+public sealed record TodoListParameters(
+    [property: FromQuery(Name = "status")] string? Status,
+    [property: FromQuery(Name = "project_id")] string? ProjectId,
+    [property: FromQuery(Name = "due_before")] string? DueBefore,
+    [property: FromQuery(Name = "due_after")] string? DueAfter,
+    [property: FromQuery(Name = "include_archived")] string? IncludeArchived,
+    [property: FromQuery(Name = "limit")] string? Limit,
+    [property: FromQuery(Name = "cursor")] string? Cursor);
 
 public sealed record ProjectRequest(string? Name, string? Description);
 

@@ -43,7 +43,9 @@ public static class TodoApi
         return app;
     }
 
-    private static async Task<Ok<TodoPage>> ListTodos(HttpContext http, ClaimsPrincipal user, TodoService service, CancellationToken ct) =>
+    // The declared parameters document the query string; ListQuery reads the raw query so it can also refuse unknown and repeated ones.
+    private static async Task<Ok<TodoPage>> ListTodos([AsParameters] TodoListParameters parameters, HttpContext http, ClaimsPrincipal user,
+        TodoService service, CancellationToken ct) =>
         TypedResults.Ok(await service.ListTodosAsync(UserId(user), ListQuery(http.Request.Query), ct));
 
     private static async Task<Created<TodoView>> CreateTodo(CreateTodoRequest body, ClaimsPrincipal user, TodoService service, CancellationToken ct)

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.IdentityModel.Tokens;
+using Microsoft.OpenApi;
 using Npgsql;
 using OpenAI;
 using Scalar.AspNetCore;
@@ -61,6 +62,12 @@ public static class TodoScaleApi
     {
         options ??= new TodoScaleApiOptions();
         var builder = WebApplication.CreateBuilder(args);
+        // A line per request at Information drowns the server's own messages; appsettings or Logging__LogLevel__*
+        // in the environment still win, since this default is the first configuration source.
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = [new("Logging:LogLevel:Microsoft.AspNetCore", "Warning")],
+        });
         var overrides = new Dictionary<string, string?>();
         if (options.ConnectionString is not null)
         {
@@ -117,7 +124,21 @@ public static class TodoScaleApi
         services.AddExceptionHandler<ProblemExceptionHandler>();
         // Malformed JSON bodies throw so ProblemExceptionHandler can name the offending field in the 400.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        services.AddOpenApi();
+        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            // Lets the reference UI (/scalar) send the bearer token that `todoscale users add` prints.
+            doc.Components ??= new OpenApiComponents();
+            doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            doc.Components.SecuritySchemes["Bearer"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "A token from `todoscale users add --email you@example.com`.",
+            };
+            doc.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("Bearer", doc)] = [] }];
+            return Task.CompletedTask;
+        }));
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
         if (options.RunMaintenanceScheduler)
