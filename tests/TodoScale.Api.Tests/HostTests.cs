@@ -34,6 +34,11 @@ public sealed class HostTests(PostgresServer server) : IAsyncLifetime
         Assert.Contains("/api/todos", paths);
         Assert.Contains("/api/todos/{id}/suggest-subtasks", paths);
         Assert.Contains("/api/dashboard", paths);
+        var listParameters = doc.GetProperty("paths").GetProperty("/api/todos").GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Contains("include_archived", listParameters);
+        Assert.Contains("cursor", listParameters);
+        Assert.Equal("bearer", doc.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer").GetProperty("scheme").GetString());
         Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
         Assert.Equal("text/html", ui.Content.Headers.ContentType?.MediaType);
     }
