@@ -180,3 +180,57 @@ public sealed class TodoServiceTests(PostgresServer server)
         Assert.Equal(first.Id, Assert.Single(d.RecentAiInteractions).TodoId);
     }
 }
+
+public sealed class TodoListTests(PostgresServer server)
+{
+    [Fact]
+    public async Task the_list_filters_by_status_project_and_due_dates_and_only_shows_archived_todos_when_asked()
+    {
+        await using var app = await AppDatabase.CreateAsync(server, "filters");
+        var user = await app.NewUserAsync();
+        var other = await app.NewUserAsync();
+        var work = await app.Service.CreateProjectAsync(user, "Work", null);
+        DateTime Day(int d) => new(2026, 3, d, 12, 0, 0, DateTimeKind.Utc);
+        var early = await app.Service.CreateTodoAsync(user, new NewTodo("early", Priority: 1, DueDate: Day(1), ProjectId: work.Id));
+        var late = await app.Service.CreateTodoAsync(user, new NewTodo("late", Priority: 2, DueDate: Day(20)));
+        var started = await app.Service.CreateTodoAsync(user, new NewTodo("started", Priority: 3, ProjectId: work.Id));
+        await app.Service.UpdateTodoAsync(user, started.Id, new TodoUpdate("started", null, 3, null, work.Id, "in_progress"));
+        var old = await app.Service.CreateTodoAsync(user, new NewTodo("old", ProjectId: work.Id, DueDate: Day(2)));
+        await app.Service.CompleteTodoAsync(user, old.Id);
+        await app.ArchiveAsync(user, old.Id);
+        await app.Service.CreateTodoAsync(other, new NewTodo("not mine", DueDate: Day(1)));
+
+        async Task<string[]> Titles(TodoListQuery q) => (await app.Service.ListTodosAsync(user, q)).Items.Select(t => t.Title).ToArray();
+
+        Assert.Equal(["started", "late", "early"], await Titles(new TodoListQuery()));
+        Assert.Equal(["started", "late", "early", "old"], await Titles(new TodoListQuery { IncludeArchived = true }));
+        Assert.Equal(["started"], await Titles(new TodoListQuery { Status = "in_progress" }));
+        Assert.Equal(["started", "early"], await Titles(new TodoListQuery { ProjectId = work.Id }));
+        Assert.Equal(["started", "early", "old"], await Titles(new TodoListQuery { ProjectId = work.Id, IncludeArchived = true }));
+        Assert.Equal(["early"], await Titles(new TodoListQuery { DueBefore = Day(10) }));
+        Assert.Equal(["early", "old"], await Titles(new TodoListQuery { DueBefore = Day(10), IncludeArchived = true }));
+        Assert.Equal(["late"], await Titles(new TodoListQuery { DueAfter = Day(10) }));
+        Assert.Equal(["early"], await Titles(new TodoListQuery { DueAfter = Day(1), DueBefore = Day(2) }));
+        Assert.Equal(["old"], await Titles(new TodoListQuery { Status = "done", IncludeArchived = true }));
+    }
+
+    [Fact]
+    public async Task a_cursor_of_the_archived_part_is_refused_without_include_archived()
+    {
+        await using var app = await AppDatabase.CreateAsync(server, "cursor");
+        var user = await app.NewUserAsync();
+        foreach (var i in Enumerable.Range(0, 3))
+        {
+            var t = await app.Service.CreateTodoAsync(user, new NewTodo($"t{i}"));
+            await app.Service.CompleteTodoAsync(user, t.Id);
+            await app.ArchiveAsync(user, t.Id);
+        }
+
+        var first = await app.Service.ListTodosAsync(user, new TodoListQuery { IncludeArchived = true, Limit = 2 });
+        Assert.NotNull(first.NextCursor);
+
+        var e = await Assert.ThrowsAsync<TodoValidationException>(() => app.Service.ListTodosAsync(user, new TodoListQuery { Cursor = first.NextCursor }));
+        Assert.Contains("cursor", e.Errors.Keys);
+        Assert.Single((await app.Service.ListTodosAsync(user, new TodoListQuery { IncludeArchived = true, Limit = 2, Cursor = first.NextCursor })).Items);
+    }
+}

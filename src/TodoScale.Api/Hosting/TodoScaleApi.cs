@@ -144,9 +144,10 @@ public static class TodoScaleApi
         if (options.RunMaintenanceScheduler)
         {
             // ==== MAINTENANCE SCHEDULER (phase 3) ====================================================
-            // The lead adds the scheduler's single registration line here at merge time, e.g.
-            //     services.AddHostedService<MaintenanceScheduler>();
-            // It runs only under `todoscale serve` (RunMaintenanceScheduler = true), never in API tests.
+            // The lead adds the scheduler's single registration line here at merge time:
+            //     services.AddTodoScaleMaintenance(config, connectionString);   // using TodoScale.Database.Maintenance;
+            // It runs only under `todoscale serve` (RunMaintenanceScheduler = true), never in API tests,
+            // where a 02:00 archival run would move rows under a test's feet.
             // ==========================================================================================
         }
 
