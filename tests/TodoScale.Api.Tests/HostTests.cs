@@ -23,6 +23,21 @@ public sealed class HostTests(PostgresServer server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task a_token_minted_by_the_host_for_an_email_is_accepted_and_repeating_it_reuses_the_user()
+    {
+        var token = await TodoScale.Api.Hosting.TodoScaleApi.CreateUserTokenAsync(_host.App, "demo@example.com");
+        var again = await TodoScale.Api.Hosting.TodoScaleApi.CreateUserTokenAsync(_host.App, "demo@example.com", isOperator: true);
+
+        await _host.Client(token).CreateTodoAsync(new { title = "from the demo" });
+
+        Assert.Single((await _host.Client(again).ListAsync()).Items);
+        // The second token carries the operator role (the endpoint itself may still be 503 before phase 3 is applied).
+        Assert.NotEqual(HttpStatusCode.Forbidden, (await _host.Client(again).GetAsync("/api/ops/maintenance")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _host.Client(token).GetAsync("/api/ops/maintenance")).StatusCode);
+        Assert.Equal(1L, await _host.ScalarAsync<long>("SELECT count(*) FROM users WHERE email = 'demo@example.com'"));
+    }
+
+    [Fact]
     public async Task the_openapi_document_describes_the_todo_endpoints_and_the_reference_ui_is_served()
     {
         var client = _host.Client();

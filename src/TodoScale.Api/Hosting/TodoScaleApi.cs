@@ -171,6 +171,17 @@ public static class TodoScaleApi
         return app;
     }
 
+    /// <summary>
+    /// Creates the user (or finds it by email) in the host's database and returns a bearer token for it,
+    /// signed with the host's key: what `todoscale users add` prints, for callers that hold the host (demo).
+    /// </summary>
+    public static async Task<string> CreateUserTokenAsync(WebApplication app, string email, bool isOperator = false, CancellationToken ct = default)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var (user, _) = await scope.ServiceProvider.GetRequiredService<TodoService>().EnsureUserAsync(email, ct: ct);
+        return app.Services.GetRequiredService<TokenIssuer>().Issue(user.Id, user.Email, isOperator);
+    }
+
     /// <summary>The addresses Kestrel actually listens on (resolves port 0), once the app is started.</summary>
     public static IReadOnlyList<string> ListeningUrls(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];

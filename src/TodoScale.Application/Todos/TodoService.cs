@@ -230,7 +230,7 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
     {
         ValidateProjectName(name);
         var changed = await db.Projects.Where(p => p.UserId == userId && p.Id == id)
-            .ExecuteUpdateAsync(s => s.SetProperty(p => p.Name, name!.Trim()).SetProperty(p => p.UpdatedAt, DateTime.UtcNow), ct);
+            .ExecuteUpdateAsync(s => s.SetProperty(p => p.Name, name!.Trim()).SetProperty(p => p.UpdatedAt, _clock.GetUtcNow().UtcDateTime), ct);
         if (changed == 0)
         {
             throw new TodoNotFoundException("project");

@@ -23,6 +23,15 @@ public static class ServeCommands
             "AI suggestions need Ai__Endpoint, Ai__Model, Ai__ApiKey in the environment.") { urls };
         serve.SetHandler(async (parse, ct) =>
         {
+            var listen = parse.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var u in listen)
+            {
+                if (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    throw new ArgumentException($"--urls: '{u}' is not an http(s) address such as {DefaultUrl}.");
+                }
+            }
+
             var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
             await new SchemaMigrator(cs).MigrateAsync(
                 script => Ui.Info($"applied {script}"),
@@ -33,12 +42,22 @@ public static class ServeCommands
             {
                 ConnectionString = cs,
                 Jwt = ApiKeys.Resolve(ctx, parse),
-                Urls = parse.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                Urls = listen,
                 RunMaintenanceScheduler = true,
             });
             await using (app)
             {
-                await app.StartAsync(ct);
+                try
+                {
+                    await app.StartAsync(ct);
+                }
+                catch (IOException e)
+                {
+                    // Kestrel: "Failed to bind to address ...: address already in use" - usually another serve.
+                    Ui.Error(e.Message);
+                    return ExitCodes.Busy;
+                }
+
                 var url = TodoScaleApi.ListeningUrls(app).FirstOrDefault() ?? parse.GetValue(urls)!;
                 Ui.Success($"TodoScale API listening on {url}");
                 Ui.Info($"  API reference: {url}/scalar   OpenAPI: {url}/openapi/v1.json   health: {url}/health");
