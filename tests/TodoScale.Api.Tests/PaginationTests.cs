@@ -35,6 +35,11 @@ public sealed class PaginationTests(PostgresServer server) : IAsyncLifetime
             }
         });
 
+        // Between pages, deterministically: a top-priority todo (it sorts before the cursor: never shown in
+        // this walk) and, while the walk is still above priority 0, a bottom-priority one (after the cursor:
+        // shown exactly once).
+        var before = new List<Guid>();
+        var after = new List<Guid>();
         var seen = new List<TodoView>();
         string? cursor = null;
         var pages = 0;
@@ -45,16 +50,23 @@ public sealed class PaginationTests(PostgresServer server) : IAsyncLifetime
             seen.AddRange(page.Items);
             cursor = page.NextCursor;
             pages++;
-            await Task.Delay(5);
+            if (cursor is not null && page.Items[^1].Priority >= 1)
+            {
+                before.Add((await client.CreateTodoAsync(new { title = $"top {pages}", priority = 4 })).Id);
+                after.Add((await client.CreateTodoAsync(new { title = $"bottom {pages}", priority = 0 })).Id);
+            }
         } while (cursor is not null && pages < 500);
 
         await stop.CancelAsync();
         await writer;
 
-        Assert.True(added.Count > 0, "the writer added nothing while paging");
-        Assert.Equal(seen.Count, seen.Select(t => t.Id).Distinct().Count());
-        Assert.Subset(seen.Select(t => t.Id).ToHashSet(), seeded);
-        Assert.Subset(seeded.Concat(added).ToHashSet(), seen.Select(t => t.Id).ToHashSet());
+        var seenIds = seen.Select(t => t.Id).ToList();
+        Assert.Equal(seenIds.Count, seenIds.Distinct().Count());
+        Assert.Subset(seenIds.ToHashSet(), seeded);
+        Assert.NotEmpty(after);
+        Assert.Subset(seenIds.ToHashSet(), after.ToHashSet());
+        Assert.Empty(before.Intersect(seenIds));
+        Assert.Subset(seeded.Concat(added).Concat(before).Concat(after).ToHashSet(), seenIds.ToHashSet());
         // Every page continued the order priority DESC, created_at DESC.
         for (var i = 1; i < seen.Count; i++)
         {
