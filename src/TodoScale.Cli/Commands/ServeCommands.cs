@@ -1,20 +1,81 @@
 using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using TodoScale.Api.Hosting;
 using TodoScale.Cli.Infrastructure;
+using TodoScale.Database.Schema;
 
 namespace TodoScale.Cli.Commands;
 
-// Placeholder: the command group is registered so that its issue only replaces this file.
+/// <summary>todoscale serve [--urls http://127.0.0.1:5080]</summary>
 public static class ServeCommands
 {
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
     public static Command Create(CliContext ctx)
     {
-        _ = ctx;
-        var command = new Command("serve", "Run the HTTP API on the database (issue: application).");
-        command.SetHandler((_, _) =>
+        var urls = new Option<string>("--urls")
         {
-            Ui.Error("'serve' is not available yet.");
-            return Task.FromResult(ExitCodes.Usage);
+            Description = "Address(es) to listen on, separated by ';'.",
+            DefaultValueFactory = _ => DefaultUrl,
+        };
+        var serve = new Command("serve",
+            "Apply the schema, then run the HTTP API (OpenAPI UI at /scalar, health at /health) until Ctrl-C. " +
+            "AI suggestions need Ai__Endpoint, Ai__Model, Ai__ApiKey in the environment.") { urls };
+        serve.SetHandler(async (parse, ct) =>
+        {
+            var listen = parse.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var u in listen)
+            {
+                if (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    throw new ArgumentException($"--urls: '{u}' is not an http(s) address such as {DefaultUrl}.");
+                }
+            }
+
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            await new SchemaMigrator(cs).MigrateAsync(
+                script => Ui.Info($"applied {script}"),
+                () => Ui.Info("another todoscale is migrating this database; waiting for it to finish ..."),
+                ct);
+
+            var app = TodoScaleApi.Build([], new TodoScaleApiOptions
+            {
+                ConnectionString = cs,
+                Jwt = ApiKeys.Resolve(ctx, parse),
+                Urls = listen,
+                RunMaintenanceScheduler = true,
+            });
+            await using (app)
+            {
+                try
+                {
+                    await app.StartAsync(ct);
+                }
+                catch (IOException e)
+                {
+                    // Kestrel: "Failed to bind to address ...: address already in use" - usually another serve.
+                    Ui.Error(e.Message);
+                    return ExitCodes.Busy;
+                }
+
+                var url = TodoScaleApi.ListeningUrls(app).FirstOrDefault() ?? parse.GetValue(urls)!;
+                Ui.Success($"TodoScale API listening on {url}");
+                Ui.Info($"  API reference: {url}/scalar   OpenAPI: {url}/openapi/v1.json   health: {url}/health");
+                Ui.Info("  token: todoscale users add --email you@example.com");
+                try
+                {
+                    await app.WaitForShutdownAsync(ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Ctrl-C is how a server is meant to stop.
+                }
+
+                await app.StopAsync(CancellationToken.None);
+            }
+
+            return ExitCodes.Success;
         });
-        return command;
+        return serve;
     }
 }

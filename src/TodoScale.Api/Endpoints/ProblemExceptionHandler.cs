@@ -1,0 +1,50 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Npgsql;
+using TodoScale.Application.Todos;
+
+namespace TodoScale.Api.Endpoints;
+
+/// <summary>Turns the application's exceptions into RFC 7807 problem details with the right status.</summary>
+internal sealed class ProblemExceptionHandler : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+    {
+        IResult? result = exception switch
+        {
+            TodoValidationException e => TypedResults.ValidationProblem(e.Errors.ToDictionary(k => k.Key, k => k.Value)),
+            TodoNotFoundException e => TypedResults.Problem(statusCode: 404, title: "Not found", detail: $"The {e.What} does not exist."),
+            TodoConflictException e => TypedResults.Problem(statusCode: 409, title: "Conflict", detail: e.Message),
+            AiUnavailableException e => TypedResults.Problem(statusCode: 503, title: "AI assistance unavailable", detail: e.Message),
+            BadHttpRequestException e => BadRequest(e),
+            // The operator endpoints call functions of other phases; missing means "not installed yet", not a crash.
+            PostgresException { SqlState: PostgresErrorCodes.UndefinedFunction or PostgresErrorCodes.UndefinedTable } e =>
+                TypedResults.Problem(statusCode: 503, title: "Not installed",
+                    detail: $"{e.MessageText}. Apply the maintenance and migration scripts (todoscale db migrate)."),
+            // The token names a user that no longer exists (users row deleted): nothing to attach the todo to.
+            PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } =>
+                TypedResults.Problem(statusCode: 409, title: "Conflict", detail: "The user of this token does not exist."),
+            _ => null,
+        };
+        if (result is null)
+        {
+            return false;
+        }
+
+        await result.ExecuteAsync(http);
+        return true;
+    }
+
+    /// <summary>A body that is not JSON or has a value of the wrong type: name the field (System.Text.Json's path, $.dueDate -> dueDate).</summary>
+    private static IResult BadRequest(BadHttpRequestException e)
+    {
+        if (e.InnerException is JsonException { Path: { Length: > 2 } path })
+        {
+            var field = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = ["has a value of the wrong type or format"] });
+        }
+
+        return TypedResults.Problem(statusCode: e.StatusCode, title: "Bad request", detail: e.Message);
+    }
+}

@@ -1,0 +1,195 @@
+namespace TodoScale.Application.Data;
+
+/// <summary>
+/// The hand-tuned SQL of the hot paths, executed through Npgsql with positional parameters ($1, $2, ...).
+/// Public so the benchmarks run exactly the statements the application runs.
+///
+/// Every statement that reads todos_active names <c>user_id = $1</c>: that is what lets PostgreSQL prune
+/// the scan to one of the 16 hash partitions (troubleshooting #2 of the guide). The optional filters are
+/// written as <c>($n IS NULL OR ...)</c>; Npgsql sends unnamed statements, so PostgreSQL plans them with
+/// the parameter values known, folds the unused filters away and still picks the matching index
+/// (idx_todos_active_user_priority_created, or idx_todos_active_user_status_priority with a status).
+/// Rows of every statement here have the columns of <see cref="TodoColumns"/>, in that order.
+/// </summary>
+public static class TodoQueries
+{
+    /// <summary>The column list every todo-returning statement selects (archived_at is NULL for active rows).</summary>
+    public const string TodoColumns =
+        "id, user_id, parent_todo_id, project_id, title, description, status, priority, due_date, completed_at, ai_generated, created_at, updated_at";
+
+    /// <summary>
+    /// One page of a user's active todos in the default order priority DESC, created_at DESC, id DESC (the
+    /// order of idx_todos_active_user_priority_created), after the keyset cursor ($6, $7, $8) when given.
+    /// Keyset rather than OFFSET: a todo added while a client pages never shifts the rows of later pages,
+    /// so every todo that existed when paging began is returned exactly once.
+    /// $1 user_id uuid, $2 status text|null, $3 project_id uuid|null, $4 due_before timestamptz|null,
+    /// $5 due_after timestamptz|null, $6 after_priority int|null, $7 after_created_at timestamptz|null,
+    /// $8 after_id uuid|null, $9 limit int.
+    /// </summary>
+    public const string ListActivePage = $"""
+        SELECT {TodoColumns}, NULL::timestamptz AS archived_at
+        FROM todos_active
+        WHERE user_id = $1
+          AND ($2::text IS NULL OR status = $2::text)
+          AND ($3::uuid IS NULL OR project_id = $3::uuid)
+          AND ($4::timestamptz IS NULL OR due_date < $4::timestamptz)
+          AND ($5::timestamptz IS NULL OR due_date >= $5::timestamptz)
+          AND ($6::int IS NULL OR (priority, created_at, id) < ($6::int, $7::timestamptz, $8::uuid))
+        ORDER BY priority DESC, created_at DESC, id DESC
+        LIMIT $9
+        """;
+
+    /// <summary>
+    /// One page of a user's archived todos, newest completion first (idx_todos_archived_user_completed),
+    /// after the keyset cursor ($6, $7) when given. With include_archived the list shows every active
+    /// todo first, then these.
+    /// $1 user_id, $2 status|null, $3 project_id|null, $4 due_before|null, $5 due_after|null,
+    /// $6 after_completed_at timestamptz|null, $7 after_id uuid|null, $8 limit.
+    /// </summary>
+    public const string ListArchivedPage = $"""
+        SELECT {TodoColumns}, archived_at
+        FROM todos_archived
+        WHERE user_id = $1
+          AND ($2::text IS NULL OR status = $2::text)
+          AND ($3::uuid IS NULL OR project_id = $3::uuid)
+          AND ($4::timestamptz IS NULL OR due_date < $4::timestamptz)
+          AND ($5::timestamptz IS NULL OR due_date >= $5::timestamptz)
+          AND ($6::timestamptz IS NULL OR (completed_at, id) < ($6::timestamptz, $7::uuid))
+        ORDER BY completed_at DESC, id DESC
+        LIMIT $8
+        """;
+
+    /// <summary>The dashboard's top open todos. $1 user_id, $2 limit.</summary>
+    public const string DashboardTopOpen = $"""
+        SELECT {TodoColumns}, NULL::timestamptz AS archived_at
+        FROM todos_active
+        WHERE user_id = $1 AND status IN ('todo', 'in_progress')
+        ORDER BY priority DESC, created_at DESC, id DESC
+        LIMIT $2
+        """;
+
+    /// <summary>
+    /// The dashboard's counters in one pass over the user's partition. Open means todo or in_progress.
+    /// $1 user_id, $2 now, $3 start of today, $4 start of tomorrow, $5 start of this week (Monday),
+    /// $6 start of next week (all UTC). Columns: todo, in_progress, done, cancelled, overdue, due_today,
+    /// due_this_week, completed_this_week (active and archived).
+    /// </summary>
+    public const string DashboardCounts = """
+        SELECT count(*) FILTER (WHERE status = 'todo')        AS todo,
+               count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+               count(*) FILTER (WHERE status = 'done')        AS done,
+               count(*) FILTER (WHERE status = 'cancelled')   AS cancelled,
+               count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date < $2)                     AS overdue,
+               count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $3 AND due_date < $4) AS due_today,
+               count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $5 AND due_date < $6) AS due_this_week,
+               count(*) FILTER (WHERE status = 'done' AND completed_at >= $5 AND completed_at < $6)
+                 + (SELECT count(*) FROM todos_archived a
+                    WHERE a.user_id = $1 AND a.completed_at >= $5 AND a.completed_at < $6)        AS completed_this_week
+        FROM todos_active
+        WHERE user_id = $1
+        """;
+
+    /// <summary>
+    /// A user's projects with open and done counts (done includes archived todos).
+    /// $1 user_id. Columns: id, name, description, created_at, updated_at, open_count, done_count.
+    /// </summary>
+    public const string ProjectsWithCounts = """
+        SELECT p.id, p.name, p.description, p.created_at, p.updated_at,
+               count(t.id) FILTER (WHERE t.status IN ('todo', 'in_progress')) AS open_count,
+               count(t.id) FILTER (WHERE t.status = 'done')
+                 + (SELECT count(*) FROM todos_archived a WHERE a.user_id = $1 AND a.project_id = p.id) AS done_count
+        FROM projects p
+        LEFT JOIN todos_active t ON t.user_id = $1 AND t.project_id = p.id
+        WHERE p.user_id = $1
+        GROUP BY p.id
+        ORDER BY p.name, p.id
+        """;
+
+    /// <summary>A user's latest AI interactions. $1 user_id, $2 limit.</summary>
+    public const string RecentAiInteractions = """
+        SELECT id, todo_id, interaction_type, prompt, response, model, prompt_tokens, completion_tokens, latency_ms, created_at
+        FROM ai_todo_interactions
+        WHERE user_id = $1
+        ORDER BY created_at DESC, id DESC
+        LIMIT $2
+        """;
+
+    /// <summary>Marks an active todo done, keeping the first completion time. $1 user_id, $2 id.</summary>
+    public const string Complete = $"""
+        UPDATE todos_active SET status = 'done', completed_at = coalesce(completed_at, now())
+        WHERE user_id = $1 AND id = $2
+        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
+        """;
+
+    /// <summary>Reopens an active todo. $1 user_id, $2 id.</summary>
+    public const string ReopenActive = $"""
+        UPDATE todos_active SET status = 'todo', completed_at = NULL
+        WHERE user_id = $1 AND id = $2
+        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
+        """;
+
+    /// <summary>
+    /// Moves an archived todo back into todos_active as open: delete and insert in one statement, so one
+    /// transaction; a reader sees it in exactly one of the two tables, and a failure leaves it archived.
+    /// $1 user_id, $2 id.
+    /// </summary>
+    public const string ReopenArchived = $"""
+        WITH moved AS (
+            DELETE FROM todos_archived WHERE user_id = $1 AND id = $2
+            RETURNING {TodoColumns}
+        )
+        INSERT INTO todos_active ({TodoColumns})
+        SELECT id, user_id, parent_todo_id, project_id, title, description, 'todo', priority, due_date, NULL,
+               ai_generated, created_at, now()
+        FROM moved
+        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
+        """;
+
+    /// <summary>
+    /// Replaces the editable fields of an active todo. A status other than done clears completed_at; done
+    /// keeps the first completion time. $1 user_id, $2 id, $3 title, $4 description, $5 priority,
+    /// $6 due_date, $7 project_id, $8 status|null (null keeps the status).
+    /// </summary>
+    public const string Update = $"""
+        UPDATE todos_active
+        SET title = $3, description = $4, priority = $5, due_date = $6, project_id = $7,
+            status = coalesce($8::text, status),
+            completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, now()) END
+        WHERE user_id = $1 AND id = $2
+        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
+        """;
+
+    /// <summary>
+    /// Deletes a todo and, recursively, its subtasks, active or archived (the legacy schema's
+    /// ON DELETE CASCADE, which no foreign key can give across partitions). One statement, so all or
+    /// nothing. Returns the number of todos deleted (0: not found for this user). $1 user_id, $2 id.
+    /// </summary>
+    public const string DeleteWithSubtasks = """
+        WITH RECURSIVE tree(id) AS (
+            SELECT id FROM todos_active WHERE user_id = $1 AND id = $2
+            UNION
+            SELECT id FROM todos_archived WHERE user_id = $1 AND id = $2
+            UNION
+            SELECT c.id
+            FROM (SELECT id, parent_todo_id FROM todos_active WHERE user_id = $1 AND parent_todo_id IS NOT NULL
+                  UNION ALL
+                  SELECT id, parent_todo_id FROM todos_archived WHERE user_id = $1 AND parent_todo_id IS NOT NULL) c
+            JOIN tree ON c.parent_todo_id = tree.id
+        ),
+        deleted_active AS (
+            DELETE FROM todos_active t USING tree WHERE t.user_id = $1 AND t.id = tree.id RETURNING t.id
+        ),
+        deleted_archived AS (
+            DELETE FROM todos_archived t USING tree WHERE t.user_id = $1 AND t.id = tree.id RETURNING t.id
+        )
+        SELECT (SELECT count(*) FROM deleted_active) + (SELECT count(*) FROM deleted_archived)
+        """;
+
+    /// <summary>Detaches a user's todos from a project that is being deleted. $1 user_id, $2 project_id.</summary>
+    public const string DetachProjectActive =
+        "UPDATE todos_active SET project_id = NULL WHERE user_id = $1 AND project_id = $2";
+
+    /// <summary>As <see cref="DetachProjectActive"/> for archived todos; updated_at keeps its value (history).</summary>
+    public const string DetachProjectArchived =
+        "UPDATE todos_archived SET project_id = NULL WHERE user_id = $1 AND project_id = $2";
+}

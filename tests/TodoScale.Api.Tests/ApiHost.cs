@@ -1,0 +1,125 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using TodoScale.Api.Auth;
+using TodoScale.Api.Hosting;
+
+namespace TodoScale.Api.Tests;
+
+/// <summary>The real API on Kestrel (127.0.0.1, a free port) over a fresh migrated database; clients talk real HTTP.</summary>
+public sealed class ApiHost : IAsyncDisposable
+{
+    private readonly List<HttpClient> _clients = [];
+
+    private ApiHost(WebApplication app, string connectionString, JwtSettings jwt)
+    {
+        App = app;
+        ConnectionString = connectionString;
+        Jwt = jwt;
+        BaseAddress = new Uri(TodoScaleApi.ListeningUrls(app).Single());
+    }
+
+    public WebApplication App { get; }
+    public string ConnectionString { get; }
+    public JwtSettings Jwt { get; }
+    public Uri BaseAddress { get; }
+
+    public static async Task<ApiHost> StartAsync(PostgresServer server, string prefix, Action<WebApplicationBuilder>? configure = null)
+    {
+        var cs = await server.CreateMigratedDatabaseAsync(prefix);
+        var jwt = JwtSettings.NewRandom();
+        var app = TodoScaleApi.Build([], new TodoScaleApiOptions { ConnectionString = cs, Jwt = jwt, Urls = ["http://127.0.0.1:0"] }, b =>
+        {
+            b.Logging.ClearProviders();
+            configure?.Invoke(b);
+        });
+        await app.StartAsync();
+        return new ApiHost(app, cs, jwt);
+    }
+
+    public HttpClient Client(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        _clients.Add(client);
+        return client;
+    }
+
+    /// <summary>A new user in the database and a client that carries its token.</summary>
+    public async Task<(Guid Id, HttpClient Client)> NewUserAsync(bool isOperator = false)
+    {
+        using var scope = App.Services.CreateScope();
+        var (user, _) = await scope.ServiceProvider.GetRequiredService<TodoService>().EnsureUserAsync($"{Guid.NewGuid():N}@example.com");
+        return (user.Id, Client(new TokenIssuer(Jwt).Issue(user.Id, user.Email, isOperator)));
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var p in parameters)
+        {
+            cmd.Parameters.AddWithValue(p);
+        }
+
+        return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    public async Task ExecuteAsync(string sql, params object[] parameters)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var p in parameters)
+        {
+            cmd.Parameters.AddWithValue(p);
+        }
+
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// Test setup only: moves one done todo into todos_archived as archival does. The guide's functional test
+    /// uses the real archive_completed_todos(0); the other tests use this to not depend on phase 3.
+    /// </summary>
+    public Task ArchiveAsync(Guid userId, Guid id) => ExecuteAsync("""
+        WITH moved AS (DELETE FROM todos_active WHERE user_id = $1 AND id = $2 AND status = 'done' RETURNING *)
+        INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                                    due_date, completed_at, ai_generated, created_at, updated_at)
+        SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
+               due_date, completed_at, ai_generated, created_at, updated_at FROM moved
+        """, userId, id);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var c in _clients)
+        {
+            c.Dispose();
+        }
+
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
+
+internal static class HttpAssertions
+{
+    public static async Task<T> ReadAsync<T>(this HttpResponseMessage response, HttpStatusCode expected)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
+        return System.Text.Json.JsonSerializer.Deserialize<T>(body, System.Text.Json.JsonSerializerOptions.Web)!;
+    }
+
+    public static async Task<TodoView> CreateTodoAsync(this HttpClient client, object body) =>
+        await (await client.PostAsJsonAsync("/api/todos", body)).ReadAsync<TodoView>(HttpStatusCode.Created);
+
+    public static async Task<TodoPage> ListAsync(this HttpClient client, string query = "") =>
+        await (await client.GetAsync("/api/todos" + query)).ReadAsync<TodoPage>(HttpStatusCode.OK);
+}

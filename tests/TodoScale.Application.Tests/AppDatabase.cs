@@ -1,0 +1,71 @@
+namespace TodoScale.Application.Tests;
+
+/// <summary>A fresh migrated database with the service wired to it, as the API wires it per request.</summary>
+public sealed class AppDatabase : IAsyncDisposable
+{
+    private AppDatabase(string connectionString, TimeProvider? clock)
+    {
+        ConnectionString = connectionString;
+        DataSource = NpgsqlDataSource.Create(connectionString);
+        Db = TodoDbContext.Create(DataSource);
+        Service = new TodoService(DataSource, Db, clock);
+    }
+
+    public string ConnectionString { get; }
+    public NpgsqlDataSource DataSource { get; }
+    public TodoDbContext Db { get; }
+    public TodoService Service { get; }
+
+    public static async Task<AppDatabase> CreateAsync(PostgresServer server, string prefix, TimeProvider? clock = null) =>
+        new(await server.CreateMigratedDatabaseAsync(prefix), clock);
+
+    public async Task<Guid> NewUserAsync(string? email = null) =>
+        (await Service.EnsureUserAsync(email ?? $"{Guid.NewGuid():N}@example.com")).User.Id;
+
+    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var cmd = DataSource.CreateCommand(sql);
+        foreach (var p in parameters)
+        {
+            cmd.Parameters.AddWithValue(p);
+        }
+
+        return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    public async Task ExecuteAsync(string sql, params object[] parameters)
+    {
+        await using var cmd = DataSource.CreateCommand(sql);
+        foreach (var p in parameters)
+        {
+            cmd.Parameters.AddWithValue(p);
+        }
+
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// Test setup only: moves one done todo to todos_archived the way archival does (same columns plus
+    /// archived_at). The real archival is archive_completed_todos() of phase 3; this lets these tests put a
+    /// todo in the archive without depending on that script.
+    /// </summary>
+    public Task ArchiveAsync(Guid userId, Guid id) => ExecuteAsync("""
+        WITH moved AS (DELETE FROM todos_active WHERE user_id = $1 AND id = $2 AND status = 'done' RETURNING *)
+        INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                                    due_date, completed_at, ai_generated, created_at, updated_at)
+        SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
+               due_date, completed_at, ai_generated, created_at, updated_at FROM moved
+        """, userId, id);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Db.DisposeAsync();
+        await DataSource.DisposeAsync();
+    }
+}
+
+/// <summary>A clock stopped at a chosen instant, so day and week boundaries in tests are fixed.</summary>
+public sealed class FixedClock(DateTimeOffset now) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => now;
+}
