@@ -163,7 +163,13 @@ $$;
 CREATE OR REPLACE FUNCTION todoscale_archive_batch(
     p_cutoff timestamptz, p_batch_size int, p_from timestamptz,
     OUT moved bigint, OUT active_partitions text[], OUT archived_partitions text[], OUT last_completed_at timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- The planner estimates the picked set badly and hashes every done row of todos_active to join a few
+-- thousand keys (each batch then reads all done rows: a 1M-row archival took minutes). A nested loop
+-- looks each picked row up by primary key in its one partition.
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
 BEGIN
     WITH picked AS (
         SELECT a.user_id, a.id
