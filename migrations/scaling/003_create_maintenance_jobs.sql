@@ -268,6 +268,7 @@ DECLARE
     v_batch  record;
     v_total  bigint := 0;
     v_from   timestamptz := '-infinity';
+    v_batches int := 0;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -279,7 +280,10 @@ BEGIN
         EXIT WHEN v_batch.moved = 0;
         v_from := v_batch.last_completed_at;
         v_total := v_total + v_batch.moved;
-        RAISE NOTICE 'archived % rows so far', v_total;
+        v_batches := v_batches + 1;
+        IF v_batches % 20 = 0 THEN
+            RAISE NOTICE 'archived % rows so far', v_total;
+        END IF;
     END LOOP;
     RAISE NOTICE 'archived % rows in total', v_total;
 END;
