@@ -19,6 +19,7 @@ using TodoScale.Api.Auth;
 using TodoScale.Api.Endpoints;
 using TodoScale.Application.Data;
 using TodoScale.Application.Todos;
+using TodoScale.Database.Maintenance;
 
 namespace TodoScale.Api.Hosting;
 
@@ -143,12 +144,10 @@ public static class TodoScaleApi
 
         if (options.RunMaintenanceScheduler)
         {
-            // ==== MAINTENANCE SCHEDULER (phase 3) ====================================================
-            // The lead adds the scheduler's single registration line here at merge time:
-            //     services.AddTodoScaleMaintenance(config, connectionString);   // using TodoScale.Database.Maintenance;
-            // It runs only under `todoscale serve` (RunMaintenanceScheduler = true), never in API tests,
-            // where a 02:00 archival run would move rows under a test's feet.
-            // ==========================================================================================
+            // Phase 3 inside the host: daily and weekly maintenance on the configured cron plan, guarded by an
+            // advisory lock so that of many app instances only one does the work. Only under `todoscale serve`,
+            // never in API tests, where a 02:00 archival run would move rows under a test's feet.
+            services.AddTodoScaleMaintenance(config, connectionString);
         }
 
         return builder;
