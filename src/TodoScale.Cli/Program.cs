@@ -1,6 +1,13 @@
 using System.CommandLine;
+using Spectre.Console;
 using TodoScale.Cli.Commands;
 using TodoScale.Cli.Infrastructure;
+
+// Redirected output (CI logs, pipes, cron mail) is read later by people: do not wrap it at 80 columns.
+if (Console.IsOutputRedirected)
+{
+    AnsiConsole.Profile.Width = 200;
+}
 
 var ctx = new CliContext();
 var root = new RootCommand("todoscale: scale a todo application's PostgreSQL database from one todos table to a partitioned layout.");

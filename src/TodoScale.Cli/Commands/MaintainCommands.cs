@@ -9,7 +9,7 @@ public static class MaintainCommands
     public static Command Create(CliContext ctx)
     {
         _ = ctx;
-        var command = new Command("maintain", "Phase 3: archival, partitions, statistics and health checks (issue: maintenance).") { Hidden = true };
+        var command = new Command("maintain", "Phase 3: archival, partitions, statistics and health checks (issue: maintenance).");
         command.SetHandler((_, _) =>
         {
             Ui.Error("'maintain' is not available yet.");

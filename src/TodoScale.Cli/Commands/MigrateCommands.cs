@@ -9,7 +9,7 @@ public static class MigrateCommands
     public static Command Create(CliContext ctx)
     {
         _ = ctx;
-        var command = new Command("migrate", "Phase 2: move the legacy todos table into the partitioned layout (issue: migration).") { Hidden = true };
+        var command = new Command("migrate", "Phase 2: move the legacy todos table into the partitioned layout (issue: migration).");
         command.SetHandler((_, _) =>
         {
             Ui.Error("'migrate' is not available yet.");

@@ -9,7 +9,7 @@ public static class ServeCommands
     public static Command Create(CliContext ctx)
     {
         _ = ctx;
-        var command = new Command("serve", "Run the HTTP API on the database (issue: application).") { Hidden = true };
+        var command = new Command("serve", "Run the HTTP API on the database (issue: application).");
         command.SetHandler((_, _) =>
         {
             Ui.Error("'serve' is not available yet.");

@@ -9,7 +9,7 @@ public static class UsersCommands
     public static Command Create(CliContext ctx)
     {
         _ = ctx;
-        var command = new Command("users", "Manage application users and their API tokens (issue: application).") { Hidden = true };
+        var command = new Command("users", "Manage application users and their API tokens (issue: application).");
         command.SetHandler((_, _) =>
         {
             Ui.Error("'users' is not available yet.");

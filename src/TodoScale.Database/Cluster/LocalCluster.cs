@@ -122,6 +122,8 @@ public sealed class LocalCluster
 
     private async Task InitializeAsync(CancellationToken ct)
     {
+        // Fail on a missing installation before touching the folder: that message names the package to install.
+        _ = Binaries;
         Directory.CreateDirectory(DataDirectory);
         Directory.CreateDirectory(SocketDirectory);
         if (ProcessRunner.RunningAsRoot)

@@ -15,8 +15,12 @@ public sealed record PostgresBinaries(string Directory)
     /// Finds the server programs: first on PATH (following symlinks to the real installation, so that
     /// initdb finds its share files), then in /usr/lib/postgresql/*/bin, newest major version first.
     /// </summary>
-    public static PostgresBinaries Locate() =>
-        Locate(Environment.GetEnvironmentVariable("PATH") ?? "", "/usr/lib/postgresql");
+    /// <summary>Set to a folder to use only the server programs in it (e.g. another major version).</summary>
+    public const string BinDirVariable = "TODOSCALE_PG_BIN";
+
+    public static PostgresBinaries Locate() => Environment.GetEnvironmentVariable(BinDirVariable) is { Length: > 0 } forced
+        ? Locate(forced, debianRoot: "")
+        : Locate(Environment.GetEnvironmentVariable("PATH") ?? "", "/usr/lib/postgresql");
 
     public static PostgresBinaries Locate(string searchPath, string debianRoot)
     {
@@ -47,7 +51,7 @@ public sealed record PostgresBinaries(string Directory)
             yield return Path.GetDirectoryName(real)!;
         }
 
-        if (System.IO.Directory.Exists(debianRoot))
+        if (debianRoot.Length > 0 && System.IO.Directory.Exists(debianRoot))
         {
             var versions = System.IO.Directory.GetDirectories(debianRoot)
                 .Select(d => (dir: d, version: double.TryParse(Path.GetFileName(d), System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : 0))

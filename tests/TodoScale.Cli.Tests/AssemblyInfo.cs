@@ -1,0 +1,2 @@
+[assembly: AssemblyFixture(typeof(TodoScale.Testing.PostgresServer))]
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -1,0 +1,2 @@
+global using TodoScale.Testing;
+global using Xunit;
