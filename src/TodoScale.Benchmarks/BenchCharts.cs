@@ -79,7 +79,48 @@ public static class BenchCharts
         }
 
         written.Add(ThroughputChart(r, directory, columns));
+        if (r.GrownRows > 0 && r.Data is not null)
+        {
+            written.Add(GrowthChart(r, directory));
+        }
+
         return written;
+    }
+
+    private static string GrowthChart(BenchResult r, string directory)
+    {
+        var plot = new Plot();
+        var i = 0;
+        double[] xs = [r.Data!.Rows / 1e6, r.GrownRows / 1e6];
+        foreach (var query in r.Options.Queries)
+        {
+            foreach (var layout in new[] { BenchLayouts.Indexed, BenchLayouts.Final })
+            {
+                var before = r.Cell(BenchRunner.StageMaintained, layout.Key, query, UserSets.Skewed, 1);
+                var after = r.Cell(BenchRunner.StageGrown, layout.Key, query, UserSets.Skewed, 1);
+                if (before is null || after is null)
+                {
+                    continue;
+                }
+
+                var line = plot.Add.Scatter(xs, new[] { before.Stats.P50Ms, after.Stats.P50Ms });
+                line.LegendText = $"{BenchQueries.Title(query)}, {(layout.Kind == LayoutKind.TodoScale ? "TodoScale" : "(b) single table")}";
+                line.Color = Palette[query switch { QueryKind.Top20 => 0, QueryKind.Dashboard => 2, _ => 1 }];
+                line.LinePattern = layout.Kind == LayoutKind.TodoScale ? LinePattern.Solid : LinePattern.Dashed;
+                line.LineWidth = 2;
+                line.MarkerSize = 8;
+                i++;
+            }
+        }
+
+        plot.Axes.Bottom.Label.Text = "total rows (millions), same open todos";
+        plot.Axes.Left.Label.Text = "p50 latency, ms (1 client, skewed users)";
+        plot.Axes.SetLimitsY(0, plot.Axes.GetLimits().Top * 1.15);
+        plot.Title("Latency against history size");
+        plot.ShowLegend(Alignment.UpperLeft);
+        var path = Path.Combine(directory, "bench-history-growth.png");
+        plot.SavePng(path, 1000, 500);
+        return path;
     }
 
     private static string ThroughputChart(BenchResult r, string directory, IReadOnlyList<(string Stage, BenchLayout Layout, string Label)> columns)

@@ -25,6 +25,12 @@ public sealed record BenchOptions
     /// <summary>Time pg_dump and VACUUM of what each layout must process.</summary>
     public bool Operations { get; init; } = true;
 
+    /// <summary>
+    /// After the main stages, add this many years of finished (archived) history to both the archive and the single
+    /// table (b), with the same open todos, and measure again: does the active path stay constant? 0 skips it.
+    /// </summary>
+    public int HistoryYears { get; init; }
+
     /// <summary>Keep the generated legacy data of an earlier run with the same size (the TodoScale tables are rebuilt).</summary>
     public bool Reuse { get; init; }
 
@@ -61,6 +67,11 @@ public sealed record BenchOptions
         if (Clients.Count == 0 || Clients.Any(c => c is < 1 or > 128))
         {
             throw new ArgumentException("--clients must list 1 to 128 clients, e.g. 1,16.");
+        }
+
+        if (HistoryYears is < 0 or > 30)
+        {
+            throw new ArgumentException("--history-years must be between 0 and 30.");
         }
 
         if (Queries.Count == 0)

@@ -35,6 +35,9 @@ public sealed class BenchResult
     public List<AnswerCheck> Checks { get; } = [];
     public List<string> Plans { get; } = [];
 
+    /// <summary>Total rows of the single table (b) after history growth; 0 when growth was not measured.</summary>
+    public long GrownRows { get; set; }
+
     public CellResult? Cell(string stage, string layoutKey, QueryKind query, string users, int clients) =>
         Cells.FirstOrDefault(c => c.Stage == stage && c.Layout.Key == layoutKey && c.Query == query && c.UserSet == users && c.Clients == clients);
 }

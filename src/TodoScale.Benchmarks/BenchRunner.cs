@@ -15,6 +15,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
 {
     public const string StageMigrated = "migrated";
     public const string StageMaintained = "maintained";
+    public const string StageGrown = "grown";
 
     private readonly Lazy<PostgresBinaries> _binaries = new(() => binaries ?? PostgresBinaries.Locate());
 
@@ -50,6 +51,15 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         if (options.Operations)
         {
             await OperationsAsync(admin, cs, result, ct);
+        }
+
+        if (options.HistoryYears > 0)
+        {
+            await GrowHistoryAsync(admin, result, ct);
+            var grown = new BenchStage(StageGrown,
+                $"After {options.HistoryYears} more years of finished history ({result.GrownRows:N0} rows in all), same open todos",
+                [BenchLayouts.Indexed, BenchLayouts.Final]);
+            await MeasureStageAsync(cs, grown, sets, result, ct, pgbench: false);
         }
 
         result.Total = started.Elapsed;
@@ -168,7 +178,28 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             () => ExecAsync(db, "VACUUM ANALYZE todos_active, todos_archived", ct));
     }
 
-    private async Task MeasureStageAsync(string cs, BenchStage stage, (string Name, string Table, Guid[] Users)[] sets, BenchResult result, CancellationToken ct)
+    private async Task GrowHistoryAsync(NpgsqlDataSource db, BenchResult result, CancellationToken ct)
+    {
+        await StepAsync(result, $"history growth: +{options.HistoryYears} years of archived todos in the archive and in (b)", async () =>
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await using (var set = new NpgsqlCommand("SELECT set_config('bench.history_years', $1, false)", conn))
+            {
+                set.Parameters.Add(new NpgsqlParameter { Value = options.HistoryYears.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                await set.ExecuteNonQueryAsync(ct);
+            }
+
+            await using var grow = new NpgsqlCommand(EmbeddedSql("grow_history.sql"), conn) { CommandTimeout = 0 };
+            await grow.ExecuteNonQueryAsync(ct);
+            return "";
+        });
+        await StepAsync(result, "VACUUM ANALYZE todos_archived, bench_todos_indexed",
+            () => ExecAsync(db, "VACUUM ANALYZE todos_archived, bench_todos_indexed", ct));
+        result.GrownRows = await ScalarAsync<long>(db, "SELECT count(*) FROM bench_todos_indexed", ct);
+        log($"grown to {result.GrownRows:N0} rows");
+    }
+
+    private async Task MeasureStageAsync(string cs, BenchStage stage, (string Name, string Table, Guid[] Users)[] sets, BenchResult result, CancellationToken ct, bool pgbench = true)
     {
         result.Stages.Add(stage);
         var sources = stage.Layouts.ToDictionary(l => l.Key, l => NpgsqlDataSource.Create(
@@ -194,7 +225,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
                 }
             }
 
-            if (options.PgBench)
+            if (options.PgBench && pgbench)
             {
                 foreach (var (setName, table, users) in sets)
                 {

@@ -21,12 +21,13 @@ public static class BenchCommands
         var output = new Option<string>("--out") { Description = "Folder for benchmarks.md and the PNG charts (only the benchmark's own section of benchmarks.md is replaced).", DefaultValueFactory = _ => "docs" };
         var noPgBench = new Option<bool>("--no-pgbench") { Description = "Skip the pgbench runs." };
         var noOps = new Option<bool>("--no-ops") { Description = "Skip the pg_dump and VACUUM timings." };
+        var historyYears = new Option<int>("--history-years") { Description = "Then add this many years of finished history (same open todos) and measure again; 0 skips it." };
         var reuse = new Option<bool>("--reuse") { Description = "Reuse the legacy data of an earlier run of the same size (the TodoScale tables are rebuilt)." };
         var dbName = new Option<string?>("--bench-database") { Description = "Database the run creates (and drops first) on the server; default todoscale_bench_ROWS." };
 
         var run = new Command("run", "Generate a legacy database, migrate it, and measure every layout in one run; writes docs/benchmarks.md and charts.")
         {
-            rows, users, duration, warmup, clients, scenarios, output, noPgBench, noOps, reuse, dbName,
+            rows, users, duration, warmup, clients, scenarios, output, noPgBench, noOps, historyYears, reuse, dbName,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -41,6 +42,7 @@ public static class BenchCommands
                 OutputDirectory = parse.GetValue(output),
                 PgBench = !parse.GetValue(noPgBench),
                 Operations = !parse.GetValue(noOps),
+                HistoryYears = parse.GetValue(historyYears),
                 Reuse = parse.GetValue(reuse),
                 DatabaseName = parse.GetValue(dbName),
                 CommandLine = "todoscale " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
