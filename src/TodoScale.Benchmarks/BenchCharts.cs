@@ -15,10 +15,10 @@ public static class BenchCharts
     [
         (BenchRunner.StageMaintained, BenchLayouts.Legacy, "(a) legacy"),
         (BenchRunner.StageMaintained, BenchLayouts.Indexed, "(b) single+idx"),
+        (BenchRunner.StageMaintained, BenchLayouts.Covering, "(b+) single+TS idx"),
         (BenchRunner.StageMigrated, BenchLayouts.TodoScaleCustom, "TS custom"),
         (BenchRunner.StageMigrated, BenchLayouts.TodoScaleGeneric, "TS generic"),
-        (BenchRunner.StageMaintained, BenchLayouts.TodoScaleCustomClustered, "TS clust. custom"),
-        (BenchRunner.StageMaintained, BenchLayouts.TodoScaleGenericClustered, "TS clust. generic"),
+        (BenchRunner.StageMaintained, BenchLayouts.TodoScaleGenericClustered, "TS final"),
     ];
 
     public static IReadOnlyList<string> Write(BenchResult r, string directory)

@@ -14,8 +14,11 @@ public static class BenchLayouts
     /// <summary>(a) the legacy table as applications have it: primary key and an index on user_id.</summary>
     public static readonly BenchLayout Legacy = new("a", "(a) legacy todos: PK + user_id index", LayoutKind.SingleTable, "todos", null, true);
 
-    /// <summary>(b) the same rows in one table with the best composite index for each query, vacuumed.</summary>
+    /// <summary>(b) the same rows in one table with the best composite (key-only) index for each query, vacuumed.</summary>
     public static readonly BenchLayout Indexed = new("b", "(b) single table, best composite indexes", LayoutKind.SingleTable, "bench_todos_indexed", null, true);
+
+    /// <summary>(b+) the same rows in one table with exactly TodoScale's index set (covering, partial), vacuumed.</summary>
+    public static readonly BenchLayout Covering = new("b+", "(b+) single table, TodoScale's own indexes", LayoutKind.SingleTable, "bench_todos_covering", null, true);
 
     public static readonly BenchLayout TodoScaleCustom = new("t-custom", "TodoScale, default plan cache (custom plans)", LayoutKind.TodoScale, "todos_active", null, false);
 

@@ -9,11 +9,17 @@ public sealed record BenchOptions
     /// <summary>Users; default one per 50 rows (as LegacyDataOptions).</summary>
     public int? Users { get; init; }
 
-    /// <summary>Measured time per scenario cell (layout x query x users x clients).</summary>
-    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1.5);
+    /// <summary>Measured time per round of a scenario cell (layout x query x users x clients).</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(0.6);
 
-    /// <summary>Unmeasured time before each cell: fills caches and gets prepared statements past their first executions.</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.3);
+    /// <summary>Unmeasured time before each round: fills caches and gets prepared statements past their first executions.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.2);
+
+    /// <summary>
+    /// Rounds per cell, the layouts taking turns within each round; a cell reports the median of its rounds' figures,
+    /// so that a burst of load from a neighbour on a shared machine spoils one round, not the figure.
+    /// </summary>
+    public int Rounds { get; init; } = 3;
 
     public IReadOnlyList<int> Clients { get; init; } = [1, 16];
 
@@ -67,6 +73,11 @@ public sealed record BenchOptions
         if (Clients.Count == 0 || Clients.Any(c => c is < 1 or > 128))
         {
             throw new ArgumentException("--clients must list 1 to 128 clients, e.g. 1,16.");
+        }
+
+        if (Rounds is < 1 or > 20)
+        {
+            throw new ArgumentException("--rounds must be between 1 and 20.");
         }
 
         if (HistoryYears is < 0 or > 30)

@@ -59,8 +59,10 @@ public static class BenchReport
         sb.AppendLine("**How to read the figures.** The machine was shared with other jobs (builds and tests of other helpers) while this ran, so absolute " +
                       "figures are noisy. Every layout is measured in the same run, on the same rows, back to back for each cell, and the comparisons below are " +
                       "ratios within one run. Latencies are measured by the client (Npgsql, prepared statements, one connection per client, closed loop), " +
-                      "end to end, in milliseconds; p50 is the median. A cell runs " +
-                      $"{o.Duration.TotalSeconds:F1} s after {o.Warmup.TotalSeconds:F1} s of warm-up; all data is in memory (the dataset fits in the OS cache).");
+                      "end to end, in milliseconds; p50 is the median. Each cell is measured in " +
+                      $"{o.Rounds} rounds of {o.Duration.TotalSeconds:F1} s (after {o.Warmup.TotalSeconds:F1} s of unmeasured warm-up each), the layouts taking turns within a round, " +
+                      "and every figure in a table (p50, p95, p99, req/s) is the **median over the rounds**. The dataset fits in the OS cache but not in shared_buffers, " +
+                      "so a layout that touches more pages pays for reading them from the OS cache — as a real server whose history outgrows its memory does.");
         sb.AppendLine();
 
         if (r.Data is { } d)
@@ -79,10 +81,11 @@ public static class BenchReport
         sb.AppendLine("Layouts (same rows in each):");
         sb.AppendLine();
         sb.AppendLine("- **(a)** the legacy `todos` table as the application has it: primary key and an index on `user_id` (exactly what `LegacyDatabase` creates).");
-        sb.AppendLine("- **(b)** the honest peer: a copy of `todos` in one plain table with the best composite index for each query — the very index set " +
-                      "005 gives `todos_active` (including the covering, partial dashboard index `(user_id, due_date) INCLUDE (status) WHERE status IN ('todo','in_progress')`), " +
-                      "in legacy row order, vacuumed so it may use index-only scans too, default plan cache. (b) differs from TodoScale only by layout and maintenance.");
-        sb.AppendLine("- **TodoScale**: `todos_active` + `todos_archived` with the indexes of `migrations/scaling/005_indexing_optimization.sql`, measured with PostgreSQL's default plan cache (custom plans: every execution of a prepared statement is planned again) and with `plan_cache_mode=force_generic_plan` (one generic plan, partitions pruned at executor start-up), before and after maintenance clusters each partition by user.");
+        sb.AppendLine("- **(b)** the honest peer as the issue defines it: a copy of `todos` in one plain table with the best composite (key-only) B-tree index for each query — " +
+                      "`(user_id, status, priority DESC, created_at DESC, id DESC)` (the guide's top-20 index), `(user_id, due_date)`, `(user_id, completed_at)`, `(user_id, created_at DESC, id DESC)` — in legacy row order, vacuumed.");
+        sb.AppendLine("- **(b+)** a stronger peer, to separate what the indexes buy from what the layout buys: the same single-table copy with exactly the index set 005 gives `todos_active` " +
+                      "(including the covering, partial dashboard index `(user_id, due_date) INCLUDE (status) WHERE status IN ('todo','in_progress')`), vacuumed so it gets index-only scans too.");
+        sb.AppendLine("- **TodoScale**: `todos_active` + `todos_archived` with the indexes of `migrations/scaling/005_indexing_optimization.sql`, measured as migrated with PostgreSQL's default plan cache (custom plans: every execution of a prepared statement is planned again) and with `plan_cache_mode=force_generic_plan` (one generic plan, partitions pruned at executor start-up); then, after maintenance clusters each partition by user, the **final** layout (clustered, force_generic_plan). All single tables use the default plan cache.");
         sb.AppendLine();
 
         sb.AppendLine("Users: **skewed** = " + UserSets.Describe(UserSets.Skewed) + "; **heavy** = " + UserSets.Describe(UserSets.Heavy) + ".");
@@ -183,10 +186,11 @@ public static class BenchReport
         sb.AppendLine();
         var header = new StringBuilder("| layout |");
         var rule = new StringBuilder("|---|");
+        var baselines = stage.Layouts.Where(l => l.Baseline).ToList();
         foreach (var c in clients)
         {
-            header.Append(Inv, $" {c}c p50 ms | {c}c p95 | {c}c p99 | {c}c req/s | ×(a) | ×(b) |");
-            rule.Append("---:|---:|---:|---:|---:|---:|");
+            header.Append(Inv, $" {c}c p50 ms | {c}c p95 | {c}c p99 | {c}c req/s |").Append(string.Concat(baselines.Select(b => $" ×{b.Key} |")));
+            rule.Append("---:|---:|---:|---:|").Append(string.Concat(baselines.Select(_ => "---:|")));
         }
 
         sb.AppendLine(header.ToString());
@@ -197,23 +201,25 @@ public static class BenchReport
             foreach (var c in clients)
             {
                 var cell = r.Cell(stage.Key, layout.Key, query, set, c);
-                var a = r.Cell(stage.Key, BenchLayouts.Legacy.Key, query, set, c);
-                var b = r.Cell(stage.Key, BenchLayouts.Indexed.Key, query, set, c);
                 if (cell is null)
                 {
-                    row.Append(" | | | | | |");
+                    row.Append(" | | | |").Append(string.Concat(baselines.Select(_ => " |")));
                     continue;
                 }
 
                 var s = cell.Stats;
-                row.Append(Inv, $" {Ms(s.P50Ms)} | {Ms(s.P95Ms)} | {Ms(s.P99Ms)} | {s.PerSecond:N0} | {Ratio(s.PerSecond, a?.Stats.PerSecond)} | {Ratio(s.PerSecond, b?.Stats.PerSecond)} |");
+                row.Append(Inv, $" {Ms(s.P50Ms)} | {Ms(s.P95Ms)} | {Ms(s.P99Ms)} | {s.PerSecond:N0} |");
+                foreach (var b in baselines)
+                {
+                    row.Append(Inv, $" {Ratio(s.PerSecond, r.Cell(stage.Key, b.Key, query, set, c)?.Stats.PerSecond)} |");
+                }
             }
 
             sb.AppendLine(row.ToString());
         }
 
         sb.AppendLine();
-        sb.AppendLine("×(a), ×(b): throughput relative to baseline (a) and (b) at the same number of clients in this stage (above 1 = faster).");
+        sb.AppendLine("×a, ×b, ×b+: throughput relative to that baseline at the same number of clients in this stage (above 1 = faster).");
         sb.AppendLine();
     }
 
@@ -274,14 +280,24 @@ public static class BenchReport
                                $"{(rb >= 1.0 ? "met vs (b)" : "**not met** vs (b)")}; {(ra >= 1000 ? "met vs (a)" : "**not met** vs (a): (a) already has a user_id index, so it is nowhere near 1000× slower at this size")} |");
         }
 
+        var tbp = r.Cell(st, BenchLayouts.Covering.Key, QueryKind.Top20, UserSets.Skewed, maxClients);
+        var pgbp = r.PgBench.FirstOrDefault(p => p.Stage == st && p.Layout.Key == BenchLayouts.Covering.Key && p.UserSet == UserSets.Skewed && p.Clients == maxClients);
+        if (t is not null && tbp is not null)
+        {
+            var rbp = t.Stats.PerSecond / tbp.Stats.PerSecond;
+            sb.AppendLine(Inv, $"| (extra) Top-20 throughput vs (b+), the single table with our own indexes | Npgsql {maxClients} clients, skewed users: {rbp:F2}×{(pg is not null && pgbp is not null ? $"; pgbench {pg.Result.Tps / pgbp.Result.Tps:F2}×" : "")} | {(rbp >= 1.0 ? "ahead" : "behind")} |");
+        }
+
         foreach (var c in r.Options.Clients)
         {
             var dash = r.Cell(st, final, QueryKind.Dashboard, UserSets.Heavy, c);
             var dashB = r.Cell(st, BenchLayouts.Indexed.Key, QueryKind.Dashboard, UserSets.Heavy, c);
+            var dashBp = r.Cell(st, BenchLayouts.Covering.Key, QueryKind.Dashboard, UserSets.Heavy, c);
             if (dash is not null && dashB is not null)
             {
                 var ratio = dashB.Stats.P99Ms / dash.Stats.P99Ms;
-                sb.AppendLine(Inv, $"| Heavy-user dashboard p99 ≥ 3× lower than (b) | {c} client(s): p99 {Ms(dash.Stats.P99Ms)} ms vs {Ms(dashB.Stats.P99Ms)} ms = {ratio:F2}× lower | {(ratio >= 3 ? "met" : "**not met**")} |");
+                var plus = dashBp is null ? "" : $"; (b+) {Ms(dashBp.Stats.P99Ms)} ms = {dashBp.Stats.P99Ms / dash.Stats.P99Ms:F2}× (same indexes: the gain over (b) is the covering index, which a single table can have too)";
+                sb.AppendLine(Inv, $"| Heavy-user dashboard p99 ≥ 3× lower than (b) | {c} client(s): p99 {Ms(dash.Stats.P99Ms)} ms vs (b) {Ms(dashB.Stats.P99Ms)} ms = {ratio:F2}× lower{plus} | {(ratio >= 3 ? "met" : "**not met**")} |");
             }
         }
 
@@ -328,7 +344,6 @@ public static class BenchReport
         var rows = new (string Tuning, string Stage, BenchLayout Tuned, string BaseStage, BenchLayout Untuned)[]
         {
             ("force_generic_plan vs default (custom plans), before clustering", BenchRunner.StageMigrated, BenchLayouts.TodoScaleGeneric, BenchRunner.StageMigrated, BenchLayouts.TodoScaleCustom),
-            ("force_generic_plan vs default (custom plans), after clustering", BenchRunner.StageMaintained, BenchLayouts.TodoScaleGenericClustered, BenchRunner.StageMaintained, BenchLayouts.TodoScaleCustomClustered),
             ("clustering by user (both force_generic_plan; stages minutes apart)", BenchRunner.StageMaintained, BenchLayouts.TodoScaleGenericClustered, BenchRunner.StageMigrated, BenchLayouts.TodoScaleGeneric),
         };
         foreach (var (tuning, stage, tuned, baseStage, untuned) in rows)

@@ -13,6 +13,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Duration = TimeSpan.FromMilliseconds(100),
         Warmup = TimeSpan.FromMilliseconds(20),
         Clients = [1, 2],
+        Rounds = 2,
         PgBench = false,
         Operations = true,
         OutputDirectory = output,

@@ -14,8 +14,9 @@ public static class BenchCommands
 
         var rows = new Option<int>("--rows") { Description = "Rows of the generated legacy todos table.", DefaultValueFactory = _ => 1_000_000 };
         var users = new Option<int?>("--users") { Description = "Users (default: one per 50 rows; 1% of them own ~35% of the todos)." };
-        var duration = new Option<double>("--duration") { Description = "Seconds measured per scenario cell (layout x query x users x clients).", DefaultValueFactory = _ => 1.5 };
-        var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds before each cell.", DefaultValueFactory = _ => 0.3 };
+        var duration = new Option<double>("--duration") { Description = "Seconds measured per round of each scenario cell (layout x query x users x clients).", DefaultValueFactory = _ => 0.6 };
+        var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds before each round.", DefaultValueFactory = _ => 0.2 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds per cell, layouts taking turns; figures are medians over the rounds.", DefaultValueFactory = _ => 3 };
         var clients = new Option<string>("--clients") { Description = "Concurrent clients to measure, comma-separated.", DefaultValueFactory = _ => "1,16" };
         var scenarios = new Option<string>("--scenarios") { Description = "Queries to measure, comma-separated: top20, dashboard, list.", DefaultValueFactory = _ => "top20,dashboard,list" };
         var output = new Option<string>("--out") { Description = "Folder for benchmarks.md and the PNG charts (only the benchmark's own section of benchmarks.md is replaced).", DefaultValueFactory = _ => "docs" };
@@ -27,7 +28,7 @@ public static class BenchCommands
 
         var run = new Command("run", "Generate a legacy database, migrate it, and measure every layout in one run; writes docs/benchmarks.md and charts.")
         {
-            rows, users, duration, warmup, clients, scenarios, output, noPgBench, noOps, historyYears, reuse, dbName,
+            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, historyYears, reuse, dbName,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -37,6 +38,7 @@ public static class BenchCommands
                 Users = parse.GetValue(users),
                 Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
                 Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
+                Rounds = parse.GetValue(rounds),
                 Clients = ParseClients(parse.GetValue(clients)!),
                 Queries = ParseScenarios(parse.GetValue(scenarios)!),
                 OutputDirectory = parse.GetValue(output),
