@@ -10,10 +10,10 @@ public sealed record BenchOptions
     public int? Users { get; init; }
 
     /// <summary>Measured time per round of a scenario cell (layout x query x users x clients).</summary>
-    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(0.6);
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(0.5);
 
     /// <summary>Unmeasured time before each round: fills caches and gets prepared statements past their first executions.</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.2);
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.15);
 
     /// <summary>
     /// Rounds per cell, the layouts taking turns within each round; a cell reports the median of its rounds' figures,

@@ -69,7 +69,9 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
     private async Task<string> CreateDatabaseAsync(CancellationToken ct)
     {
         var name = options.EffectiveDatabaseName;
-        var cs = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name, MaxPoolSize = 200, Pooling = true }.ConnectionString;
+        // No command timeout: on a loaded machine the ANALYZE after generating 1M rows, an index build or a VACUUM can
+        // exceed Npgsql's default 30 s, which aborts the whole run with "Exception while reading from stream".
+        var cs = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name, MaxPoolSize = 200, Pooling = true, CommandTimeout = 0 }.ConnectionString;
         await using var server = new NpgsqlConnection(serverConnectionString);
         await server.OpenAsync(ct);
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", server) { Parameters = { new() { Value = name } } };

@@ -14,8 +14,8 @@ public static class BenchCommands
 
         var rows = new Option<int>("--rows") { Description = "Rows of the generated legacy todos table.", DefaultValueFactory = _ => 1_000_000 };
         var users = new Option<int?>("--users") { Description = "Users (default: one per 50 rows; 1% of them own ~35% of the todos)." };
-        var duration = new Option<double>("--duration") { Description = "Seconds measured per round of each scenario cell (layout x query x users x clients).", DefaultValueFactory = _ => 0.6 };
-        var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds before each round.", DefaultValueFactory = _ => 0.2 };
+        var duration = new Option<double>("--duration") { Description = "Seconds measured per round of each scenario cell (layout x query x users x clients).", DefaultValueFactory = _ => 0.5 };
+        var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds before each round.", DefaultValueFactory = _ => 0.15 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds per cell, layouts taking turns; figures are medians over the rounds.", DefaultValueFactory = _ => 3 };
         var clients = new Option<string>("--clients") { Description = "Concurrent clients to measure, comma-separated.", DefaultValueFactory = _ => "1,16" };
         var scenarios = new Option<string>("--scenarios") { Description = "Queries to measure, comma-separated: top20, dashboard, list.", DefaultValueFactory = _ => "top20,dashboard,list" };
