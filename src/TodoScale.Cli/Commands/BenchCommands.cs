@@ -1,20 +1,100 @@
 using System.CommandLine;
+using System.Globalization;
+using TodoScale.Benchmarks;
 using TodoScale.Cli.Infrastructure;
 
 namespace TodoScale.Cli.Commands;
 
-// Placeholder: the command group is registered so that its issue only replaces this file.
+/// <summary>todoscale bench run: the guide's success metrics measured side by side on generated data.</summary>
 public static class BenchCommands
 {
     public static Command Create(CliContext ctx)
     {
-        _ = ctx;
-        var command = new Command("bench", "Benchmarks of the layout against the legacy table (issue: benchmarks).");
-        command.SetHandler((_, _) =>
+        var bench = new Command("bench", "Benchmarks: the TodoScale layout against the legacy table and the best single table, on the same generated data.");
+
+        var rows = new Option<int>("--rows") { Description = "Rows of the generated legacy todos table.", DefaultValueFactory = _ => 1_000_000 };
+        var users = new Option<int?>("--users") { Description = "Users (default: one per 50 rows; 1% of them own ~35% of the todos)." };
+        var duration = new Option<double>("--duration") { Description = "Seconds measured per round of each scenario cell (layout x query x users x clients).", DefaultValueFactory = _ => 0.5 };
+        var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds before each round.", DefaultValueFactory = _ => 0.15 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds per cell, layouts taking turns; figures are medians over the rounds.", DefaultValueFactory = _ => 3 };
+        var clients = new Option<string>("--clients") { Description = "Concurrent clients to measure, comma-separated.", DefaultValueFactory = _ => "1,16" };
+        var scenarios = new Option<string>("--scenarios") { Description = "Queries to measure, comma-separated: top20, dashboard, list.", DefaultValueFactory = _ => "top20,dashboard,list" };
+        var output = new Option<string>("--out") { Description = "Folder for benchmarks.md and the PNG charts (only the benchmark's own section of benchmarks.md is replaced).", DefaultValueFactory = _ => "docs" };
+        var noPgBench = new Option<bool>("--no-pgbench") { Description = "Skip the pgbench runs." };
+        var noOps = new Option<bool>("--no-ops") { Description = "Skip the pg_dump and VACUUM timings." };
+        var historyYears = new Option<int>("--history-years") { Description = "Then add this many years of finished history (same open todos) and measure again; 0 skips it." };
+        var reuse = new Option<bool>("--reuse") { Description = "Reuse the legacy data of an earlier run of the same size (the TodoScale tables are rebuilt)." };
+        var dbName = new Option<string?>("--bench-database") { Description = "Database the run creates (and drops first) on the server; default todoscale_bench_ROWS." };
+
+        var run = new Command("run", "Generate a legacy database, migrate it, and measure every layout in one run; writes docs/benchmarks.md and charts.")
         {
-            Ui.Error("'bench' is not available yet.");
-            return Task.FromResult(ExitCodes.Usage);
+            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, historyYears, reuse, dbName,
+        };
+        run.SetHandler(async (parse, ct) =>
+        {
+            var options = new BenchOptions
+            {
+                Rows = parse.GetValue(rows),
+                Users = parse.GetValue(users),
+                Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
+                Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
+                Rounds = parse.GetValue(rounds),
+                Clients = ParseClients(parse.GetValue(clients)!),
+                Queries = ParseScenarios(parse.GetValue(scenarios)!),
+                OutputDirectory = parse.GetValue(output),
+                PgBench = !parse.GetValue(noPgBench),
+                Operations = !parse.GetValue(noOps),
+                HistoryYears = parse.GetValue(historyYears),
+                Reuse = parse.GetValue(reuse),
+                DatabaseName = parse.GetValue(dbName),
+                CommandLine = "todoscale " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            };
+            options.Validate();
+
+            var server = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var result = await new BenchRunner(server, options, Ui.Info, ctx.HasExplicitDatabase(parse) ? null : ctx.LocalCluster(parse).Binaries).RunAsync(ct);
+            if (options.OutputDirectory is { Length: > 0 } dir)
+            {
+                foreach (var path in BenchReport.Write(result, dir))
+                {
+                    Ui.Info($"wrote {path}");
+                }
+            }
+
+            var mismatches = result.Checks.Sum(c => c.Mismatches);
+            if (mismatches > 0)
+            {
+                Ui.Error($"{mismatches} answers differ between layouts; the figures compare different work.");
+                return ExitCodes.CheckFailed;
+            }
+
+            Ui.Success($"benchmark finished in {result.Total.TotalMinutes:F1} min");
+            return ExitCodes.Success;
         });
-        return command;
+
+        bench.Subcommands.Add(run);
+        return bench;
     }
+
+    private static int[] ParseClients(string text)
+    {
+        try
+        {
+            return text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).Distinct().Order().ToArray();
+        }
+        catch (FormatException)
+        {
+            throw new ArgumentException($"--clients must be numbers separated by commas, e.g. 1,16 (got '{text}').");
+        }
+    }
+
+    private static QueryKind[] ParseScenarios(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToLowerInvariant() switch
+        {
+            "top20" => QueryKind.Top20,
+            "dashboard" => QueryKind.Dashboard,
+            "list" => QueryKind.ListWithArchive,
+            _ => throw new ArgumentException($"unknown scenario '{s}'; use top20, dashboard, list."),
+        }).Distinct().ToArray();
 }

@@ -1,0 +1,33 @@
+namespace TodoScale.Benchmarks;
+
+/// <summary>
+/// One way of storing and querying the same rows. PlanCacheMode is the session setting the application
+/// would set in its connection string (Options=-c plan_cache_mode=...); null leaves PostgreSQL's default (auto).
+/// </summary>
+public sealed record BenchLayout(string Key, string Name, LayoutKind Kind, string Table, string? PlanCacheMode, bool Baseline)
+{
+    public string ConnectionOptions => PlanCacheMode is null ? "" : $"-c plan_cache_mode={PlanCacheMode}";
+}
+
+public static class BenchLayouts
+{
+    /// <summary>(a) the legacy table as applications have it: primary key and an index on user_id.</summary>
+    public static readonly BenchLayout Legacy = new("a", "(a) legacy todos: PK + user_id index", LayoutKind.SingleTable, "todos", null, true);
+
+    /// <summary>(b) the same rows in one table with the best composite (key-only) index for each query, vacuumed.</summary>
+    public static readonly BenchLayout Indexed = new("b", "(b) single table, best composite indexes", LayoutKind.SingleTable, "bench_todos_indexed", null, true);
+
+    /// <summary>(b+) the same rows in one table with exactly TodoScale's index set (covering, partial), vacuumed.</summary>
+    public static readonly BenchLayout Covering = new("b+", "(b+) single table, TodoScale's own indexes", LayoutKind.SingleTable, "bench_todos_covering", null, true);
+
+    public static readonly BenchLayout TodoScaleCustom = new("t-custom", "TodoScale, default plan cache (custom plans)", LayoutKind.TodoScale, "todos_active", null, false);
+
+    public static readonly BenchLayout TodoScaleGeneric = new("t-generic", "TodoScale, plan_cache_mode=force_generic_plan", LayoutKind.TodoScale, "todos_active", "force_generic_plan", false);
+
+    public static readonly BenchLayout TodoScaleCustomClustered = TodoScaleCustom with { Key = "t-custom-clustered", Name = "TodoScale clustered, default plan cache" };
+
+    public static readonly BenchLayout TodoScaleGenericClustered = TodoScaleGeneric with { Key = "t-generic-clustered", Name = "TodoScale clustered, force_generic_plan (final)" };
+
+    /// <summary>The layout the application runs in the end: after maintenance, with the recommended session setting.</summary>
+    public static BenchLayout Final => TodoScaleGenericClustered;
+}

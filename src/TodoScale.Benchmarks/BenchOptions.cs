@@ -1,0 +1,98 @@
+namespace TodoScale.Benchmarks;
+
+/// <summary>What one benchmark run generates and measures.</summary>
+public sealed record BenchOptions
+{
+    /// <summary>Rows of the generated legacy todos table.</summary>
+    public int Rows { get; init; } = 1_000_000;
+
+    /// <summary>Users; default one per 50 rows (as LegacyDataOptions).</summary>
+    public int? Users { get; init; }
+
+    /// <summary>Measured time per round of a scenario cell (layout x query x users x clients).</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>Unmeasured time before each round: fills caches and gets prepared statements past their first executions.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(0.15);
+
+    /// <summary>
+    /// Rounds per cell, the layouts taking turns within each round; a cell reports the median of its rounds' figures,
+    /// so that a burst of load from a neighbour on a shared machine spoils one round, not the figure.
+    /// </summary>
+    public int Rounds { get; init; } = 3;
+
+    public IReadOnlyList<int> Clients { get; init; } = [1, 16];
+
+    public IReadOnlyList<QueryKind> Queries { get; init; } = [QueryKind.Top20, QueryKind.Dashboard, QueryKind.ListWithArchive];
+
+    /// <summary>Run pgbench (-M prepared) on the top-20 query of every layout.</summary>
+    public bool PgBench { get; init; } = true;
+
+    /// <summary>Time pg_dump and VACUUM of what each layout must process.</summary>
+    public bool Operations { get; init; } = true;
+
+    /// <summary>
+    /// After the main stages, add this many years of finished (archived) history to both the archive and the single
+    /// table (b), with the same open todos, and measure again: does the active path stay constant? 0 skips it.
+    /// </summary>
+    public int HistoryYears { get; init; }
+
+    /// <summary>Keep the generated legacy data of an earlier run with the same size (the TodoScale tables are rebuilt).</summary>
+    public bool Reuse { get; init; }
+
+    /// <summary>Folder for benchmarks.md and the PNG charts; null writes nothing.</summary>
+    public string? OutputDirectory { get; init; } = "docs";
+
+    /// <summary>Name of the database the run creates on the server; default todoscale_bench_ROWS.</summary>
+    public string? DatabaseName { get; init; }
+
+    /// <summary>The command line, quoted in the report so the run can be repeated.</summary>
+    public string CommandLine { get; init; } = "todoscale bench run";
+
+    public int Seed { get; init; } = 42;
+
+    public string EffectiveDatabaseName => DatabaseName ?? $"todoscale_bench_{Rows}";
+
+    public void Validate()
+    {
+        if (Rows < 1_000)
+        {
+            throw new ArgumentException("--rows must be at least 1000.");
+        }
+
+        if (Users is < 10)
+        {
+            throw new ArgumentException("--users must be at least 10.");
+        }
+
+        if (Duration <= TimeSpan.Zero || Warmup < TimeSpan.Zero)
+        {
+            throw new ArgumentException("--duration must be positive.");
+        }
+
+        if (Clients.Count == 0 || Clients.Any(c => c is < 1 or > 128))
+        {
+            throw new ArgumentException("--clients must list 1 to 128 clients, e.g. 1,16.");
+        }
+
+        if (Rounds is < 1 or > 20)
+        {
+            throw new ArgumentException("--rounds must be between 1 and 20.");
+        }
+
+        if (HistoryYears is < 0 or > 30)
+        {
+            throw new ArgumentException("--history-years must be between 0 and 30.");
+        }
+
+        if (Queries.Count == 0)
+        {
+            throw new ArgumentException("--scenarios must name at least one of top20, dashboard, list.");
+        }
+
+        if (!System.Text.RegularExpressions.Regex.IsMatch(EffectiveDatabaseName, "^[a-z_][a-z0-9_]{0,62}$"))
+        {
+            throw new ArgumentException($"Database name '{EffectiveDatabaseName}' must be lower-case letters, digits and underscores.");
+        }
+    }
+}

@@ -1,0 +1,53 @@
+namespace TodoScale.Benchmarks;
+
+public sealed record MachineInfo(int Cores, long MemoryMb, string PostgresVersion, string SharedBuffers, string Os, string Runtime);
+
+public sealed record DataShape(
+    long Rows, long Users, long HeavyUsers, long Done, long ActiveRows, long ArchivedRows, int ArchiveMonths,
+    double HeavyUserRowsAvg, double HeavyUserOpenAvg, IReadOnlyDictionary<string, long> TableBytes);
+
+public sealed record StepTiming(string Step, TimeSpan Elapsed, string Detail);
+
+public sealed record BenchStage(string Key, string Title, IReadOnlyList<BenchLayout> Layouts);
+
+public sealed record CellResult(string Stage, BenchLayout Layout, QueryKind Query, string UserSet, int Clients, LatencyStats Stats);
+
+public sealed record PgBenchCell(string Stage, BenchLayout Layout, string UserSet, int Clients, PgBenchResult Result);
+
+public sealed record OperationResult(string Operation, string Subject, TimeSpan Elapsed, long Bytes);
+
+public sealed record AnswerCheck(QueryKind Query, int Users, int Mismatches, string? FirstMismatch);
+
+public sealed class BenchResult
+{
+    public required BenchOptions Options { get; init; }
+    public required MachineInfo Machine { get; init; }
+    public required DateTime StartedUtc { get; init; }
+    public DataShape? Data { get; set; }
+    public TimeSpan Total { get; set; }
+    public string MigrationSource { get; set; } = "";
+    public string MaintenanceSource { get; set; } = "";
+    public List<BenchStage> Stages { get; } = [];
+    public List<StepTiming> Steps { get; } = [];
+    public List<CellResult> Cells { get; } = [];
+    public List<PgBenchCell> PgBench { get; } = [];
+    public List<OperationResult> Operations { get; } = [];
+    public List<AnswerCheck> Checks { get; } = [];
+    public List<string> Plans { get; } = [];
+
+    /// <summary>Total rows of the single table (b) after history growth; 0 when growth was not measured.</summary>
+    public long GrownRows { get; set; }
+
+    public CellResult? Cell(string stage, string layoutKey, QueryKind query, string users, int clients) =>
+        Cells.FirstOrDefault(c => c.Stage == stage && c.Layout.Key == layoutKey && c.Query == query && c.UserSet == users && c.Clients == clients);
+}
+
+public static class UserSets
+{
+    public const string Skewed = "skewed";
+    public const string Heavy = "heavy";
+
+    public static string Describe(string set) => set == Heavy
+        ? "the heaviest 1% of users"
+        : "users drawn in proportion to their todos (the real skew)";
+}

@@ -1,0 +1,494 @@
+using System.Diagnostics;
+using Npgsql;
+using TodoScale.Database.Cluster;
+using TodoScale.Database.Legacy;
+using TodoScale.Database.Schema;
+
+namespace TodoScale.Benchmarks;
+
+/// <summary>
+/// One benchmark run: creates its own database on the server, generates the legacy data, builds both baselines
+/// and the TodoScale layout from the same rows, measures every layout in the same run (interleaved, so that the
+/// machine's background noise hits all of them alike), and returns the figures for the report.
+/// </summary>
+public sealed class BenchRunner(string serverConnectionString, BenchOptions options, Action<string> log, PostgresBinaries? binaries = null)
+{
+    public const string StageMigrated = "migrated";
+    public const string StageMaintained = "maintained";
+    public const string StageGrown = "grown";
+
+    private readonly Lazy<PostgresBinaries> _binaries = new(() => binaries ?? PostgresBinaries.Locate());
+
+    public async Task<BenchResult> RunAsync(CancellationToken ct)
+    {
+        options.Validate();
+        var started = Stopwatch.StartNew();
+        var cs = await CreateDatabaseAsync(ct);
+        await using var admin = NpgsqlDataSource.Create(cs);
+        var result = new BenchResult
+        {
+            Options = options,
+            Machine = await MachineAsync(admin, ct),
+            StartedUtc = DateTime.UtcNow,
+        };
+
+        await PrepareDataAsync(admin, cs, result, ct);
+        var skewed = await UsersAsync(admin, "SELECT user_id FROM bench_pick ORDER BY n", ct);
+        var heavy = await UsersAsync(admin, "SELECT user_id FROM bench_heavy ORDER BY n", ct);
+        var sets = new[] { (UserSets.Skewed, "bench_pick", skewed), (UserSets.Heavy, "bench_heavy", heavy) };
+
+        var migrated = new BenchStage(StageMigrated, "As migrated (rows in migration order), all tables vacuumed",
+            [BenchLayouts.Legacy, BenchLayouts.Indexed, BenchLayouts.TodoScaleCustom, BenchLayouts.TodoScaleGeneric]);
+        await MeasureStageAsync(cs, migrated, sets, result, ct);
+
+        await MaintainAsync(admin, result, ct);
+        var maintained = new BenchStage(StageMaintained, "After maintenance: active partitions and archive months clustered by user, vacuumed",
+            [BenchLayouts.Legacy, BenchLayouts.Indexed, BenchLayouts.Covering, BenchLayouts.Final]);
+        await CheckAnswersAsync(cs, maintained.Layouts.Concat(migrated.Layouts).DistinctBy(l => l.Key).ToList(), skewed, heavy, result, ct);
+        await MeasureStageAsync(cs, maintained, sets, result, ct);
+        await ExplainAsync(admin, heavy[0], result, ct);
+
+        if (options.Operations)
+        {
+            await OperationsAsync(admin, cs, result, ct);
+        }
+
+        if (options.HistoryYears > 0)
+        {
+            await GrowHistoryAsync(admin, result, ct);
+            var grown = new BenchStage(StageGrown,
+                $"After {options.HistoryYears} more years of finished history ({result.GrownRows:N0} rows in all), same open todos",
+                [BenchLayouts.Indexed, BenchLayouts.Final]);
+            await MeasureStageAsync(cs, grown, sets, result, ct, pgbench: false);
+        }
+
+        result.Total = started.Elapsed;
+        return result;
+    }
+
+    private async Task<string> CreateDatabaseAsync(CancellationToken ct)
+    {
+        var name = options.EffectiveDatabaseName;
+        // No command timeout: on a loaded machine the ANALYZE after generating 1M rows, an index build or a VACUUM can
+        // exceed Npgsql's default 30 s, which aborts the whole run with "Exception while reading from stream".
+        var cs = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name, MaxPoolSize = 200, Pooling = true, CommandTimeout = 0 }.ConnectionString;
+        await using var server = new NpgsqlConnection(serverConnectionString);
+        await server.OpenAsync(ct);
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", server) { Parameters = { new() { Value = name } } };
+        var present = await exists.ExecuteScalarAsync(ct) is not null;
+        if (present && options.Reuse && await IsCompleteAsync(cs, ct))
+        {
+            log($"reusing the legacy data in database {name}");
+            return cs;
+        }
+
+        // The name was checked against ^[a-z_][a-z0-9_]*$ (BenchOptions.Validate): it is a plain identifier.
+        if (present)
+        {
+            await using var drop = new NpgsqlCommand($"DROP DATABASE \"{name}\" WITH (FORCE)", server);
+            await drop.ExecuteNonQueryAsync(ct);
+            // The check above left a pooled connection to the dropped database; handing it out later fails with 57P01.
+            NpgsqlConnection.ClearAllPools();
+        }
+
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", server);
+        await create.ExecuteNonQueryAsync(ct);
+        log($"created database {name}");
+        return cs;
+    }
+
+    private async Task<bool> IsCompleteAsync(string cs, CancellationToken ct)
+    {
+        await using var conn = new NpgsqlConnection(cs);
+        await conn.OpenAsync(ct);
+        await using var cmd = new NpgsqlCommand(
+            "SELECT to_regclass('bench_heavy') IS NOT NULL AND to_regclass('bench_todos_covering') IS NOT NULL AND to_regclass('todos') IS NOT NULL", conn);
+        if (await cmd.ExecuteScalarAsync(ct) is not true)
+        {
+            return false;
+        }
+
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM todos", conn);
+        return (long)(await count.ExecuteScalarAsync(ct))! == options.Rows;
+    }
+
+    private async Task PrepareDataAsync(NpgsqlDataSource db, string cs, BenchResult result, CancellationToken ct)
+    {
+        var reused = await ScalarAsync<bool>(db, "SELECT to_regclass('bench_heavy') IS NOT NULL", ct);
+        if (!reused)
+        {
+            await StepAsync(result, "generate legacy database (binary COPY)", async () =>
+            {
+                await using var conn = await db.OpenConnectionAsync(ct);
+                await LegacyDatabase.CreateSchemaAsync(conn, ct);
+                var summary = await LegacyDatabase.GenerateAsync(conn, new LegacyDataOptions { Rows = options.Rows, Users = options.Users, Seed = options.Seed },
+                    new Progress<long>(n =>
+                    {
+                        if (n % 250_000 == 0)
+                        {
+                            log($"  {n:N0} rows");
+                        }
+                    }), ct);
+                return $"{summary.Todos:N0} todos, {summary.Users:N0} users ({summary.Todos / Math.Max(0.001, summary.Elapsed.TotalSeconds):N0} rows/s)";
+            });
+            await StepAsync(result, "VACUUM ANALYZE todos (baseline a)", () => ExecAsync(db, "VACUUM ANALYZE todos", ct));
+            await StepAsync(result, "baselines (b), (b+): copies + indexes + VACUUM ANALYZE", async () =>
+            {
+                await ExecAsync(db, EmbeddedSql("single_table_baseline.sql"), ct);
+                return await ExecAsync(db, "VACUUM ANALYZE bench_todos_indexed, bench_todos_covering", ct);
+            });
+            await StepAsync(result, "pick the benchmark users", () => ExecAsync(db, EmbeddedSql("bench_users.sql"), ct));
+        }
+
+        // The guide's order: create the tables (phase 1), move the data (phase 2), then build the indexes (phase 5).
+        // Filling 16 partitions that already carry every index costs several times more than indexing them after.
+        await StepAsync(result, "TodoScale tables (001)", async () =>
+        {
+            if (reused)
+            {
+                // A re-run starts from freshly created, empty tables.
+                await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived CASCADE", ct);
+            }
+
+            return await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);
+        });
+        // TODO(merge): switch to the real migration (002 migrate_todos_batch / MigrationRunner) when it lands on main.
+        result.MigrationSource = "stand-in copy (src/TodoScale.Benchmarks/Sql/standin_migration.sql): the real migration 002 was not on main yet";
+        await StepAsync(result, "migrate legacy -> TodoScale (stand-in INSERT ... SELECT)", () => ExecAsync(db, EmbeddedSql("standin_migration.sql"), ct));
+        await StepAsync(result, "TodoScale schema scripts through the migrator (005 builds the indexes)", async () =>
+        {
+            var applied = await new SchemaMigrator(cs).MigrateAsync(ct: ct);
+            if (reused)
+            {
+                // The journal already lists 005 on reused data; the idempotent script rebuilds the dropped indexes.
+                await ExecAsync(db, ScalingScripts.Read("005_indexing_optimization.sql"), ct);
+            }
+
+            return applied.Count == 0 ? "up to date" : string.Join(", ", applied);
+        });
+
+        await StepAsync(result, "VACUUM ANALYZE todos_active, todos_archived",
+            () => ExecAsync(db, "VACUUM ANALYZE todos_active, todos_archived", ct));
+        result.Data = await ShapeAsync(db, ct);
+        log($"data: {result.Data.Rows:N0} rows, {result.Data.ActiveRows:N0} active, {result.Data.ArchivedRows:N0} archived in {result.Data.ArchiveMonths} months");
+    }
+
+    private async Task MaintainAsync(NpgsqlDataSource db, BenchResult result, CancellationToken ct)
+    {
+        if (await ScalarAsync<bool>(db, "SELECT to_regproc('run_daily_maintenance') IS NOT NULL", ct))
+        {
+            result.MaintenanceSource = "run_daily_maintenance() from 003, then CLUSTER + VACUUM ANALYZE";
+            await StepAsync(result, "maintenance: run_daily_maintenance()", () => ExecAsync(db, "SELECT run_daily_maintenance()", ct));
+        }
+        else
+        {
+            result.MaintenanceSource = "CLUSTER + VACUUM ANALYZE run by the benchmark (003 was not on main yet)";
+        }
+
+        // Grouping each user's rows on a few heap pages is what lets the top-20 query and the list read one or two
+        // pages instead of one page per row. A partition is small, so its CLUSTER lock lasts seconds, not the
+        // minutes the same on the whole single table would take.
+        await StepAsync(result, "maintenance: CLUSTER todos_active USING idx_todos_active_user_status_priority",
+            () => ExecAsync(db, "CLUSTER todos_active USING idx_todos_active_user_status_priority", ct));
+        await StepAsync(result, "maintenance: CLUSTER todos_archived USING idx_todos_archived_user_created",
+            () => ExecAsync(db, "CLUSTER todos_archived USING idx_todos_archived_user_created", ct));
+        await StepAsync(result, "maintenance: VACUUM ANALYZE todos_active, todos_archived",
+            () => ExecAsync(db, "VACUUM ANALYZE todos_active, todos_archived", ct));
+    }
+
+    private async Task GrowHistoryAsync(NpgsqlDataSource db, BenchResult result, CancellationToken ct)
+    {
+        await StepAsync(result, $"history growth: +{options.HistoryYears} years of archived todos in the archive and in (b)", async () =>
+        {
+            await using var conn = await db.OpenConnectionAsync(ct);
+            await using (var set = new NpgsqlCommand("SELECT set_config('bench.history_years', $1, false)", conn))
+            {
+                set.Parameters.Add(new NpgsqlParameter { Value = options.HistoryYears.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                await set.ExecuteNonQueryAsync(ct);
+            }
+
+            await using var grow = new NpgsqlCommand(EmbeddedSql("grow_history.sql"), conn) { CommandTimeout = 0 };
+            await grow.ExecuteNonQueryAsync(ct);
+            return "";
+        });
+        await StepAsync(result, "VACUUM ANALYZE todos_archived, bench_todos_indexed",
+            () => ExecAsync(db, "VACUUM ANALYZE todos_archived, bench_todos_indexed", ct));
+        result.GrownRows = await ScalarAsync<long>(db, "SELECT count(*) FROM bench_todos_indexed", ct);
+        log($"grown to {result.GrownRows:N0} rows");
+    }
+
+    private async Task MeasureStageAsync(string cs, BenchStage stage, (string Name, string Table, Guid[] Users)[] sets, BenchResult result, CancellationToken ct, bool pgbench = true)
+    {
+        result.Stages.Add(stage);
+        var sources = stage.Layouts.ToDictionary(l => l.Key, l => NpgsqlDataSource.Create(
+            new NpgsqlConnectionStringBuilder(cs) { Options = l.ConnectionOptions, MaxPoolSize = 200 }.ConnectionString));
+        try
+        {
+            var seed = options.Seed;
+            foreach (var query in options.Queries)
+            {
+                foreach (var (setName, _, users) in sets)
+                {
+                    foreach (var clients in options.Clients)
+                    {
+                        // Layouts take turns within each round, so that a noisy neighbour hits them alike; each cell
+                        // reports the median of its rounds.
+                        var rounds = stage.Layouts.ToDictionary(l => l.Key, _ => new List<LatencyStats>());
+                        for (var round = 0; round < options.Rounds; round++)
+                        {
+                            foreach (var layout in stage.Layouts)
+                            {
+                                var statements = BenchQueries.Statements(query, layout.Kind, layout.Table);
+                                rounds[layout.Key].Add(await LoadDriver.RunAsync(sources[layout.Key], statements, users, clients, options.Warmup, options.Duration, seed++, ct));
+                            }
+                        }
+
+                        foreach (var layout in stage.Layouts)
+                        {
+                            var stats = LatencyStats.MedianOf(rounds[layout.Key]);
+                            result.Cells.Add(new CellResult(stage.Key, layout, query, setName, clients, stats));
+                            log($"  [{stage.Key}] {BenchQueries.Key(query),-9} {setName,-6} c={clients,-3} {layout.Key,-20} p50 {stats.P50Ms,8:F3} ms  p99 {stats.P99Ms,8:F3} ms  {stats.PerSecond,9:N0}/s");
+                        }
+                    }
+                }
+            }
+
+            if (options.PgBench && pgbench)
+            {
+                foreach (var (setName, table, users) in sets)
+                {
+                    foreach (var clients in options.Clients)
+                    {
+                        foreach (var layout in stage.Layouts)
+                        {
+                            var r = await PgBenchRunner.RunAsync(_binaries.Value.PgBench, cs, layout, table, users.Length, clients, options.Duration * options.Rounds / 2, ct);
+                            result.PgBench.Add(new PgBenchCell(stage.Key, layout, setName, clients, r));
+                            log($"  [{stage.Key}] pgbench top20 {setName,-6} c={clients,-3} {layout.Key,-20} {r.Tps,9:N0} tps  statement {r.StatementLatencyMs:F3} ms");
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var s in sources.Values)
+            {
+                await s.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task CheckAnswersAsync(string cs, IReadOnlyList<BenchLayout> layouts, Guid[] skewed, Guid[] heavy, BenchResult result, CancellationToken ct)
+    {
+        var users = skewed.Take(10).Concat(heavy.Take(5)).ToArray();
+        await using var db = NpgsqlDataSource.Create(cs);
+        foreach (var query in options.Queries)
+        {
+            var mismatches = 0;
+            string? first = null;
+            foreach (var user in users)
+            {
+                var reference = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, LayoutKind.SingleTable, "todos"), user, ct);
+                foreach (var layout in layouts.Where(l => l.Key != BenchLayouts.Legacy.Key).DistinctBy(l => (l.Kind, l.Table)))
+                {
+                    var answer = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, layout.Kind, layout.Table), user, ct);
+                    if (answer != reference)
+                    {
+                        mismatches++;
+                        first ??= $"{layout.Key} for user {user}";
+                    }
+                }
+            }
+
+            result.Checks.Add(new AnswerCheck(query, users.Length, mismatches, first));
+            log($"answers of {BenchQueries.Key(query)}: {(mismatches == 0 ? "identical on every layout" : $"{mismatches} MISMATCHES, first {first}")}");
+        }
+    }
+
+    private async Task ExplainAsync(NpgsqlDataSource db, Guid heavyUser, BenchResult result, CancellationToken ct)
+    {
+        foreach (var (layout, query) in new[]
+                 {
+                     (BenchLayouts.Indexed, QueryKind.Top20), (BenchLayouts.Final, QueryKind.Top20),
+                     (BenchLayouts.Indexed, QueryKind.Dashboard), (BenchLayouts.Covering, QueryKind.Dashboard), (BenchLayouts.Final, QueryKind.Dashboard),
+                 })
+        {
+            if (!options.Queries.Contains(query))
+            {
+                continue;
+            }
+
+            foreach (var sql in BenchQueries.Statements(query, layout.Kind, layout.Table).Take(1))
+            {
+                await using var conn = await db.OpenConnectionAsync(ct);
+                await using var cmd = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, conn);
+                cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid, Value = heavyUser });
+                var lines = new List<string>();
+                await using var reader = await cmd.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    lines.Add(reader.GetString(0));
+                }
+
+                result.Plans.Add($"{layout.Name} — {BenchQueries.Title(query)} (heaviest user):\n" + string.Join('\n', lines));
+            }
+        }
+    }
+
+    private async Task OperationsAsync(NpgsqlDataSource db, string cs, BenchResult result, CancellationToken ct)
+    {
+        var month = await ScalarAsync<string>(db, "SELECT 'todos_archived_' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')", ct);
+        var dir = Path.Combine(Path.GetTempPath(), $"todoscale-bench-dump-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            result.Operations.Add(await DumpAsync(cs, "whole legacy todos table", ["-t", "todos"], Path.Combine(dir, "legacy.dump"), ct));
+            result.Operations.Add(await DumpAsync(cs, $"todos_active_part_* + open archive month {month}",
+                ["-t", "todos_active_part_*", "-t", month], Path.Combine(dir, "nightly.dump"), ct));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        foreach (var (subject, sql) in new[]
+                 {
+                     ("whole legacy todos table", "VACUUM (DISABLE_PAGE_SKIPPING) todos"),
+                     ("one active partition (todos_active_part_0)", "VACUUM (DISABLE_PAGE_SKIPPING) todos_active_part_0"),
+                 })
+        {
+            var sw = Stopwatch.StartNew();
+            await ExecAsync(db, sql, ct);
+            result.Operations.Add(new OperationResult("VACUUM (full pass, DISABLE_PAGE_SKIPPING)", subject, sw.Elapsed, 0));
+            log($"  VACUUM {subject}: {sw.Elapsed.TotalMilliseconds:N0} ms");
+        }
+    }
+
+    private async Task<OperationResult> DumpAsync(string cs, string subject, string[] tables, string file, CancellationToken ct)
+    {
+        var b = new NpgsqlConnectionStringBuilder(cs);
+        var psi = new ProcessStartInfo(_binaries.Value.PgDump) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-h", b.Host!, "-p", b.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", b.Username!, "-d", b.Database!, "-Fc", "-f", file }.Concat(tables))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        if (!string.IsNullOrEmpty(b.Password))
+        {
+            psi.Environment["PGPASSWORD"] = b.Password;
+        }
+
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.StandardOutput.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"pg_dump exited {p.ExitCode}: {(await stderr).Trim()}");
+        }
+
+        var r = new OperationResult("pg_dump -Fc", subject, sw.Elapsed, new FileInfo(file).Length);
+        log($"  pg_dump {subject}: {r.Elapsed.TotalSeconds:F2} s, {r.Bytes / 1048576.0:F1} MiB");
+        return r;
+    }
+
+    private async Task StepAsync(BenchResult result, string step, Func<Task<string>> body)
+    {
+        log(step + " ...");
+        var sw = Stopwatch.StartNew();
+        var detail = await body();
+        result.Steps.Add(new StepTiming(step, sw.Elapsed, detail));
+        log($"  {sw.Elapsed.TotalSeconds:F1} s {detail}");
+    }
+
+    private static async Task<string> ExecAsync(NpgsqlDataSource db, string sql, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        cmd.CommandTimeout = 0;
+        var n = await cmd.ExecuteNonQueryAsync(ct);
+        return n > 0 ? $"{n:N0} rows" : "";
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        return (T)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    private static async Task<Guid[]> UsersAsync(NpgsqlDataSource db, string sql, CancellationToken ct)
+    {
+        var list = new List<Guid>();
+        await using var cmd = db.CreateCommand(sql);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            list.Add(reader.GetGuid(0));
+        }
+
+        return [.. list];
+    }
+
+    private static async Task<DataShape> ShapeAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            SELECT (SELECT count(*) FROM todos),
+                   (SELECT count(*) FROM users),
+                   (SELECT count(*) FROM bench_heavy),
+                   (SELECT count(*) FROM todos WHERE status = 'done'),
+                   (SELECT count(*) FROM todos_active),
+                   (SELECT count(*) FROM todos_archived),
+                   (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass),
+                   (SELECT avg(c)::float8 FROM (SELECT count(*) c FROM todos t JOIN bench_heavy h USING (user_id) GROUP BY user_id) s),
+                   (SELECT avg(c)::float8 FROM (SELECT count(*) c FROM todos t JOIN bench_heavy h USING (user_id)
+                                                WHERE t.status IN ('todo', 'in_progress') GROUP BY user_id) s)
+            """);
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        var shape = (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt32(6), r.GetDouble(7), r.GetDouble(8));
+        await r.DisposeAsync();
+
+        var sizes = new Dictionary<string, long>();
+        await using var sizeCmd = db.CreateCommand("""
+            SELECT name, bytes FROM (VALUES
+                ('todos', pg_total_relation_size('todos')),
+                ('bench_todos_indexed', pg_total_relation_size('bench_todos_indexed')),
+                ('bench_todos_covering', pg_total_relation_size('bench_todos_covering')),
+                ('todos_active', (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'todos_active'::regclass)),
+                ('todos_archived', (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass))
+            ) v(name, bytes)
+            """);
+        await using var sr = await sizeCmd.ExecuteReaderAsync(ct);
+        while (await sr.ReadAsync(ct))
+        {
+            sizes[sr.GetString(0)] = Convert.ToInt64(sr.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return new DataShape(shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, sizes);
+    }
+
+    private static async Task<MachineInfo> MachineAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        var version = await ScalarAsync<string>(db, "SELECT version()", ct);
+        var sharedBuffers = await ScalarAsync<string>(db, "SELECT current_setting('shared_buffers')", ct);
+        long memMb = 0;
+        if (File.Exists("/proc/meminfo"))
+        {
+            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+            if (line is not null && long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], out var kb))
+            {
+                memMb = kb / 1024;
+            }
+        }
+
+        return new MachineInfo(Environment.ProcessorCount, memMb, version, sharedBuffers,
+            System.Runtime.InteropServices.RuntimeInformation.OSDescription, System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
+    }
+
+    internal static string EmbeddedSql(string name)
+    {
+        using var stream = typeof(BenchRunner).Assembly.GetManifestResourceStream($"TodoScale.Benchmarks.{name}")
+            ?? throw new InvalidOperationException($"missing embedded script {name}");
+        return new StreamReader(stream).ReadToEnd();
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace TodoScale.Benchmarks;
+
+public sealed record PgBenchResult(double Tps, double StatementLatencyMs, double AverageLatencyMs);
+
+/// <summary>
+/// pgbench -M prepared with a custom script: each transaction draws a user from a table of users (the same
+/// bench_pick / bench_heavy sets the Npgsql driver uses), then runs the top-20 statement with that user id.
+/// </summary>
+public static partial class PgBenchRunner
+{
+    public static async Task<PgBenchResult> RunAsync(
+        string pgbench, string connectionString, BenchLayout layout, string userTable, int userCount, int clients,
+        TimeSpan duration, CancellationToken ct)
+    {
+        var statement = BenchQueries.Statements(QueryKind.Top20, layout.Kind, layout.Table)[0];
+        // pgbench ends an SQL command at the semicolon; one line keeps the per-statement report readable.
+        var sql = Regex.Replace(statement, @"\s+", " ").Replace("$1", ":uid", StringComparison.Ordinal);
+        var script = Path.Combine(Path.GetTempPath(), $"todoscale-bench-{layout.Key}-{Guid.NewGuid():N}.sql");
+        await File.WriteAllTextAsync(script,
+            "\\set n random(1, :npick)\n" +
+            $"SELECT user_id AS uid FROM {userTable} WHERE n = :n \\gset\n" +
+            sql + ";\n", ct);
+        try
+        {
+            var cs = new NpgsqlConnectionStringBuilder(connectionString);
+            var psi = new ProcessStartInfo(pgbench)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var a in new[]
+                     {
+                         "-n", "-M", "prepared", "-r",
+                         "-T", Math.Max(1, (int)Math.Round(duration.TotalSeconds)).ToString(CultureInfo.InvariantCulture),
+                         "-c", clients.ToString(CultureInfo.InvariantCulture),
+                         "-j", Math.Min(clients, Environment.ProcessorCount).ToString(CultureInfo.InvariantCulture),
+                         "-D", $"npick={userCount}",
+                         "-f", script,
+                     })
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            psi.Environment["PGHOST"] = cs.Host;
+            psi.Environment["PGPORT"] = cs.Port.ToString(CultureInfo.InvariantCulture);
+            psi.Environment["PGUSER"] = cs.Username;
+            psi.Environment["PGDATABASE"] = cs.Database;
+            if (!string.IsNullOrEmpty(cs.Password))
+            {
+                psi.Environment["PGPASSWORD"] = cs.Password;
+            }
+
+            psi.Environment["PGOPTIONS"] = layout.ConnectionOptions;
+
+            using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {pgbench}");
+            var stdout = p.StandardOutput.ReadToEndAsync(ct);
+            var stderr = p.StandardError.ReadToEndAsync(ct);
+            await p.WaitForExitAsync(ct);
+            var output = await stdout;
+            if (p.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"pgbench exited {p.ExitCode}: {(await stderr).Trim()}");
+            }
+
+            return Parse(output);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    internal static PgBenchResult Parse(string output)
+    {
+        var tps = TpsLine().Match(output);
+        var avg = AverageLine().Match(output);
+        // pgbench truncates long statements in its per-statement report; the top-20 query is the script's last line.
+        var statement = StatementLine().Matches(output).LastOrDefault() ?? Match.Empty;
+        if (!tps.Success)
+        {
+            throw new InvalidOperationException($"pgbench printed no tps: {output}");
+        }
+
+        static double D(Match m) => m.Success ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
+        return new PgBenchResult(D(tps), D(statement), D(avg));
+    }
+
+    [GeneratedRegex(@"tps = ([0-9.]+) \(without initial connection time\)")]
+    private static partial Regex TpsLine();
+
+    [GeneratedRegex(@"latency average = ([0-9.]+) ms")]
+    private static partial Regex AverageLine();
+
+    [GeneratedRegex(@"^\s*([0-9.]+)\s+(?:[0-9]+\s+)?SELECT ", RegexOptions.Multiline)]
+    private static partial Regex StatementLine();
+}

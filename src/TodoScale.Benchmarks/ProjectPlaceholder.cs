@@ -1,4 +1,0 @@
-namespace TodoScale.Benchmarks;
-
-// Placeholder so the project builds before its issue fills it; remove when the first real type lands.
-internal static class ProjectPlaceholder;

@@ -1,0 +1,109 @@
+using TodoScale.Benchmarks;
+
+namespace TodoScale.Benchmarks.Tests;
+
+// Smoke tests of the harness on a few thousand rows: they prove it builds every layout, measures every cell,
+// gets the same answers from every layout and writes its report. They assert nothing about speed.
+public sealed class BenchHarnessTests(PostgresServer server)
+{
+    private static BenchOptions SmallRun(string output) => new()
+    {
+        Rows = 4_000,
+        Users = 200,
+        Duration = TimeSpan.FromMilliseconds(100),
+        Warmup = TimeSpan.FromMilliseconds(20),
+        Clients = [1, 2],
+        Rounds = 2,
+        PgBench = false,
+        Operations = true,
+        OutputDirectory = output,
+        DatabaseName = $"bench_smoke_{Guid.NewGuid():N}"[..28],
+        CommandLine = "todoscale bench run --rows 4000 --users 200",
+    };
+
+    [Fact]
+    public async Task a_small_run_measures_every_layout_query_user_set_and_client_count_and_every_layout_answers_alike()
+    {
+        var options = SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}"));
+        var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal([BenchRunner.StageMigrated, BenchRunner.StageMaintained], result.Stages.Select(s => s.Key));
+        foreach (var stage in result.Stages)
+        {
+            foreach (var layout in stage.Layouts)
+            {
+                foreach (var query in options.Queries)
+                {
+                    foreach (var set in new[] { UserSets.Skewed, UserSets.Heavy })
+                    {
+                        foreach (var clients in options.Clients)
+                        {
+                            var cell = result.Cell(stage.Key, layout.Key, query, set, clients);
+                            Assert.True(cell is { Stats.Count: > 0 }, $"no measurement for {stage.Key}/{layout.Key}/{query}/{set}/{clients}");
+                        }
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(options.Queries.Count, result.Checks.Count);
+        Assert.All(result.Checks, c => Assert.True(c.Mismatches == 0, $"{c.Query}: {c.Mismatches} mismatches, first {c.FirstMismatch}"));
+        Assert.Equal(4_000L, result.Data!.ActiveRows + result.Data.ArchivedRows);
+        Assert.True(result.Data.ArchivedRows > 0, "the stand-in migration archived nothing");
+        Assert.Contains(result.Operations, o => o.Operation.StartsWith("pg_dump", StringComparison.Ordinal) && o.Bytes > 0);
+    }
+
+    [Fact]
+    public async Task the_report_keeps_other_sections_of_benchmarks_md_and_writes_png_charts()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        await File.WriteAllTextAsync(Path.Combine(dir, "benchmarks.md"), "# Benchmarks\n\n## Migration\n\nmigration figures stay\n");
+        var options = SmallRun(dir) with { Clients = [1], Operations = false, Queries = [QueryKind.Top20] };
+        var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
+
+        BenchReport.Write(result, dir);
+        BenchReport.Write(result, dir); // a second run replaces its own section instead of adding another
+
+        var md = await File.ReadAllTextAsync(Path.Combine(dir, "benchmarks.md"));
+        Assert.Contains("## Migration\n\nmigration figures stay", md);
+        Assert.Equal(1, CountOf(md, "## Query benchmarks"));
+        Assert.Contains("### Where we stand against the targets", md);
+        Assert.Contains("#### Top-20 open todos — heavy users", md);
+        Assert.Contains(options.CommandLine, md);
+        var png = await File.ReadAllBytesAsync(Path.Combine(dir, "bench-latency-top20.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        Assert.True(File.Exists(Path.Combine(dir, "bench-throughput.png")));
+    }
+
+    [Fact]
+    public void pgbench_output_gives_tps_and_the_latency_of_the_last_statement_even_when_truncated()
+    {
+        const string output = """
+            latency average = 0.736 ms
+            initial connection time = 20.430 ms
+            tps = 1358.495978 (without initial connection time)
+            statement latencies in milliseconds and failures:
+                     0.001           0  \set n random(1, :npick)
+                     0.370           0  SELECT user_id AS uid FROM bench_pick WHERE n = :n
+                     0.564           0  SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority, cre
+            """;
+
+        var r = PgBenchRunner.Parse(output);
+
+        Assert.Equal(1358.495978, r.Tps, 6);
+        Assert.Equal(0.564, r.StatementLatencyMs, 6);
+        Assert.Equal(0.736, r.AverageLatencyMs, 6);
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var n = 0;
+        for (var i = text.IndexOf(part, StringComparison.Ordinal); i >= 0; i = text.IndexOf(part, i + part.Length, StringComparison.Ordinal))
+        {
+            n++;
+        }
+
+        return n;
+    }
+}
