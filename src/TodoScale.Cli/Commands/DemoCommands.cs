@@ -1,4 +1,10 @@
 using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Microsoft.Extensions.Hosting;
+using TodoScale.Api.Hosting;
+using TodoScale.Database.Maintenance;
+using TodoScale.Database.Migration;
 using Npgsql;
 using TodoScale.Cli.Demo;
 using TodoScale.Cli.Infrastructure;
@@ -53,9 +59,144 @@ public static class DemoCommands
                 return $"{applied.Count} scripts applied: todos_active in 16 hash partitions, monthly todos_archived, ai_todo_interactions";
             });
 
-            Ui.Info($"Demo database: {new NpgsqlConnectionStringBuilder(cs).Database} (connect with `todoscale db url`, then psql).");
-            _ = parse.GetValue(noServe);
-            _ = parse.GetValue(urls);
+            var migration = new LegacyMigration(cs);
+            var blocking = await DemoSteps.RunAsync("Phase 2: preflight of the legacy table", async () =>
+            {
+                var issues = await migration.PreflightAsync(ct);
+                if (issues.Count > 0)
+                {
+                    Ui.Table(["check", "severity", "rows", "handling"],
+                        issues.Select(i => (IReadOnlyList<string>)[i.CheckName, i.Severity, i.AffectedRows.ToString("N0", CultureInfo.InvariantCulture), i.Handling]));
+                }
+
+                return issues.Count(i => i.IsBlocking);
+            }, n => n == 0 ? "nothing blocks the migration" : $"{n} blocking issue(s)");
+            if (blocking > 0)
+            {
+                return ExitCodes.CheckFailed;
+            }
+
+            await DemoSteps.RunAsync("Phase 2: live migration while the legacy application keeps writing", async () =>
+            {
+                // The simulated legacy app writes throughout the copy; the mirror trigger carries every write over.
+                using var stopWriters = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var writers = new LegacyWriterSimulator(cs, new LegacyWriterOptions { Connections = 4, ThinkTime = TimeSpan.FromMilliseconds(5) });
+                var writing = writers.RunAsync(stopWriters.Token);
+                MigrationRunResult? result = null;
+                await DemoSteps.WithProgressAsync("copying todos", rowCount, async progress =>
+                    result = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 5_000 },
+                        new Progress<MigrationProgress>(p => progress.Report(p.RowsDone)), ct));
+                // Writes that land after the last batch must reach the new tables too.
+                await Task.Delay(TimeSpan.FromSeconds(2), ct);
+                await stopWriters.CancelAsync();
+                var report = await writing;
+                Ui.Info($"  legacy writers: {report.TotalOperations:N0} statements (insert, update, complete, delete), " +
+                        $"latency p50 {report.Latency.P50Ms:0.0} ms, p99 {report.Latency.P99Ms:0.0} ms, {report.TotalErrors} failed");
+                return $"{result!.RowsMovedThisRun:N0} rows copied in {result.BatchesThisRun:N0} committed batches, {result.RowsPerSecond:N0} rows/s";
+            });
+
+            var checks = await DemoSteps.RunAsync("Phase 2: validate_migration()", async () =>
+            {
+                var rows = await migration.ValidateAsync(ct);
+                Ui.Table(["check", "expected", "actual", "status"],
+                    rows.Select(r => (IReadOnlyList<string>)[r.CheckName, r.Expected, r.Actual, r.Status]),
+                    r => r[3] == "PASS" ? Color.Green : Color.Red);
+                return rows;
+            }, rows => $"{rows.Count(r => r.Passed)} of {rows.Count} checks PASS");
+            if (checks.Any(c => !c.Passed))
+            {
+                return ExitCodes.CheckFailed;
+            }
+
+            await DemoSteps.RunAsync("Phase 2: cutover", async () =>
+            {
+                await migration.CutoverAsync(force: false, ct);
+                return "the application now uses todos_active and todos_archived; the legacy todos table is kept (read-only) for rollback";
+            });
+
+            var maintenance = new MaintenanceRunner(cs);
+            await DemoSteps.RunAsync("Phase 3: run_daily_maintenance()", async () =>
+            {
+                var run = await maintenance.RunDailyAsync(ct);
+                Ui.Table(["step", "status", "rows", "ms", "detail"],
+                    run.Steps.Select(st => (IReadOnlyList<string>)[st.Step, st.Status, st.RowsAffected.ToString("N0", CultureInfo.InvariantCulture),
+                        st.DurationMs.ToString("0", CultureInfo.InvariantCulture), st.Detail ?? ""]));
+                return run.Failed ? "a step failed (see the table)" : "archival, partitions ahead and statistics done";
+            });
+
+            await DemoSteps.RunAsync("Phase 5: the guide's top-20 query for the heaviest user", async () =>
+            {
+                await using var conn = new NpgsqlConnection(cs);
+                await conn.OpenAsync(ct);
+                await using var heaviest = new NpgsqlCommand("SELECT user_id FROM todos_active GROUP BY user_id ORDER BY count(*) DESC LIMIT 1", conn);
+                var user = (Guid)(await heaviest.ExecuteScalarAsync(ct))!;
+                await using var explain = new NpgsqlCommand(
+                    "EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM todos_active WHERE user_id = $1 AND status = 'todo' ORDER BY priority DESC LIMIT 20", conn);
+                explain.Parameters.AddWithValue(user);
+                var lines = new List<string>();
+                await using (var reader = await explain.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        lines.Add(reader.GetString(0));
+                    }
+                }
+
+                foreach (var line in lines)
+                {
+                    Ui.Info("  " + line);
+                }
+
+                return lines.FirstOrDefault(l => l.Contains("Execution Time", StringComparison.Ordinal))?.Trim() ?? "";
+            });
+
+            await DemoSteps.RunAsync("Health check and partition statistics", async () =>
+            {
+                var health = await maintenance.CheckHealthAsync(ct);
+                Ui.Table(["check", "status", "detail"], health.Select(h => (IReadOnlyList<string>)[h.Name, h.Status, h.Detail]),
+                    r => r[1] == "OK" ? Color.Green : r[1] == "WARNING" ? Color.Yellow : Color.Red);
+                var stats = await maintenance.GetPartitionStatisticsAsync(ct);
+                Ui.Table(["partition", "parent", "rows", "size MB"],
+                    stats.OrderByDescending(x => x.SizeMb).Take(12).Select(x => (IReadOnlyList<string>)
+                        [x.Partition, x.Parent, x.RowEstimate.ToString("N0", CultureInfo.InvariantCulture), x.SizeMb.ToString("0.00", CultureInfo.InvariantCulture)]));
+                return $"{health.Count(h => h.Status == "OK")} of {health.Count} checks OK; {stats.Count} partitions (largest 12 shown)";
+            });
+
+            if (parse.GetValue(noServe))
+            {
+                Ui.Info($"Demo database: {new NpgsqlConnectionStringBuilder(cs).Database}. Serve it with: todoscale serve --database \"{cs}\"");
+                return ExitCodes.Success;
+            }
+
+            var app = TodoScaleApi.Build([], new TodoScaleApiOptions
+            {
+                ConnectionString = cs,
+                Jwt = ApiKeys.Resolve(ctx, parse),
+                Urls = [parse.GetValue(urls)!],
+                RunMaintenanceScheduler = true,
+            });
+            await using (app)
+            {
+                await app.StartAsync(ct);
+                var url = TodoScaleApi.ListeningUrls(app).FirstOrDefault() ?? parse.GetValue(urls)!;
+                var token = await TodoScaleApi.CreateUserTokenAsync(app, "demo@example.com", ct: ct);
+                Ui.Success($"The TodoScale API is serving the demo database on {url} (Ctrl-C stops it)");
+                Ui.Info($"  API reference: {url}/scalar");
+                Ui.Info($"  token for demo@example.com: {token}");
+                Ui.Info($"  curl -s -X POST {url}/api/todos -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"title\":\"Try TodoScale\",\"priority\":3}}'");
+                Ui.Info($"  curl -s {url}/api/todos -H 'Authorization: Bearer {token}'");
+                try
+                {
+                    await app.WaitForShutdownAsync(ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Ctrl-C ends the demo.
+                }
+
+                await app.StopAsync(CancellationToken.None);
+            }
+
             return ExitCodes.Success;
         });
         return demo;
