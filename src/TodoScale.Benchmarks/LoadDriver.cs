@@ -105,7 +105,9 @@ public static class LoadDriver
             }
 
             var t0 = Stopwatch.GetTimestamp();
-            if (t0 >= stopAt)
+            // On a loaded machine one slow warm-up call can outlast the whole window: each client still measures
+            // at least one call, or a cell would have no figure at all.
+            if (t0 >= stopAt && latencies.Count > 0)
             {
                 break;
             }
@@ -122,7 +124,9 @@ public static class LoadDriver
             }
 
             var t1 = Stopwatch.GetTimestamp();
-            if (t0 >= measureFrom && t1 <= stopAt)
+            // Every call started in the window counts, including one that ends after it: dropping the slow
+            // calls that straddle the end would bias the tail percentiles down.
+            if (t0 >= measureFrom)
             {
                 latencies.Add((t1 - t0) * 1000.0 / Stopwatch.Frequency);
             }

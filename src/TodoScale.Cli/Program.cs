@@ -21,4 +21,17 @@ root.Subcommands.Add(UsersCommands.Create(ctx));
 root.Subcommands.Add(ServeCommands.Create(ctx));
 root.Subcommands.Add(BenchCommands.Create(ctx));
 
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    // System.CommandLine answers parse errors with exit 1, which our scripts read as "a check failed".
+    foreach (var error in parse.Errors)
+    {
+        Ui.Error(error.Message);
+    }
+
+    Console.Error.WriteLine("Run with --help for usage.");
+    return ExitCodes.Usage;
+}
+
+return await parse.InvokeAsync();

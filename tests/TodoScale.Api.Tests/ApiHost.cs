@@ -84,17 +84,7 @@ public sealed class ApiHost : IAsyncDisposable
         await cmd.ExecuteNonQueryAsync();
     }
 
-    /// <summary>
-    /// Test setup only: moves one done todo into todos_archived as archival does. The guide's functional test
-    /// uses the real archive_completed_todos(0); the other tests use this to not depend on phase 3.
-    /// </summary>
-    public Task ArchiveAsync(Guid userId, Guid id) => ExecuteAsync("""
-        WITH moved AS (DELETE FROM todos_active WHERE user_id = $1 AND id = $2 AND status = 'done' RETURNING *)
-        INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status, priority,
-                                    due_date, completed_at, ai_generated, created_at, updated_at)
-        SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
-               due_date, completed_at, ai_generated, created_at, updated_at FROM moved
-        """, userId, id);
+    public Task ArchiveAsync(Guid userId, Guid id) => TestArchive.ArchiveTodoAsync(ConnectionString, userId, id);
 
     public async ValueTask DisposeAsync()
     {

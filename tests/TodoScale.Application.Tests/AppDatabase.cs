@@ -44,18 +44,7 @@ public sealed class AppDatabase : IAsyncDisposable
         await cmd.ExecuteNonQueryAsync();
     }
 
-    /// <summary>
-    /// Test setup only: moves one done todo to todos_archived the way archival does (same columns plus
-    /// archived_at). The real archival is archive_completed_todos() of phase 3; this lets these tests put a
-    /// todo in the archive without depending on that script.
-    /// </summary>
-    public Task ArchiveAsync(Guid userId, Guid id) => ExecuteAsync("""
-        WITH moved AS (DELETE FROM todos_active WHERE user_id = $1 AND id = $2 AND status = 'done' RETURNING *)
-        INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status, priority,
-                                    due_date, completed_at, ai_generated, created_at, updated_at)
-        SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
-               due_date, completed_at, ai_generated, created_at, updated_at FROM moved
-        """, userId, id);
+    public Task ArchiveAsync(Guid userId, Guid id) => TestArchive.ArchiveTodoAsync(ConnectionString, userId, id);
 
     public async ValueTask DisposeAsync()
     {

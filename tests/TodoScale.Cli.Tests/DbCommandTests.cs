@@ -56,6 +56,18 @@ public sealed class DbCommandTests(PostgresServer server)
         Assert.Single(result.Stderr.Trim().Split('\n'));
     }
 
+    [Theory]
+    [InlineData("migrate", "bogus")]
+    [InlineData("demo", "--rows", "abc")]
+    [InlineData("users", "add")]
+    public async Task a_bad_argument_is_exit_2_with_an_error_line(params string[] args)
+    {
+        var result = await Todoscale.RunAsync(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: ", result.Stderr);
+    }
+
     [Fact]
     public async Task an_unreachable_database_is_a_database_error()
     {

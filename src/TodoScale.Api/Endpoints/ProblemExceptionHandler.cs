@@ -23,8 +23,11 @@ internal sealed class ProblemExceptionHandler : IExceptionHandler
                 TypedResults.Problem(statusCode: 503, title: "Not installed",
                     detail: $"{e.MessageText}. Apply the maintenance and migration scripts (todoscale db migrate)."),
             // The token names a user that no longer exists (users row deleted): nothing to attach the todo to.
-            PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } =>
-                TypedResults.Problem(statusCode: 409, title: "Conflict", detail: "The user of this token does not exist."),
+            // EF wraps the same violation in DbUpdateException: without this case a create answered a bare 500.
+            PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } or
+            Microsoft.EntityFrameworkCore.DbUpdateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } } =>
+                TypedResults.Problem(statusCode: 409, title: "Conflict",
+                    detail: "The user of this token does not exist in this database (was the token issued with `users add` for another --database?)."),
             _ => null,
         };
         if (result is null)

@@ -67,7 +67,9 @@ public static class TodoScaleApi
         // in the environment still win, since this default is the first configuration source.
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
-            InitialData = [new("Logging:LogLevel:Microsoft.AspNetCore", "Warning")],
+            InitialData = [new("Logging:LogLevel:Microsoft.AspNetCore", "Warning"),
+                // EF logs every SQL statement at Information, which buries the URL and token lines of serve/demo.
+                new("Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command", "Warning")],
         });
         var overrides = new Dictionary<string, string?>();
         if (options.ConnectionString is not null)

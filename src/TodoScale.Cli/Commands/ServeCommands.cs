@@ -61,7 +61,9 @@ public static class ServeCommands
                 var url = TodoScaleApi.ListeningUrls(app).FirstOrDefault() ?? parse.GetValue(urls)!;
                 Ui.Success($"TodoScale API listening on {url}");
                 Ui.Info($"  API reference: {url}/scalar   OpenAPI: {url}/openapi/v1.json   health: {url}/health");
-                Ui.Info("  token: todoscale users add --email you@example.com");
+                // The token must be issued against the same database, or its user does not exist here.
+                Ui.Info("  token: todoscale users add --email you@example.com" +
+                        (ctx.HasExplicitDatabase(parse) ? " --database \"<the same database as serve>\"" : ""));
                 try
                 {
                     await app.WaitForShutdownAsync(ct);
