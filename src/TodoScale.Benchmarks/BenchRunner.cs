@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using TodoScale.Database.Cluster;
 using TodoScale.Database.Legacy;
+using TodoScale.Database.Migration;
 using TodoScale.Database.Schema;
 
 namespace TodoScale.Benchmarks;
@@ -16,6 +17,9 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
     public const string StageMigrated = "migrated";
     public const string StageMaintained = "maintained";
     public const string StageGrown = "grown";
+
+    // The runner's default: one committed transaction per 5,000 rows, as `todoscale migrate run` does.
+    private const int MigrationBatchSize = 5_000;
 
     private readonly Lazy<PostgresBinaries> _binaries = new(() => binaries ?? PostgresBinaries.Locate());
 
@@ -142,19 +146,40 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
 
         // The guide's order: create the tables (phase 1), move the data (phase 2), then build the indexes (phase 5).
         // Filling 16 partitions that already carry every index costs several times more than indexing them after.
-        await StepAsync(result, "TodoScale tables (001)", async () =>
+        // So 001 and 002 (definitions only, as under the migrator) are applied here, the data is moved by the
+        // application's own MigrationRunner, and only then does the SchemaMigrator apply the rest (003, 005).
+        await StepAsync(result, "TodoScale tables (001) and migration functions (002)", async () =>
         {
             if (reused)
             {
-                // A re-run starts from freshly created, empty tables.
-                await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived CASCADE", ct);
+                // A re-run starts from freshly created, empty tables and a migration that has not started; without
+                // dropping migration_state the runner would find it 'migrated' and move nothing into the new tables.
+                await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived, migration_state, migration_progress CASCADE", ct);
             }
 
-            return await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);
+            await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);
+            // todoscale.migrator = on makes 002 install its definitions only, as our migrator does; without it the
+            // script's psql path would CALL the whole migration, which cannot COMMIT per batch inside this command.
+            return await ExecAsync(db, "SET todoscale.migrator = on;\n" + ScalingScripts.Read("002_migrate_existing_data.sql") + "\nRESET todoscale.migrator;", ct);
         });
-        // TODO(merge): switch to the real migration (002 migrate_todos_batch / MigrationRunner) when it lands on main.
-        result.MigrationSource = "stand-in copy (src/TodoScale.Benchmarks/Sql/standin_migration.sql): the real migration 002 was not on main yet";
-        await StepAsync(result, "migrate legacy -> TodoScale (stand-in INSERT ... SELECT)", () => ExecAsync(db, EmbeddedSql("standin_migration.sql"), ct));
+        result.MigrationSource = $"the application's MigrationRunner (migrations/scaling/002 migrate_todos_batch, {MigrationBatchSize:N0} rows per committed batch)";
+        await StepAsync(result, "migrate legacy -> TodoScale (MigrationRunner, 002 migrate_todos_batch)", async () =>
+        {
+            var run = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = MigrationBatchSize },
+                new Progress<MigrationProgress>(p =>
+                {
+                    if (p.Batches % 50 == 0 && !p.Completed)
+                    {
+                        log($"  {p.RowsDone:N0} / {p.RowsTotal:N0} rows");
+                    }
+                }), ct);
+            if (!run.Completed)
+            {
+                throw new InvalidOperationException($"the migration stopped before moving every row (state {run.Status.State})");
+            }
+
+            return $"{run.RowsMovedThisRun:N0} rows in {run.BatchesThisRun:N0} batches ({run.RowsPerSecond:N0} rows/s, {run.Retries} retries)";
+        });
         await StepAsync(result, "TodoScale schema scripts through the migrator (005 builds the indexes)", async () =>
         {
             var applied = await new SchemaMigrator(cs).MigrateAsync(ct: ct);
