@@ -21,6 +21,9 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
     // The runner's default: one committed transaction per 5,000 rows, as `todoscale migrate run` does.
     private const int MigrationBatchSize = 5_000;
 
+    // Replaced after the migration and again after maintenance, once the archive's contents are known.
+    private BenchQueryContext _queries = BenchQueryContext.Default;
+
     private readonly Lazy<PostgresBinaries> _binaries = new(() => binaries ?? PostgresBinaries.Locate());
 
     public async Task<BenchResult> RunAsync(CancellationToken ct)
@@ -37,6 +40,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         };
 
         await PrepareDataAsync(admin, cs, result, ct);
+        await SetQueryContextAsync(admin, ct);
         var skewed = await UsersAsync(admin, "SELECT user_id FROM bench_pick ORDER BY n", ct);
         var heavy = await UsersAsync(admin, "SELECT user_id FROM bench_heavy ORDER BY n", ct);
         var sets = new[] { (UserSets.Skewed, "bench_pick", skewed), (UserSets.Heavy, "bench_heavy", heavy) };
@@ -46,6 +50,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         await MeasureStageAsync(cs, migrated, sets, result, ct);
 
         await MaintainAsync(admin, result, ct);
+        await SetQueryContextAsync(admin, ct);
         var maintained = new BenchStage(StageMaintained, "After maintenance: active partitions and archive months clustered by user, vacuumed",
             [BenchLayouts.Legacy, BenchLayouts.Indexed, BenchLayouts.Covering, BenchLayouts.Final]);
         await CheckAnswersAsync(cs, maintained.Layouts.Concat(migrated.Layouts).DistinctBy(l => l.Key).ToList(), skewed, heavy, result, ct);
@@ -68,6 +73,13 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
 
         result.Total = started.Elapsed;
         return result;
+    }
+
+    private async Task SetQueryContextAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("SELECT max(completed_at) FROM todos_archived");
+        var archivedThrough = await cmd.ExecuteScalarAsync(ct) is DateTime t ? t : (DateTime?)null;
+        _queries = BenchQueryContext.At(_queries.Now, archivedThrough);
     }
 
     private async Task<string> CreateDatabaseAsync(CancellationToken ct)
@@ -263,7 +275,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
                         {
                             foreach (var layout in stage.Layouts)
                             {
-                                var statements = BenchQueries.Statements(query, layout.Kind, layout.Table);
+                                var statements = BenchQueries.Statements(query, layout.Kind, layout.Table, _queries);
                                 rounds[layout.Key].Add(await LoadDriver.RunAsync(sources[layout.Key], statements, users, clients, options.Warmup, options.Duration, seed++, ct));
                             }
                         }
@@ -313,10 +325,10 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             string? first = null;
             foreach (var user in users)
             {
-                var reference = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, LayoutKind.SingleTable, "todos"), user, ct);
+                var reference = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, LayoutKind.SingleTable, "todos", _queries), user, ct);
                 foreach (var layout in layouts.Where(l => l.Key != BenchLayouts.Legacy.Key).DistinctBy(l => (l.Kind, l.Table)))
                 {
-                    var answer = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, layout.Kind, layout.Table), user, ct);
+                    var answer = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, layout.Kind, layout.Table, _queries), user, ct);
                     if (answer != reference)
                     {
                         mismatches++;
@@ -343,11 +355,11 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
                 continue;
             }
 
-            foreach (var sql in BenchQueries.Statements(query, layout.Kind, layout.Table).Take(1))
+            foreach (var statement in BenchQueries.Statements(query, layout.Kind, layout.Table, _queries).Take(1))
             {
                 await using var conn = await db.OpenConnectionAsync(ct);
-                await using var cmd = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, conn);
-                cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid, Value = heavyUser });
+                await using var cmd = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement.Sql, conn);
+                LoadDriver.AddParameters(cmd.Parameters, statement, heavyUser);
                 var lines = new List<string>();
                 await using var reader = await cmd.ExecuteReaderAsync(ct);
                 while (await reader.ReadAsync(ct))
