@@ -1,3 +1,7 @@
+using NpgsqlTypes;
+using TodoScale.Application.Data;
+using TodoScale.Application.Todos;
+
 namespace TodoScale.Benchmarks;
 
 /// <summary>Which table layout a statement is written for.</summary>
@@ -11,76 +15,154 @@ public enum LayoutKind
 
 public enum QueryKind { Top20, Dashboard, ListWithArchive }
 
+/// <summary>One value bound to a statement's parameter $2, $3, ... ($1 is always the user id).</summary>
+public readonly record struct BenchArg(NpgsqlDbType Type, object? Value);
+
+/// <summary>One statement and the values of its parameters after $1.</summary>
+public sealed record BenchStatement(string Sql, IReadOnlyList<BenchArg> Args);
+
 /// <summary>
-/// The statements the application sends for each benchmarked page, as prepared statements with the user id as $1.
-/// These are the benchmark's own copies, written to match the guide (top-20 open todos, dashboard, list with
-/// the archive). TODO(merge): replace with TodoScale.Application's Data/TodoQueries when it lands on main, so the
-/// benchmark measures exactly what the application sends.
-/// A dashboard is several statements sent in one round trip (one NpgsqlBatch).
+/// The values the statements depend on besides the user: the clock the dashboard counts against (fixed for the whole
+/// run, so that every layout counts "overdue" and "this week" against the same instant), and the latest completion
+/// time that was archived: on a single table, "not archived" means done later than that (archival moves every done
+/// todo completed before its cutoff), which gives the baselines the application's meaning of its active set.
+/// </summary>
+public sealed record BenchQueryContext(DateTime Now, DateTime ArchivedThrough)
+{
+    public static readonly BenchQueryContext Default = At(DateTime.UtcNow, null);
+
+    public static BenchQueryContext At(DateTime now, DateTime? archivedThrough)
+    {
+        now = DateTime.SpecifyKind(now, DateTimeKind.Utc);
+        return new(now, archivedThrough is { } a ? DateTime.SpecifyKind(a.ToUniversalTime(), DateTimeKind.Utc) : now.AddDays(-30));
+    }
+}
+
+/// <summary>
+/// The statements measured for each benchmarked page, with the user id as $1. For the TodoScale layout these are
+/// the application's own statements (<see cref="TodoQueries"/>) with the values the application binds, so the
+/// benchmark measures exactly what the application sends. The single-table baselines run the same statements
+/// against their table where the statement only reads open todos (top-20, top open), and otherwise statements
+/// with the same answer (the answer check of every run compares them, except archived_at, which only the
+/// archive has). A dashboard or a list with the archive is several statements sent in one round trip (one NpgsqlBatch).
 /// </summary>
 public static class BenchQueries
 {
-    private const string Columns =
-        "id, user_id, parent_todo_id, project_id, title, description, status, priority, due_date, completed_at, ai_generated, created_at, updated_at";
+    private const int Top20Limit = 20;
 
-    public static IReadOnlyList<string> Statements(QueryKind query, LayoutKind layout, string table) => query switch
+    // The application asks for one row more than the page to know whether a next page exists.
+    private const int ListLimit = TodoListQuery.DefaultLimit + 1;
+
+    private static readonly NpgsqlDbType Tstz = NpgsqlDbType.TimestampTz;
+
+    public static IReadOnlyList<BenchStatement> Statements(QueryKind query, LayoutKind layout, string table, BenchQueryContext? context = null)
     {
-        QueryKind.Top20 => [Top20(layout == LayoutKind.TodoScale ? "todos_active" : table)],
-        QueryKind.Dashboard => Dashboard(layout == LayoutKind.TodoScale ? "todos_active" : table),
-        QueryKind.ListWithArchive => [layout == LayoutKind.TodoScale ? ListTodoScale : ListSingle(table)],
-        _ => throw new ArgumentOutOfRangeException(nameof(query)),
-    };
+        var ctx = context ?? BenchQueryContext.Default;
+        var single = layout == LayoutKind.SingleTable;
+        return query switch
+        {
+            QueryKind.Top20 => [new(OnTable(TodoQueries.ListActivePage, single ? table : null), ActivePageArgs("todo", Top20Limit))],
+            QueryKind.Dashboard =>
+            [
+                single
+                    ? new(DashboardCountsSingle(table), [.. DashboardArgs(ctx), new(Tstz, ctx.ArchivedThrough)])
+                    : new(TodoQueries.DashboardCounts, DashboardArgs(ctx)),
+                new(OnTable(TodoQueries.DashboardTopOpen, single ? table : null), [new(NpgsqlDbType.Integer, TodoService.DashboardTopOpenCount)]),
+            ],
+            QueryKind.ListWithArchive => single
+                ?
+                [
+                    new(ListActiveSingle(table), [.. ActivePageArgs(null, ListLimit), new(Tstz, ctx.ArchivedThrough)]),
+                    new(ListArchivedSingle(table), [.. ArchivedPageArgs(), new(Tstz, ctx.ArchivedThrough)]),
+                ]
+                :
+                [
+                    new(TodoQueries.ListActivePage, ActivePageArgs(null, ListLimit)),
+                    new(TodoQueries.ListArchivedPage, ArchivedPageArgs()),
+                ],
+            _ => throw new ArgumentOutOfRangeException(nameof(query)),
+        };
+    }
 
-    // The table names below come from the fixed set of layouts in BenchLayouts, never from input.
-    private static string Top20(string table) => $"""
-        SELECT {Columns} FROM {table}
-        WHERE user_id = $1 AND status = 'todo'
-        ORDER BY priority DESC, created_at DESC, id DESC
-        LIMIT 20
-        """;
-
-    private static string[] Dashboard(string table) =>
+    // $2 status, $3 project, $4 due_before, $5 due_after, $6..$8 keyset cursor (first page: none), $9 limit.
+    private static BenchArg[] ActivePageArgs(string? status, int limit) =>
     [
-        $"""
-        SELECT count(*) FILTER (WHERE status = 'todo') AS todo,
-               count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
-               count(*) FILTER (WHERE due_date < now()) AS overdue,
-               count(*) FILTER (WHERE due_date >= date_trunc('day', now())
-                                  AND due_date < date_trunc('day', now()) + interval '1 day') AS due_today,
-               count(*) FILTER (WHERE due_date >= now()
-                                  AND due_date < date_trunc('week', now()) + interval '1 week') AS due_this_week
-        FROM {table}
-        WHERE user_id = $1 AND status IN ('todo', 'in_progress')
-        """,
-        $"""
-        SELECT count(*) AS completed_this_week FROM {table}
-        WHERE user_id = $1 AND status = 'done' AND completed_at >= date_trunc('week', now())
-        """,
-        $"""
-        SELECT id, title, status, priority, due_date FROM {table}
-        WHERE user_id = $1 AND status IN ('todo', 'in_progress') AND due_date IS NOT NULL
-        ORDER BY due_date, id
-        LIMIT 5
-        """,
+        new(NpgsqlDbType.Text, status), new(NpgsqlDbType.Uuid, null), new(Tstz, null), new(Tstz, null),
+        new(NpgsqlDbType.Integer, null), new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, limit),
     ];
 
-    private static string ListSingle(string table) => $"""
-        SELECT {Columns} FROM {table}
+    // $2 status, $3 project, $4 due_before, $5 due_after, $6..$7 keyset cursor (the archive's first page), $8 limit.
+    private static BenchArg[] ArchivedPageArgs() =>
+    [
+        new(NpgsqlDbType.Text, null), new(NpgsqlDbType.Uuid, null), new(Tstz, null), new(Tstz, null),
+        new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, ListLimit),
+    ];
+
+    // As TodoService.GetDashboardAsync binds them: now, today, tomorrow, this Monday, next Monday (UTC).
+    private static BenchArg[] DashboardArgs(BenchQueryContext ctx)
+    {
+        var today = ctx.Now.Date;
+        var weekStart = today.AddDays(-(((int)today.DayOfWeek + 6) % 7));
+        return [new(Tstz, ctx.Now), new(Tstz, today), new(Tstz, today.AddDays(1)), new(Tstz, weekStart), new(Tstz, weekStart.AddDays(7))];
+    }
+
+    // The table names come from the fixed set of layouts in BenchLayouts, never from input.
+    private static string OnTable(string sql, string? table)
+    {
+        if (table is null)
+        {
+            return sql;
+        }
+
+        var replaced = sql.Replace("FROM todos_active", $"FROM {table}", StringComparison.Ordinal);
+        return replaced != sql && !replaced.Contains("todos_a", StringComparison.Ordinal)
+            ? replaced
+            : throw new InvalidOperationException("the application's statement no longer reads todos_active alone; adapt the baseline");
+    }
+
+    // TodoQueries.DashboardCounts on one table: "done" counts the todos not archived ($7, see BenchQueryContext),
+    // completed_this_week counts every done todo (the application adds the archive's).
+    private static string DashboardCountsSingle(string table) => $"""
+        SELECT count(*) FILTER (WHERE status = 'todo')        AS todo,
+               count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+               count(*) FILTER (WHERE status = 'done' AND (completed_at IS NULL OR completed_at > $7)) AS done,
+               count(*) FILTER (WHERE status = 'cancelled')   AS cancelled,
+               count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date < $2)                     AS overdue,
+               count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $3 AND due_date < $4) AS due_today,
+               count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $5 AND due_date < $6) AS due_this_week,
+               count(*) FILTER (WHERE status = 'done' AND completed_at >= $5 AND completed_at < $6)          AS completed_this_week
+        FROM {table}
         WHERE user_id = $1
-        ORDER BY created_at DESC, id DESC
-        LIMIT 50
         """;
 
-    // Each half is limited on its own so that each side reads at most one page through its (user_id, created_at)
-    // index, then the two pages are merged.
-    private const string ListTodoScale = $"""
-        SELECT {Columns} FROM (
-            (SELECT {Columns} FROM todos_active WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50)
-            UNION ALL
-            (SELECT {Columns} FROM todos_archived WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50)
-        ) page
-        ORDER BY created_at DESC, id DESC
-        LIMIT 50
+    // TodoQueries.ListActivePage on one table: every todo not archived ($10).
+    private static string ListActiveSingle(string table) => $"""
+        SELECT {TodoQueries.TodoColumns}, NULL::timestamptz AS archived_at
+        FROM {table}
+        WHERE user_id = $1
+          AND ($2::text IS NULL OR status = $2::text)
+          AND ($3::uuid IS NULL OR project_id = $3::uuid)
+          AND ($4::timestamptz IS NULL OR due_date < $4::timestamptz)
+          AND ($5::timestamptz IS NULL OR due_date >= $5::timestamptz)
+          AND ($6::int IS NULL OR (priority, created_at, id) < ($6::int, $7::timestamptz, $8::uuid))
+          AND NOT ((status = 'done' AND completed_at <= $10::timestamptz) IS TRUE)
+        ORDER BY priority DESC, created_at DESC, id DESC
+        LIMIT $9
+        """;
+
+    // TodoQueries.ListArchivedPage on one table: the done todos archival would have moved ($9).
+    private static string ListArchivedSingle(string table) => $"""
+        SELECT {TodoQueries.TodoColumns}, NULL::timestamptz AS archived_at
+        FROM {table}
+        WHERE user_id = $1
+          AND status = 'done' AND completed_at <= $9::timestamptz
+          AND ($2::text IS NULL OR status = $2::text)
+          AND ($3::uuid IS NULL OR project_id = $3::uuid)
+          AND ($4::timestamptz IS NULL OR due_date < $4::timestamptz)
+          AND ($5::timestamptz IS NULL OR due_date >= $5::timestamptz)
+          AND ($6::timestamptz IS NULL OR (completed_at, id) < ($6::timestamptz, $7::uuid))
+        ORDER BY completed_at DESC, id DESC
+        LIMIT $8
         """;
 
     public static string Title(QueryKind query) => query switch

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using TodoScale.Database.Cluster;
 using TodoScale.Database.Legacy;
+using TodoScale.Database.Migration;
 using TodoScale.Database.Schema;
 
 namespace TodoScale.Benchmarks;
@@ -16,6 +17,12 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
     public const string StageMigrated = "migrated";
     public const string StageMaintained = "maintained";
     public const string StageGrown = "grown";
+
+    // The runner's default: one committed transaction per 5,000 rows, as `todoscale migrate run` does.
+    private const int MigrationBatchSize = 5_000;
+
+    // Replaced after the migration and again after maintenance, once the archive's contents are known.
+    private BenchQueryContext _queries = BenchQueryContext.Default;
 
     private readonly Lazy<PostgresBinaries> _binaries = new(() => binaries ?? PostgresBinaries.Locate());
 
@@ -33,6 +40,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         };
 
         await PrepareDataAsync(admin, cs, result, ct);
+        await SetQueryContextAsync(admin, ct);
         var skewed = await UsersAsync(admin, "SELECT user_id FROM bench_pick ORDER BY n", ct);
         var heavy = await UsersAsync(admin, "SELECT user_id FROM bench_heavy ORDER BY n", ct);
         var sets = new[] { (UserSets.Skewed, "bench_pick", skewed), (UserSets.Heavy, "bench_heavy", heavy) };
@@ -42,6 +50,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         await MeasureStageAsync(cs, migrated, sets, result, ct);
 
         await MaintainAsync(admin, result, ct);
+        await SetQueryContextAsync(admin, ct);
         var maintained = new BenchStage(StageMaintained, "After maintenance: active partitions and archive months clustered by user, vacuumed",
             [BenchLayouts.Legacy, BenchLayouts.Indexed, BenchLayouts.Covering, BenchLayouts.Final]);
         await CheckAnswersAsync(cs, maintained.Layouts.Concat(migrated.Layouts).DistinctBy(l => l.Key).ToList(), skewed, heavy, result, ct);
@@ -64,6 +73,13 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
 
         result.Total = started.Elapsed;
         return result;
+    }
+
+    private async Task SetQueryContextAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("SELECT max(completed_at) FROM todos_archived");
+        var archivedThrough = await cmd.ExecuteScalarAsync(ct) is DateTime t ? t : (DateTime?)null;
+        _queries = BenchQueryContext.At(_queries.Now, archivedThrough);
     }
 
     private async Task<string> CreateDatabaseAsync(CancellationToken ct)
@@ -139,22 +155,54 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             });
             await StepAsync(result, "pick the benchmark users", () => ExecAsync(db, EmbeddedSql("bench_users.sql"), ct));
         }
+        else
+        {
+            // An earlier run's history growth added years of done todos to (b); left there, (b) would hold more rows
+            // than the legacy table and the TodoScale layout, and the answer check fails on the list and dashboard.
+            await StepAsync(result, "baseline (b): remove an earlier run's history growth", async () =>
+            {
+                var removed = await ExecAsync(db, "DELETE FROM bench_todos_indexed b WHERE NOT EXISTS (SELECT 1 FROM todos t WHERE t.id = b.id)", ct);
+                await ExecAsync(db, "VACUUM ANALYZE bench_todos_indexed", ct);
+                return removed;
+            });
+        }
 
         // The guide's order: create the tables (phase 1), move the data (phase 2), then build the indexes (phase 5).
         // Filling 16 partitions that already carry every index costs several times more than indexing them after.
-        await StepAsync(result, "TodoScale tables (001)", async () =>
+        // So 001 and 002 (definitions only, as under the migrator) are applied here, the data is moved by the
+        // application's own MigrationRunner, and only then does the SchemaMigrator apply the rest (003, 005).
+        await StepAsync(result, "TodoScale tables (001) and migration functions (002)", async () =>
         {
             if (reused)
             {
-                // A re-run starts from freshly created, empty tables.
-                await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived CASCADE", ct);
+                // A re-run starts from freshly created, empty tables and a migration that has not started; without
+                // dropping migration_state the runner would find it 'migrated' and move nothing into the new tables.
+                await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived, migration_state, migration_progress CASCADE", ct);
             }
 
-            return await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);
+            await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);
+            // todoscale.migrator = on makes 002 install its definitions only, as our migrator does; without it the
+            // script's psql path would CALL the whole migration, which cannot COMMIT per batch inside this command.
+            return await ExecAsync(db, "SET todoscale.migrator = on;\n" + ScalingScripts.Read("002_migrate_existing_data.sql") + "\nRESET todoscale.migrator;", ct);
         });
-        // TODO(merge): switch to the real migration (002 migrate_todos_batch / MigrationRunner) when it lands on main.
-        result.MigrationSource = "stand-in copy (src/TodoScale.Benchmarks/Sql/standin_migration.sql): the real migration 002 was not on main yet";
-        await StepAsync(result, "migrate legacy -> TodoScale (stand-in INSERT ... SELECT)", () => ExecAsync(db, EmbeddedSql("standin_migration.sql"), ct));
+        result.MigrationSource = $"the application's MigrationRunner (migrations/scaling/002 migrate_todos_batch, {MigrationBatchSize:N0} rows per committed batch)";
+        await StepAsync(result, "migrate legacy -> TodoScale (MigrationRunner, 002 migrate_todos_batch)", async () =>
+        {
+            var run = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = MigrationBatchSize },
+                new Progress<MigrationProgress>(p =>
+                {
+                    if (p.Batches % 50 == 0 && !p.Completed)
+                    {
+                        log($"  {p.RowsDone:N0} / {p.RowsTotal:N0} rows");
+                    }
+                }), ct);
+            if (!run.Completed)
+            {
+                throw new InvalidOperationException($"the migration stopped before moving every row (state {run.Status.State})");
+            }
+
+            return $"{run.RowsMovedThisRun:N0} rows in {run.BatchesThisRun:N0} batches ({run.RowsPerSecond:N0} rows/s, {run.Retries} retries)";
+        });
         await StepAsync(result, "TodoScale schema scripts through the migrator (005 builds the indexes)", async () =>
         {
             var applied = await new SchemaMigrator(cs).MigrateAsync(ct: ct);
@@ -238,7 +286,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
                         {
                             foreach (var layout in stage.Layouts)
                             {
-                                var statements = BenchQueries.Statements(query, layout.Kind, layout.Table);
+                                var statements = BenchQueries.Statements(query, layout.Kind, layout.Table, _queries);
                                 rounds[layout.Key].Add(await LoadDriver.RunAsync(sources[layout.Key], statements, users, clients, options.Warmup, options.Duration, seed++, ct));
                             }
                         }
@@ -288,10 +336,10 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             string? first = null;
             foreach (var user in users)
             {
-                var reference = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, LayoutKind.SingleTable, "todos"), user, ct);
+                var reference = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, LayoutKind.SingleTable, "todos", _queries), user, ct);
                 foreach (var layout in layouts.Where(l => l.Key != BenchLayouts.Legacy.Key).DistinctBy(l => (l.Kind, l.Table)))
                 {
-                    var answer = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, layout.Kind, layout.Table), user, ct);
+                    var answer = await LoadDriver.AnswerAsync(db, BenchQueries.Statements(query, layout.Kind, layout.Table, _queries), user, ct);
                     if (answer != reference)
                     {
                         mismatches++;
@@ -318,11 +366,11 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
                 continue;
             }
 
-            foreach (var sql in BenchQueries.Statements(query, layout.Kind, layout.Table).Take(1))
+            foreach (var statement in BenchQueries.Statements(query, layout.Kind, layout.Table, _queries).Take(1))
             {
                 await using var conn = await db.OpenConnectionAsync(ct);
-                await using var cmd = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, conn);
-                cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid, Value = heavyUser });
+                await using var cmd = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement.Sql, conn);
+                LoadDriver.AddParameters(cmd.Parameters, statement, heavyUser);
                 var lines = new List<string>();
                 await using var reader = await cmd.ExecuteReaderAsync(ct);
                 while (await reader.ReadAsync(ct))

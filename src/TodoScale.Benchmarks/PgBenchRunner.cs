@@ -19,7 +19,13 @@ public static partial class PgBenchRunner
     {
         var statement = BenchQueries.Statements(QueryKind.Top20, layout.Kind, layout.Table)[0];
         // pgbench ends an SQL command at the semicolon; one line keeps the per-statement report readable.
-        var sql = Regex.Replace(statement, @"\s+", " ").Replace("$1", ":uid", StringComparison.Ordinal);
+        // $1 becomes the drawn user (a prepared parameter); the statement's fixed values go in as literals, since a
+        // pgbench variable cannot hold NULL. All of them are numbers, NULL or the status, never input.
+        var sql = Parameter().Replace(Regex.Replace(statement.Sql, @"\s+", " "), m =>
+        {
+            var n = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            return n == 1 ? ":uid" : Literal(statement.Args[n - 2]);
+        });
         var script = Path.Combine(Path.GetTempPath(), $"todoscale-bench-{layout.Key}-{Guid.NewGuid():N}.sql");
         await File.WriteAllTextAsync(script,
             "\\set n random(1, :npick)\n" +
@@ -99,4 +105,16 @@ public static partial class PgBenchRunner
 
     [GeneratedRegex(@"^\s*([0-9.]+)\s+(?:[0-9]+\s+)?SELECT ", RegexOptions.Multiline)]
     private static partial Regex StatementLine();
+
+    private static string Literal(BenchArg arg) => arg.Value switch
+    {
+        null => "NULL",
+        int i => i.ToString(CultureInfo.InvariantCulture),
+        string v when v.All(char.IsAsciiLetterLower) => $"'{v}'",
+        DateTime t => $"'{t.ToUniversalTime():yyyy-MM-dd HH:mm:ss.ffffff}+00'",
+        var v => throw new InvalidOperationException($"no pgbench literal for {v.GetType().Name}"),
+    };
+
+    [GeneratedRegex(@"\$([0-9]+)")]
+    private static partial Regex Parameter();
 }
