@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using Microsoft.Extensions.Hosting;
 using TodoScale.Api.Hosting;
 using TodoScale.Database.Maintenance;
 using TodoScale.Database.Migration;
@@ -168,36 +167,15 @@ public static class DemoCommands
                 return ExitCodes.Success;
             }
 
-            var app = TodoScaleApi.Build([], new TodoScaleApiOptions
+            return await ApiServer.RunAsync(ctx, parse, cs, [parse.GetValue(urls)!], async (app, url) =>
             {
-                ConnectionString = cs,
-                Jwt = ApiKeys.Resolve(ctx, parse),
-                Urls = [parse.GetValue(urls)!],
-                RunMaintenanceScheduler = true,
-            });
-            await using (app)
-            {
-                await app.StartAsync(ct);
-                var url = TodoScaleApi.ListeningUrls(app).FirstOrDefault() ?? parse.GetValue(urls)!;
                 var token = await TodoScaleApi.CreateUserTokenAsync(app, "demo@example.com", ct: ct);
                 Ui.Success($"The TodoScale API is serving the demo database on {url} (Ctrl-C stops it)");
                 Ui.Info($"  API reference: {url}/scalar");
                 Ui.Info($"  token for demo@example.com: {token}");
                 Ui.Info($"  curl -s -X POST {url}/api/todos -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"title\":\"Try TodoScale\",\"priority\":3}}'");
                 Ui.Info($"  curl -s {url}/api/todos -H 'Authorization: Bearer {token}'");
-                try
-                {
-                    await app.WaitForShutdownAsync(ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Ctrl-C ends the demo.
-                }
-
-                await app.StopAsync(CancellationToken.None);
-            }
-
-            return ExitCodes.Success;
+            }, ct);
         });
         return demo;
     }

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using Microsoft.Extensions.Hosting;
-using TodoScale.Api.Hosting;
 using TodoScale.Cli.Infrastructure;
 using TodoScale.Database.Schema;
 
@@ -38,45 +36,15 @@ public static class ServeCommands
                 () => Ui.Info("another todoscale is migrating this database; waiting for it to finish ..."),
                 ct);
 
-            var app = TodoScaleApi.Build([], new TodoScaleApiOptions
+            return await ApiServer.RunAsync(ctx, parse, cs, listen, (_, url) =>
             {
-                ConnectionString = cs,
-                Jwt = ApiKeys.Resolve(ctx, parse),
-                Urls = listen,
-                RunMaintenanceScheduler = true,
-            });
-            await using (app)
-            {
-                try
-                {
-                    await app.StartAsync(ct);
-                }
-                catch (IOException e)
-                {
-                    // Kestrel: "Failed to bind to address ...: address already in use" - usually another serve.
-                    Ui.Error(e.Message);
-                    return ExitCodes.Busy;
-                }
-
-                var url = TodoScaleApi.ListeningUrls(app).FirstOrDefault() ?? parse.GetValue(urls)!;
                 Ui.Success($"TodoScale API listening on {url}");
                 Ui.Info($"  API reference: {url}/scalar   OpenAPI: {url}/openapi/v1.json   health: {url}/health");
                 // The token must be issued against the same database, or its user does not exist here.
                 Ui.Info("  token: todoscale users add --email you@example.com" +
                         (ctx.HasExplicitDatabase(parse) ? " --database \"<the same database as serve>\"" : ""));
-                try
-                {
-                    await app.WaitForShutdownAsync(ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Ctrl-C is how a server is meant to stop.
-                }
-
-                await app.StopAsync(CancellationToken.None);
-            }
-
-            return ExitCodes.Success;
+                return Task.CompletedTask;
+            }, ct);
         });
         return serve;
     }
