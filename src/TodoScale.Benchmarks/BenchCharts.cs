@@ -94,10 +94,10 @@ public static class BenchCharts
         double[] xs = [r.Data!.Rows / 1e6, r.GrownRows / 1e6];
         foreach (var query in r.Options.Queries)
         {
-            foreach (var layout in new[] { BenchLayouts.Indexed, BenchLayouts.Final })
+            foreach (var (small, grown) in new[] { (BenchLayouts.IndexedSmall, BenchLayouts.IndexedGrown), (BenchLayouts.FinalSmall, BenchLayouts.FinalGrown) })
             {
-                var before = r.Cell(BenchRunner.StageMaintained, layout.Key, query, UserSets.Skewed, 1);
-                var after = r.Cell(BenchRunner.StageGrown, layout.Key, query, UserSets.Skewed, 1);
+                var layout = small;
+                var (before, after) = BenchReport.GrowthPair(r, small, grown, query, UserSets.Skewed, 1);
                 if (before is null || after is null)
                 {
                     continue;

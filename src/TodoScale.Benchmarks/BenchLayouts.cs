@@ -3,8 +3,10 @@ namespace TodoScale.Benchmarks;
 /// <summary>
 /// One way of storing and querying the same rows. PlanCacheMode is the session setting the application
 /// would set in its connection string (Options=-c plan_cache_mode=...); null leaves PostgreSQL's default (auto).
+/// Setup, when set, is run before each of the layout's turns: it puts the database into the state the layout
+/// stands for (the history growth stage switches the archive between its small and grown history this way).
 /// </summary>
-public sealed record BenchLayout(string Key, string Name, LayoutKind Kind, string Table, string? PlanCacheMode, bool Baseline)
+public sealed record BenchLayout(string Key, string Name, LayoutKind Kind, string Table, string? PlanCacheMode, bool Baseline, string? Setup = null)
 {
     public string ConnectionOptions => PlanCacheMode is null ? "" : $"-c plan_cache_mode={PlanCacheMode}";
 }
@@ -30,4 +32,22 @@ public static class BenchLayouts
 
     /// <summary>The layout the application runs in the end: after maintenance, with the recommended session setting.</summary>
     public static BenchLayout Final => TodoScaleGenericClustered;
+
+    /// <summary>History growth stage: (b) as generated, measured in the same rounds as <see cref="IndexedGrown"/>.</summary>
+    public static readonly BenchLayout IndexedSmall = Indexed with { Key = "b-small", Name = "(b) single table, best composite indexes, original history" };
+
+    /// <summary>History growth stage: (b)'s rows plus years of finished history, same indexes (grow_history.sql).</summary>
+    public static readonly BenchLayout IndexedGrown = Indexed with { Key = "b-grown", Name = "(b) single table, best composite indexes, grown history", Table = "bench_todos_grown" };
+
+    /// <summary>History growth stage: the final layout with the added archive months detached (original history).</summary>
+    public static readonly BenchLayout FinalSmall = TodoScaleGenericClustered with
+    {
+        Key = "t-final-small", Name = "TodoScale final, original history", Setup = "SELECT bench_set_history(false)",
+    };
+
+    /// <summary>History growth stage: the final layout with the added archive months attached.</summary>
+    public static readonly BenchLayout FinalGrown = TodoScaleGenericClustered with
+    {
+        Key = "t-final-grown", Name = "TodoScale final, grown history", Setup = "SELECT bench_set_history(true)",
+    };
 }

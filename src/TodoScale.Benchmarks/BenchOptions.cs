@@ -37,6 +37,11 @@ public sealed record BenchOptions
     /// </summary>
     public int HistoryYears { get; init; }
 
+    /// <summary>Alternative to <see cref="HistoryYears"/>: add whole years of history until the total reaches this many rows; 0 skips it.</summary>
+    public long GrowTo { get; init; }
+
+    public const int MaxHistoryYears = 60;
+
     /// <summary>Keep the generated legacy data of an earlier run with the same size (the TodoScale tables are rebuilt).</summary>
     public bool Reuse { get; init; }
 
@@ -80,9 +85,14 @@ public sealed record BenchOptions
             throw new ArgumentException("--rounds must be between 1 and 20.");
         }
 
-        if (HistoryYears is < 0 or > 30)
+        if (HistoryYears is < 0 or > MaxHistoryYears)
         {
-            throw new ArgumentException("--history-years must be between 0 and 30.");
+            throw new ArgumentException($"--history-years must be between 0 and {MaxHistoryYears}.");
+        }
+
+        if (GrowTo != 0 && (GrowTo <= Rows || HistoryYears > 0))
+        {
+            throw new ArgumentException("--grow-to must be more than --rows, and cannot be combined with --history-years.");
         }
 
         if (Queries.Count == 0)

@@ -35,8 +35,11 @@ public sealed class BenchResult
     public List<AnswerCheck> Checks { get; } = [];
     public List<string> Plans { get; } = [];
 
-    /// <summary>Total rows of the single table (b) after history growth; 0 when growth was not measured.</summary>
+    /// <summary>Total rows of the grown single table (b) after history growth; 0 when growth was not measured.</summary>
     public long GrownRows { get; set; }
+
+    /// <summary>Years of finished history the growth stage added (from --history-years or --grow-to).</summary>
+    public int HistoryYears { get; set; }
 
     public CellResult? Cell(string stage, string layoutKey, QueryKind query, string users, int clients) =>
         Cells.FirstOrDefault(c => c.Stage == stage && c.Layout.Key == layoutKey && c.Query == query && c.UserSet == users && c.Clients == clients);

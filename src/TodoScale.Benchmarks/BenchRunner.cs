@@ -62,13 +62,16 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             await OperationsAsync(admin, cs, result, ct);
         }
 
-        if (options.HistoryYears > 0)
+        if (options.HistoryYears > 0 || options.GrowTo > 0)
         {
             await GrowHistoryAsync(admin, result, ct);
+            // Small and grown history take turns within every round (the archive's added months are detached and
+            // re-attached between turns; (b) has a grown twin table), so the ratio compares measurements seconds apart.
             var grown = new BenchStage(StageGrown,
-                $"After {options.HistoryYears} more years of finished history ({result.GrownRows:N0} rows in all), same open todos",
-                [BenchLayouts.Indexed, BenchLayouts.Final]);
+                $"History growth: {result.Data!.Rows:N0} and {result.GrownRows:N0} rows in all ({result.HistoryYears} more years of finished todos), same open todos, measured in alternation",
+                [BenchLayouts.IndexedSmall, BenchLayouts.IndexedGrown, BenchLayouts.FinalSmall, BenchLayouts.FinalGrown]);
             await MeasureStageAsync(cs, grown, sets, result, ct, pgbench: false);
+            await ExecAsync(admin, "SELECT bench_set_history(true)", ct);
         }
 
         result.Total = started.Elapsed;
@@ -246,12 +249,21 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
 
     private async Task GrowHistoryAsync(NpgsqlDataSource db, BenchResult result, CancellationToken ct)
     {
-        await StepAsync(result, $"history growth: +{options.HistoryYears} years of archived todos in the archive and in (b)", async () =>
+        var years = options.HistoryYears;
+        if (options.GrowTo > 0)
+        {
+            // Each added year copies today's archive, so the years needed follow from its size.
+            var archived = await ScalarAsync<long>(db, "SELECT count(*) FROM todos_archived", ct);
+            years = (int)Math.Clamp(Math.Ceiling((options.GrowTo - result.Data!.Rows) / (double)Math.Max(1, archived)), 1, BenchOptions.MaxHistoryYears);
+        }
+
+        result.HistoryYears = years;
+        await StepAsync(result, $"history growth: +{years} years of archived todos in the archive (detachable months) and in a grown copy of (b)", async () =>
         {
             await using var conn = await db.OpenConnectionAsync(ct);
             await using (var set = new NpgsqlCommand("SELECT set_config('bench.history_years', $1, false)", conn))
             {
-                set.Parameters.Add(new NpgsqlParameter { Value = options.HistoryYears.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                set.Parameters.Add(new NpgsqlParameter { Value = years.ToString(System.Globalization.CultureInfo.InvariantCulture) });
                 await set.ExecuteNonQueryAsync(ct);
             }
 
@@ -259,9 +271,9 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             await grow.ExecuteNonQueryAsync(ct);
             return "";
         });
-        await StepAsync(result, "VACUUM ANALYZE todos_archived, bench_todos_indexed",
-            () => ExecAsync(db, "VACUUM ANALYZE todos_archived, bench_todos_indexed", ct));
-        result.GrownRows = await ScalarAsync<long>(db, "SELECT count(*) FROM bench_todos_indexed", ct);
+        await StepAsync(result, "VACUUM ANALYZE todos_archived, bench_todos_grown",
+            () => ExecAsync(db, "VACUUM ANALYZE todos_archived, bench_todos_grown", ct));
+        result.GrownRows = await ScalarAsync<long>(db, "SELECT count(*) FROM bench_todos_grown", ct);
         log($"grown to {result.GrownRows:N0} rows");
     }
 
@@ -286,6 +298,12 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
                         {
                             foreach (var layout in stage.Layouts)
                             {
+                                if (layout.Setup is { } setup)
+                                {
+                                    await using var prepare = NpgsqlDataSource.Create(cs);
+                                    await ExecAsync(prepare, setup, ct);
+                                }
+
                                 var statements = BenchQueries.Statements(query, layout.Kind, layout.Table, _queries);
                                 rounds[layout.Key].Add(await LoadDriver.RunAsync(sources[layout.Key], statements, users, clients, options.Warmup, options.Duration, seed++, ct));
                             }

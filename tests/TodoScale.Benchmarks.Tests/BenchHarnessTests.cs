@@ -77,6 +77,35 @@ public sealed class BenchHarnessTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task history_growth_measures_small_and_grown_history_in_the_same_rounds_and_leaves_the_archive_whole()
+    {
+        var options = SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}")) with
+        {
+            Clients = [1], Rounds = 1, Operations = false, Queries = [QueryKind.Top20, QueryKind.ListWithArchive], GrowTo = 8_000,
+        };
+        var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
+
+        var grown = Assert.Single(result.Stages, s => s.Key == BenchRunner.StageGrown);
+        Assert.Equal([BenchLayouts.IndexedSmall.Key, BenchLayouts.IndexedGrown.Key, BenchLayouts.FinalSmall.Key, BenchLayouts.FinalGrown.Key], grown.Layouts.Select(l => l.Key));
+        foreach (var layout in grown.Layouts)
+        {
+            Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.Top20, UserSets.Skewed, 1) is { Stats.Count: > 0 }, $"no measurement for {layout.Key}");
+        }
+
+        Assert.True(result.HistoryYears >= 1);
+        Assert.True(result.GrownRows >= options.GrowTo, $"grew to {result.GrownRows} rows only");
+
+        // The run ends with the grown history attached; detaching it gives back exactly the migrated archive.
+        var cs = new Npgsql.NpgsqlConnectionStringBuilder(server.AdminConnectionString) { Database = options.DatabaseName }.ConnectionString;
+        await using var db = Npgsql.NpgsqlDataSource.Create(cs);
+        async Task<long> ArchivedAsync() => (long)(await db.CreateCommand("SELECT count(*) FROM todos_archived").ExecuteScalarAsync())!;
+        Assert.Equal(result.Data!.ArchivedRows * (1 + result.HistoryYears), await ArchivedAsync());
+        Assert.Equal(result.HistoryYears * 12, (int)(await db.CreateCommand("SELECT bench_set_history(false)").ExecuteScalarAsync())!);
+        Assert.Equal(result.Data.ArchivedRows, await ArchivedAsync());
+        Assert.Equal(result.GrownRows - result.Data.Rows, result.Data.ArchivedRows * result.HistoryYears);
+    }
+
+    [Fact]
     public void pgbench_output_gives_tps_and_the_latency_of_the_last_statement_even_when_truncated()
     {
         const string output = """

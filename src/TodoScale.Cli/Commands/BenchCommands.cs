@@ -23,12 +23,13 @@ public static class BenchCommands
         var noPgBench = new Option<bool>("--no-pgbench") { Description = "Skip the pgbench runs." };
         var noOps = new Option<bool>("--no-ops") { Description = "Skip the pg_dump and VACUUM timings." };
         var historyYears = new Option<int>("--history-years") { Description = "Then add this many years of finished history (same open todos) and measure again; 0 skips it." };
+        var growTo = new Option<long>("--grow-to") { Description = "Then add whole years of finished history until the total reaches this many rows (e.g. 10000000), and measure small and grown history in alternation." };
         var reuse = new Option<bool>("--reuse") { Description = "Reuse the legacy data of an earlier run of the same size (the TodoScale tables are rebuilt)." };
         var dbName = new Option<string?>("--bench-database") { Description = "Database the run creates (and drops first) on the server; default todoscale_bench_ROWS." };
 
         var run = new Command("run", "Generate a legacy database, migrate it, and measure every layout in one run; writes docs/benchmarks.md and charts.")
         {
-            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, historyYears, reuse, dbName,
+            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, historyYears, growTo, reuse, dbName,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -45,6 +46,7 @@ public static class BenchCommands
                 PgBench = !parse.GetValue(noPgBench),
                 Operations = !parse.GetValue(noOps),
                 HistoryYears = parse.GetValue(historyYears),
+                GrowTo = parse.GetValue(growTo),
                 Reuse = parse.GetValue(reuse),
                 DatabaseName = parse.GetValue(dbName),
                 CommandLine = "todoscale " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
