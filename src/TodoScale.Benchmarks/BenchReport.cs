@@ -22,23 +22,8 @@ public static class BenchReport
         var charts = BenchCharts.Write(result, directory);
         var markdown = Markdown(result, charts.Select(Path.GetFileName).ToList()!);
         var path = Path.Combine(directory, "benchmarks.md");
-        var existing = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n\n";
-        var begin = existing.IndexOf(BeginMarker, StringComparison.Ordinal);
-        var end = existing.IndexOf(EndMarker, StringComparison.Ordinal);
-        var block = BeginMarker + "\n" + markdown + EndMarker;
-        var updated = begin >= 0 && end > begin
-            ? existing[..begin] + block + existing[(end + EndMarker.Length)..]
-            : InsertAfterTitle(existing, block);
-        File.WriteAllText(path, updated);
+        MarkdownSections.Write(path, BeginMarker, EndMarker, markdown);
         return [path, .. charts];
-    }
-
-    private static string InsertAfterTitle(string existing, string block)
-    {
-        var firstLineEnd = existing.StartsWith('#') ? existing.IndexOf('\n') : -1;
-        return firstLineEnd < 0
-            ? block + "\n\n" + existing
-            : existing[..(firstLineEnd + 1)] + "\n" + block + "\n" + existing[(firstLineEnd + 1)..];
     }
 
     public static string Markdown(BenchResult r, IReadOnlyList<string> charts)

@@ -75,6 +75,7 @@ public static class BenchCommands
         });
 
         bench.Subcommands.Add(run);
+        bench.Subcommands.Add(BenchMigrationCommand.Create(ctx));
         return bench;
     }
 

@@ -15,6 +15,12 @@ public sealed record MigrationBenchmarkOptions
 
     /// <summary>How long the writers run alone first, for their latency without a migration.</summary>
     public TimeSpan WriterBaselineDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Create the index on todos(parent_todo_id) that migration_preflight() recommends before anything is measured:
+    /// without it every legacy DELETE scans the whole table for subtasks to cascade to.
+    /// </summary>
+    public bool LegacyParentIndex { get; init; }
 }
 
 public sealed record MigrationBenchmarkResult(
@@ -74,6 +80,11 @@ public static class MigrationBenchmark
         await using var conn = new NpgsqlConnection(connectionString);
         await conn.OpenAsync(ct);
         var rows = (await LegacyMigration.QueryAsync(conn, "SELECT count(*) FROM todos", r => r.GetInt64(0), ct))[0];
+        if (options.LegacyParentIndex)
+        {
+            log?.Invoke("CREATE INDEX CONCURRENTLY todos_parent_todo_id_idx");
+            await TimeAsync(conn, "CREATE INDEX CONCURRENTLY IF NOT EXISTS todos_parent_todo_id_idx ON todos (parent_todo_id)", ct);
+        }
 
         log?.Invoke($"writers alone for {options.WriterBaselineDuration.TotalSeconds:N0} s");
         var alone = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);

@@ -14,7 +14,7 @@ public sealed class MigrationFigures(PostgresServer server)
     {
         var rows = int.Parse(Environment.GetEnvironmentVariable("TODOSCALE_BENCH_ROWS") ?? "100000", System.Globalization.CultureInfo.InvariantCulture);
         var cs = await LegacyDb.CreateAsync(server, "figures", rows);
-        var options = new MigrationBenchmarkOptions();
+        var options = new MigrationBenchmarkOptions { LegacyParentIndex = Environment.GetEnvironmentVariable("TODOSCALE_BENCH_PARENT_INDEX") == "1" };
 
         var result = await MigrationBenchmark.RunAsync(cs, options, m => TestContext.Current.SendDiagnosticMessage(m));
 

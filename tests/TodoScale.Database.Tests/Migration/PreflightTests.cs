@@ -18,6 +18,26 @@ public sealed class PreflightTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task a_subtask_foreign_key_without_an_index_is_advised_and_an_index_on_it_satisfies_the_check()
+    {
+        var cs = await CreateAsync(server, "preparent", rows: 300);
+
+        var before = (await new LegacyMigration(cs).PreflightAsync()).Single(i => i.CheckName == "unindexed_foreign_key_parent_todo_id");
+        await using (var conn = new Npgsql.NpgsqlConnection(cs))
+        {
+            await conn.OpenAsync(TestContext.Current.CancellationToken);
+            await ExecAsync(conn, "CREATE INDEX todos_parent_todo_id_idx ON todos (parent_todo_id)");
+        }
+
+        var after = (await new LegacyMigration(cs).PreflightAsync()).Single(i => i.CheckName == "unindexed_foreign_key_parent_todo_id");
+        Assert.Equal("info", before.Severity);
+        Assert.False(before.IsBlocking);
+        Assert.Contains("CREATE INDEX CONCURRENTLY todos_parent_todo_id_idx ON todos (parent_todo_id)", before.Handling);
+        Assert.Equal("ok", after.Severity);
+        Assert.Contains("todos_parent_todo_id_idx", after.Handling);
+    }
+
+    [Fact]
     public async Task unknown_status_values_block_the_run_and_nothing_moves()
     {
         var cs = await CreateAsync(server, "prestatus", rows: 300, conn =>

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using TodoScale.Benchmarks;
+using TodoScale.Cli.Infrastructure;
+
+namespace TodoScale.Cli.Commands;
+
+/// <summary>todoscale bench migration: the live migration's rates against one INSERT … SELECT, with and without writers.</summary>
+public static class BenchMigrationCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var rows = new Option<int>("--rows") { Description = "Rows of the generated legacy todos table.", DefaultValueFactory = _ => 1_000_000 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Rows per committed migration batch.", DefaultValueFactory = _ => 5_000 };
+        var writers = new Option<int>("--writers") { Description = "Connections of the simulated legacy application writing during the copy.", DefaultValueFactory = _ => 4 };
+        var thinkMs = new Option<int>("--think-ms") { Description = "Pause of each writer connection between two statements, in ms.", DefaultValueFactory = _ => 5 };
+        var aloneSeconds = new Option<int>("--writers-alone") { Description = "Seconds the writers run alone first (their latency without a migration).", DefaultValueFactory = _ => 30 };
+        var noIndexVariant = new Option<bool>("--no-index-variant") { Description = "Skip the second variant with the index on todos(parent_todo_id) that the preflight advises." };
+        var output = new Option<string>("--out") { Description = "Folder of benchmarks.md (only this benchmark's marked block is replaced); empty prints only.", DefaultValueFactory = _ => "docs" };
+        var dbName = new Option<string>("--bench-database") { Description = "Prefix of the databases the run creates (and drops first).", DefaultValueFactory = _ => "todoscale_bench_migration" };
+
+        var command = new Command("migration", "Measure the live migration (002) against one INSERT … SELECT, alone and while a simulated application writes; writes a block of docs/benchmarks.md.")
+        {
+            rows, batchSize, writers, thinkMs, aloneSeconds, noIndexVariant, output, dbName,
+        };
+        command.SetHandler(async (parse, ct) =>
+        {
+            var options = new MigrationBenchOptions
+            {
+                Rows = parse.GetValue(rows),
+                BatchSize = parse.GetValue(batchSize),
+                Writers = parse.GetValue(writers),
+                ThinkTime = TimeSpan.FromMilliseconds(parse.GetValue(thinkMs)),
+                WritersAlone = TimeSpan.FromSeconds(parse.GetValue(aloneSeconds)),
+                CompareParentIndex = !parse.GetValue(noIndexVariant),
+                DatabaseName = parse.GetValue(dbName)!,
+                CommandLine = "todoscale " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            };
+            options.Validate();
+
+            var server = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var result = await new MigrationBench(server, options, Ui.Info).RunAsync(ct);
+            var markdown = MigrationBench.Markdown(result);
+            if (parse.GetValue(output) is { Length: > 0 } dir)
+            {
+                Ui.Info($"wrote {MigrationBench.Write(result, dir)}");
+            }
+            else
+            {
+                Console.WriteLine(markdown);
+            }
+
+            var failed = result.Variants.SelectMany(v => v.Result.Checks).Count(c => !c.Passed);
+            if (failed > 0)
+            {
+                Ui.Error($"{failed} validate_migration() checks failed after the live migration.");
+                return ExitCodes.CheckFailed;
+            }
+
+            Ui.Success($"migration benchmark finished in {result.Total.TotalMinutes:F1} min");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
