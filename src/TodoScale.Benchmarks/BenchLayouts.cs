@@ -6,15 +6,23 @@ namespace TodoScale.Benchmarks;
 /// Setup, when set, is run before each of the layout's turns: it puts the database into the state the layout
 /// stands for (the history growth stage switches the archive between its small and grown history this way).
 /// </summary>
-public sealed record BenchLayout(string Key, string Name, LayoutKind Kind, string Table, string? PlanCacheMode, bool Baseline, string? Setup = null)
+public sealed record BenchLayout(string Key, string Name, LayoutKind Kind, string Table, string? PlanCacheMode, bool Baseline, string? Setup = null, string? Settings = null, int MaxClients = int.MaxValue)
 {
-    public string ConnectionOptions => PlanCacheMode is null ? "" : $"-c plan_cache_mode={PlanCacheMode}";
+    public string ConnectionOptions => string.Join(' ', new[] { PlanCacheMode is null ? null : $"-c plan_cache_mode={PlanCacheMode}", Settings }.Where(o => o is not null));
 }
 
 public static class BenchLayouts
 {
     /// <summary>(a) the legacy table as applications have it: primary key and an index on user_id.</summary>
     public static readonly BenchLayout Legacy = new("a", "(a) legacy todos: PK + user_id index", LayoutKind.SingleTable, "todos", null, true);
+
+    /// <summary>
+    /// (a0) the legacy table as the guide's "before" describes it: nothing but the primary key for a per-user query,
+    /// i.e. the same table with index use switched off for the session (the primary key on id cannot serve a
+    /// user_id filter anyway). Only measured with one client: each query scans the whole table.
+    /// </summary>
+    public static readonly BenchLayout LegacyPkOnly = new("a0", "(a0) legacy todos, primary key only (no user_id index)", LayoutKind.SingleTable, "todos", null, true,
+        Settings: "-c enable_indexscan=off -c enable_bitmapscan=off -c enable_indexonlyscan=off", MaxClients: 1);
 
     /// <summary>(b) the same rows in one table with the best composite (key-only) index for each query, vacuumed.</summary>
     public static readonly BenchLayout Indexed = new("b", "(b) single table, best composite indexes", LayoutKind.SingleTable, "bench_todos_indexed", null, true);
