@@ -162,8 +162,8 @@ BEGIN
                 BEGIN
                     PERFORM set_config('lock_timeout', v_timeout || 'ms', true);
                     EXECUTE format('ANALYZE %s', v_part);
-                EXCEPTION WHEN lock_not_available THEN
-                    NULL; -- decide by the older statistics
+                EXCEPTION WHEN OTHERS THEN
+                    NULL; -- lock timeout or the like: decide by the older statistics
                 END;
             END IF;
             v_before := todoscale_user_correlation(v_part);
