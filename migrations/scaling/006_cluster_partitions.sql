@@ -181,7 +181,9 @@ BEGIN
                 EXCEPTION
                     WHEN lock_not_available THEN
                         v_status := 'SKIPPED';
-                        v_detail := format('another transaction held its lock longer than lock_timeout %s ms; the next run retries', v_timeout);
+                        v_detail := format('another transaction held its lock longer than lock_timeout %s ms%s; the next run retries', v_timeout,
+                            coalesce(' (pid ' || (SELECT string_agg(DISTINCT l.pid::text, ', ') FROM pg_locks l
+                                                  WHERE l.relation = v_part AND l.granted AND l.pid <> pg_backend_pid()) || ')', ''));
                     WHEN query_canceled THEN
                         -- A cancel (statement_timeout, Ctrl-C) ends the procedure; the session lock must
                         -- not outlive it in a pooled connection and block every later run.
