@@ -6,7 +6,7 @@ using TodoScale.Database.Maintenance;
 
 namespace TodoScale.Cli.Commands;
 
-/// <summary>todoscale maintain daily|weekly|health|stats</summary>
+/// <summary>todoscale maintain daily|weekly|cluster|health|stats</summary>
 public static class MaintainCommands
 {
     public static Command Create(CliContext ctx)
@@ -17,12 +17,15 @@ public static class MaintainCommands
         var daily = new Command("daily",
             "Run the daily job now: archive done todos older than archive_after_days, create partitions ahead (moving rows out of DEFAULT), ANALYZE and VACUUM what changed. " +
             "Exit 1 when a step failed, 5 when another maintenance run holds the lock.");
-        daily.SetHandler((parse, ct) => RunJobAsync(ctx, parse, MaintenanceJob.Daily, ct));
+        daily.SetHandler((parse, ct) => RunJobAsync(ctx, parse, "daily", r => r.RunDailyAsync(ct), ct));
 
         var weekly = new Command("weekly",
-            "Run the weekly job now: health check, retention of the AI interaction log and maintenance logs (see maintenance_settings), statistics of the partitioned tables. " +
+            "Run the weekly job now: health check, retention of the AI interaction log and maintenance logs (see maintenance_settings), statistics of the partitioned tables, " +
+            "then what 'maintain cluster' does with the thresholds in maintenance_settings. " +
             "Exit 1 when a step failed (a CRITICAL health check counts), 5 when another maintenance run holds the lock.");
-        weekly.SetHandler((parse, ct) => RunJobAsync(ctx, parse, MaintenanceJob.Weekly, ct));
+        weekly.SetHandler((parse, ct) => RunJobAsync(ctx, parse, "weekly", r => r.RunWeeklyAsync(ct), ct));
+
+        var cluster = Cluster(ctx);
 
         var health = new Command("health",
             "Check partitions: DEFAULT rows, partitions ahead, hash skew, archival backlog, missing indexes, dead tuples, last daily run. Exit 1 on any CRITICAL.");
@@ -65,7 +68,7 @@ public static class MaintainCommands
             return ExitCodes.Success;
         });
 
-        foreach (var c in new[] { daily, weekly, health, stats })
+        foreach (var c in new[] { daily, weekly, cluster, health, stats })
         {
             maintain.Subcommands.Add(c);
         }
@@ -73,32 +76,80 @@ public static class MaintainCommands
         return maintain;
     }
 
-    private static async Task<int> RunJobAsync(CliContext ctx, ParseResult parse, MaintenanceJob job, CancellationToken ct)
+    private static Command Cluster(CliContext ctx)
+    {
+        var minCorrelation = new Option<decimal?>("--min-correlation")
+        {
+            Description = "CLUSTER a partition whose pg_stats correlation of user_id is below this (0 to 1; default: maintenance_settings cluster_min_correlation, 0.9). " +
+                          "1 clusters every partition not already in perfect order.",
+        };
+        minCorrelation.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<decimal?>() is < 0 or > 1)
+            {
+                r.AddError("--min-correlation must be between 0 and 1");
+            }
+        });
+        var lockTimeout = new Option<int?>("--lock-timeout")
+        {
+            Description = "Milliseconds one CLUSTER may wait for its partition's lock before that partition is skipped until the next run " +
+                          "(default: maintenance_settings cluster_lock_timeout_ms, 2000). Readers of the partition queue behind a waiting CLUSTER, so keep it short.",
+        };
+        lockTimeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 1)
+            {
+                r.AddError("--lock-timeout must be at least 1 (ms)");
+            }
+        });
+
+        var cluster = new Command("cluster",
+            "Keep each user's rows together on disk: CLUSTER, one partition per transaction, every todos_active partition and closed todos_archived month whose order by user " +
+            "has decayed, then ANALYZE and VACUUM it (CALL cluster_partitions() of 006). Each partition is locked for its rewrite only; a partition another transaction " +
+            "holds longer than --lock-timeout is SKIPPED. Also the last part of 'maintain weekly'. " +
+            "Exit 1 when a partition failed, 5 when another maintenance run holds the lock.")
+        {
+            Options = { minCorrelation, lockTimeout },
+        };
+        cluster.SetHandler((parse, ct) => RunJobAsync(ctx, parse, "cluster",
+            r => r.RunClusterAsync(new ClusterOptions(parse.GetValue(minCorrelation), parse.GetValue(lockTimeout)), ct), ct));
+        return cluster;
+    }
+
+    private static async Task<int> RunJobAsync(
+        CliContext ctx, ParseResult parse, string name, Func<MaintenanceRunner, Task<MaintenanceRun>> start, CancellationToken ct)
     {
         var runner = new MaintenanceRunner(await ctx.ResolveConnectionStringAsync(parse, ct));
-        var run = await runner.RunAsync(job, ct);
+        var run = await start(runner);
         Ui.Table(["step", "status", "rows", "ms", "detail"],
-            run.Steps.Select(s => (IReadOnlyList<string>)
+            run.AllSteps.Select(s => (IReadOnlyList<string>)
             [
                 s.Step, s.Status, Number(s.RowsAffected), s.DurationMs.ToString("0.0", CultureInfo.InvariantCulture), s.Detail ?? "",
             ]),
             row => StatusColor(row[1]));
 
-        var name = job.ToString().ToLowerInvariant();
         if (run.Skipped)
         {
             Ui.Error($"{name} maintenance did not run: {run.Steps[0].Detail}");
             return ExitCodes.Busy;
         }
 
+        var runs = run.Cluster is { RunId: { } clusterId } ? $"run {run.RunId} (cluster run {clusterId})" : $"run {run.RunId}";
         if (run.Failed)
         {
-            var failed = run.Steps.Where(s => s.Status == MaintenanceStep.Failed).Select(s => s.Step);
-            Ui.Error($"{name} maintenance run {run.RunId} failed in: {string.Join(", ", failed)} (see maintenance_job_log)");
+            var failed = run.AllSteps.Where(s => s.Status == MaintenanceStep.Failed).Select(s => s.Step);
+            Ui.Error($"{name} maintenance {runs} failed in: {string.Join(", ", failed)} (see maintenance_job_log)");
             return ExitCodes.CheckFailed;
         }
 
-        Ui.Success($"{name} maintenance run {run.RunId} finished");
+        var skipped = run.AllSteps.Where(s => s.Status == MaintenanceStep.Skipped && s.Detail?.Contains("lock_timeout", StringComparison.Ordinal) == true)
+            .Select(s => s.Step).ToList();
+        if (skipped.Count > 0)
+        {
+            Ui.Warn($"not clustered, their lock was held by another transaction: {string.Join(", ", skipped)}; the next run retries");
+        }
+
+        Ui.Success($"{name} maintenance {runs} finished");
         return ExitCodes.Success;
     }
 

@@ -1,11 +1,25 @@
 namespace TodoScale.Database.Maintenance;
 
-/// <summary>The two scheduled jobs (run_daily_maintenance, run_weekly_maintenance).</summary>
+/// <summary>The maintenance jobs: the two scheduled ones and the CLUSTER pass the weekly job ends with.</summary>
 public enum MaintenanceJob
 {
+    /// <summary>run_daily_maintenance(), then VACUUM of what archival touched.</summary>
     Daily,
+
+    /// <summary>run_weekly_maintenance(), then <see cref="Cluster"/>.</summary>
     Weekly,
+
+    /// <summary>CALL cluster_partitions() (006), then VACUUM of the partitions it rewrote.</summary>
+    Cluster,
 }
+
+/// <summary>
+/// Arguments of cluster_partitions(); null takes the value from maintenance_settings
+/// (cluster_min_correlation, cluster_lock_timeout_ms).
+/// </summary>
+/// <param name="MinCorrelation">A partition whose user_id correlation is below this (0..1) is clustered.</param>
+/// <param name="LockTimeoutMs">How long one CLUSTER may wait for its partition's lock before that partition is skipped.</param>
+public sealed record ClusterOptions(decimal? MinCorrelation = null, int? LockTimeoutMs = null);
 
 /// <summary>One step of a run, as run_daily_maintenance()/run_weekly_maintenance() return it.</summary>
 /// <param name="Status">OK, WARNING, FAILED or SKIPPED.</param>
@@ -20,10 +34,17 @@ public sealed record MaintenanceStep(string Step, string Status, long RowsAffect
 /// <summary>A finished run: its id in maintenance_history and its steps.</summary>
 public sealed record MaintenanceRun(MaintenanceJob Job, long? RunId, IReadOnlyList<MaintenanceStep> Steps)
 {
+    /// <summary>The cluster run a weekly run ends with (its own maintenance_history row); null otherwise.</summary>
+    public MaintenanceRun? Cluster { get; init; }
+
+    /// <summary>The steps of this run followed by those of <see cref="Cluster"/>, named "cluster &lt;step&gt;".</summary>
+    public IEnumerable<MaintenanceStep> AllSteps =>
+        Steps.Concat(Cluster?.Steps.Select(s => s with { Step = "cluster " + s.Step }) ?? []);
+
     /// <summary>Another run held the maintenance lock, so this one did nothing.</summary>
     public bool Skipped => Steps.Count == 1 && Steps[0] is { Step: "lock", Status: MaintenanceStep.Skipped };
 
-    public bool Failed => Steps.Any(s => s.Status == MaintenanceStep.Failed);
+    public bool Failed => AllSteps.Any(s => s.Status == MaintenanceStep.Failed);
 }
 
 /// <summary>One row of check_partition_health(): status OK, WARNING or CRITICAL.</summary>

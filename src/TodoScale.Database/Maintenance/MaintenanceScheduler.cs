@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace TodoScale.Database.Maintenance;
 
 /// <summary>
-/// Runs daily and weekly maintenance in the application host on the cron schedules of
-/// <see cref="MaintenanceOptions"/>. Every instance of the application runs this service; the
+/// Runs daily and weekly maintenance (the weekly run ends with cluster_partitions()) in the application
+/// host on the cron schedules of <see cref="MaintenanceOptions"/>. Every instance of the application runs this service; the
 /// maintenance advisory lock lets exactly one of them do the work and the others log a skip.
 /// </summary>
 public sealed class MaintenanceScheduler(
@@ -80,7 +80,7 @@ public sealed class MaintenanceScheduler(
                 return;
             }
 
-            foreach (var step in run.Steps)
+            foreach (var step in run.AllSteps)
             {
                 logger.Log(step.Status == MaintenanceStep.Failed ? LogLevel.Error
                         : step.Status == MaintenanceStep.Warning ? LogLevel.Warning : LogLevel.Information,
