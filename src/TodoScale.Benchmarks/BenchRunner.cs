@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using TodoScale.Database.Cluster;
 using TodoScale.Database.Legacy;
+using TodoScale.Database.Maintenance;
 using TodoScale.Database.Migration;
 using TodoScale.Database.Schema;
 
@@ -49,7 +50,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             [BenchLayouts.Legacy, BenchLayouts.Indexed, BenchLayouts.TodoScaleCustom, BenchLayouts.TodoScaleGeneric]);
         await MeasureStageAsync(cs, migrated, sets, result, ct);
 
-        await MaintainAsync(admin, result, ct);
+        await MaintainAsync(admin, cs, result, ct);
         await SetQueryContextAsync(admin, ct);
         var maintained = new BenchStage(StageMaintained, "After maintenance: active partitions and archive months clustered by user, vacuumed",
             [BenchLayouts.LegacyPkOnly, BenchLayouts.Legacy, BenchLayouts.Indexed, BenchLayouts.Covering, BenchLayouts.Final]);
@@ -224,27 +225,31 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         log($"data: {result.Data.Rows:N0} rows, {result.Data.ActiveRows:N0} active, {result.Data.ArchivedRows:N0} archived in {result.Data.ArchiveMonths} months");
     }
 
-    private async Task MaintainAsync(NpgsqlDataSource db, BenchResult result, CancellationToken ct)
+    private async Task MaintainAsync(NpgsqlDataSource db, string cs, BenchResult result, CancellationToken ct)
     {
-        if (await ScalarAsync<bool>(db, "SELECT to_regproc('run_daily_maintenance') IS NOT NULL", ct))
-        {
-            result.MaintenanceSource = "run_daily_maintenance() from 003, then CLUSTER + VACUUM ANALYZE";
-            await StepAsync(result, "maintenance: run_daily_maintenance()", () => ExecAsync(db, "SELECT run_daily_maintenance()", ct));
-        }
-        else
-        {
-            result.MaintenanceSource = "CLUSTER + VACUUM ANALYZE run by the benchmark (003 was not on main yet)";
-        }
-
-        // Grouping each user's rows on a few heap pages is what lets the top-20 query and the list read one or two
-        // pages instead of one page per row. A partition is small, so its CLUSTER lock lasts seconds, not the
-        // minutes the same on the whole single table would take.
-        await StepAsync(result, "maintenance: CLUSTER todos_active USING idx_todos_active_user_status_priority",
-            () => ExecAsync(db, "CLUSTER todos_active USING idx_todos_active_user_status_priority", ct));
-        await StepAsync(result, "maintenance: CLUSTER todos_archived USING idx_todos_archived_user_created",
-            () => ExecAsync(db, "CLUSTER todos_archived USING idx_todos_archived_user_created", ct));
+        // The application's own maintenance, as the scheduler runs it: the daily job (archival, partitions ahead,
+        // VACUUM of what archival touched), then the weekly job, which ends with cluster_partitions() (006): each
+        // active partition and each closed archive month whose rows are no longer grouped by user is CLUSTERed, one
+        // partition lock at a time, then vacuumed. Grouping each user's rows on a few heap pages is what lets the
+        // top-20 query, the dashboard and the list read one or two pages instead of one page per row.
+        result.MaintenanceSource = "the application's MaintenanceRunner: the daily job (003), then the weekly job (003 + 006 cluster_partitions), then VACUUM ANALYZE";
+        var runner = new MaintenanceRunner(cs);
+        await StepAsync(result, "maintenance: daily job (run_daily_maintenance + VACUUM)", async () => Summary(await runner.RunDailyAsync(ct)));
+        await StepAsync(result, "maintenance: weekly job (run_weekly_maintenance + CALL cluster_partitions + VACUUM)", async () => Summary(await runner.RunWeeklyAsync(ct)));
         await StepAsync(result, "maintenance: VACUUM ANALYZE todos_active, todos_archived",
             () => ExecAsync(db, "VACUUM ANALYZE todos_active, todos_archived", ct));
+
+        static string Summary(MaintenanceRun run)
+        {
+            if (run.Failed || run.Skipped)
+            {
+                throw new InvalidOperationException($"maintenance {run.Job} did not complete: " +
+                    string.Join("; ", run.AllSteps.Where(s => s.Status != "OK").Select(s => $"{s.Step} {s.Status} {s.Detail}")));
+            }
+
+            var clustered = run.Cluster?.Steps.Count(s => s.Detail?.StartsWith("clustered", StringComparison.OrdinalIgnoreCase) == true);
+            return $"{run.AllSteps.Count()} steps OK" + (clustered is null ? "" : $", {clustered} partitions clustered");
+        }
     }
 
     private async Task GrowHistoryAsync(NpgsqlDataSource db, BenchResult result, CancellationToken ct)
