@@ -36,7 +36,8 @@ public sealed class BenchHarnessTests(PostgresServer server)
                 {
                     foreach (var set in new[] { UserSets.Skewed, UserSets.Heavy })
                     {
-                        foreach (var clients in options.Clients)
+                        // (a0) scans the whole table per query, so it is measured with one client only (MaxClients).
+                        foreach (var clients in options.Clients.Where(c => c <= layout.MaxClients))
                         {
                             var cell = result.Cell(stage.Key, layout.Key, query, set, clients);
                             Assert.True(cell is { Stats.Count: > 0 }, $"no measurement for {stage.Key}/{layout.Key}/{query}/{set}/{clients}");
@@ -46,6 +47,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
             }
         }
 
+        Assert.DoesNotContain(result.Cells, c => c.Clients > c.Layout.MaxClients);
         Assert.Equal(options.Queries.Count, result.Checks.Count);
         Assert.All(result.Checks, c => Assert.True(c.Mismatches == 0, $"{c.Query}: {c.Mismatches} mismatches, first {c.FirstMismatch}"));
         Assert.Equal(4_000L, result.Data!.ActiveRows + result.Data.ArchivedRows);
