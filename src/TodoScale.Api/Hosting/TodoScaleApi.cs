@@ -241,6 +241,14 @@ internal static class AppConnection
             builder.MaxAutoPrepare = MaxAutoPrepare;
         }
 
+        // Npgsql resets a pooled connection on every return (RESET ALL, CLOSE ALL, UNLISTEN *, pg_advisory_unlock_all(),
+        // DISCARD SEQUENCES/TEMP: seven statements and one more round of messages, sent with the next request's query).
+        // These connections never change session state: no SET, LISTEN, session advisory lock or temporary table
+        // outlives a statement (the maintenance runner has its own connections), and an open transaction is still
+        // rolled back on return. Without the reset, the list statement on a pooled connection took 0.09-0.10 ms
+        // instead of 0.22-0.25 ms (in-process probe, 1 client).
+        builder.NoResetOnClose = true;
+
         return builder.ConnectionString;
     }
 }
