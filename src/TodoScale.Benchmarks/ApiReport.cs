@@ -39,7 +39,8 @@ internal static class ApiReport
                       "The dashboard's four statements go in one round trip (one `NpgsqlBatch`) while the service sends them one after another on one connection: " +
                       "the DB-only figure is what the database can do for that page, and the three extra round trips count against the API.");
         sb.AppendLine("- **API (C# client)**: `HttpClient` on a `SocketsHttpHandler` per client (one keep-alive connection each), closed loop, each request for a user drawn from the same set with the same skew, " +
-                      "latency end to end (request sent to the last byte of the body read); every answer must be 200.");
+                      "latency end to end (request sent to the last byte of the body read); every answer must be 200. " +
+                      "It runs in the API's own process and shares its thread pool and garbage collector, so where it falls behind wrk the difference is the client, not the API.");
         sb.AppendLine(Inv, $"- **API (wrk)**: {(r.WrkVersion is { } v ? $"`{v}`, " : "")}out of process, `-c` = clients, `-t` = min(clients, 2), `-d {WrkRunner.Seconds(o.Duration)}s` per round (wrk takes whole seconds), " +
                            $"with `Lua/wrk_tokens.lua`, which sends each request for a user drawn at random from the same set with that user's token, and prints its latency percentiles and error counts.");
         sb.AppendLine(Inv, $"- Each cell: {o.Rounds} round{(o.Rounds == 1 ? "" : "s")} of {o.Duration.TotalSeconds:F1} s (after {o.Warmup.TotalSeconds:F2} s of warm-up; wrk has none of its own and runs right after the C# client), " +
