@@ -10,6 +10,9 @@ public static class BenchCharts
         Color.FromHex("#4e79a7"), Color.FromHex("#a0cbe8"), Color.FromHex("#f28e2b"), Color.FromHex("#ffbe7d"),
     ];
 
+    // DB-only, C# client, wrk.
+    private static readonly Color[] ApiPalette = [Color.FromHex("#4e79a7"), Color.FromHex("#f28e2b"), Color.FromHex("#59a14f")];
+
     /// <summary>The layouts in chart order with the stage each is taken from (baselines from the later stage).</summary>
     private static IReadOnlyList<(string Stage, BenchLayout Layout, string Label)> Columns(BenchResult r) =>
     [
@@ -79,6 +82,10 @@ public static class BenchCharts
         }
 
         written.Add(ThroughputChart(r, directory, columns));
+        if (r.ApiCells.Count > 0)
+        {
+            written.AddRange(ApiEndpoints.All.Select(e => ApiChart(r, directory, e)));
+        }
         if (r.GrownRows > 0 && r.Data is not null)
         {
             written.Add(GrowthChart(r, directory));
@@ -120,6 +127,44 @@ public static class BenchCharts
         plot.ShowLegend(Alignment.UpperLeft);
         var path = Path.Combine(directory, "bench-history-growth.png");
         plot.SavePng(path, 1000, 500);
+        return path;
+    }
+
+    /// <summary>req/s against clients (log2 axis) for the database-only run and the API through each generator.</summary>
+    private static string ApiChart(BenchResult r, string directory, ApiEndpoint endpoint)
+    {
+        var plot = new Plot();
+        var clients = r.Options.ApiClients;
+        var xs = clients.Select(c => Math.Log2(c)).ToArray();
+        var generators = new[] { (ApiGenerators.Database, "DB-only (same statements)"), (ApiGenerators.CSharp, "API, C# client"), (ApiGenerators.Wrk, "API, wrk") };
+        for (var g = 0; g < generators.Length; g++)
+        {
+            foreach (var set in new[] { UserSets.Skewed, UserSets.Heavy })
+            {
+                var cells = clients.Select(c => r.Api(endpoint, set, c, generators[g].Item1)).ToList();
+                if (cells.Any(c => c is null))
+                {
+                    continue;
+                }
+
+                var line = plot.Add.Scatter(xs, cells.Select(c => c!.Stats.PerSecond).ToArray());
+                line.LegendText = $"{generators[g].Item2}, {set} users";
+                line.Color = ApiPalette[g];
+                line.LinePattern = set == UserSets.Skewed ? LinePattern.Solid : LinePattern.Dashed;
+                line.LineWidth = 2;
+                line.MarkerSize = 7;
+            }
+        }
+
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(xs, clients.Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        plot.Axes.Bottom.Label.Text = "concurrent clients";
+        plot.Axes.Left.Label.Text = "requests per second";
+        plot.Axes.SetLimitsY(0, plot.Axes.GetLimits().Top * 1.1);
+        plot.Title($"API {ApiEndpoints.Key(endpoint)} endpoint against the database-only rate ({r.Machine.Cores} shared cores)");
+        // Outside the data area: inside, the legend hid the database-only line at 4 clients.
+        plot.ShowLegend(Edge.Right);
+        var path = Path.Combine(directory, $"bench-api-{ApiEndpoints.Key(endpoint)}.png");
+        plot.SavePng(path, 1200, 500);
         return path;
     }
 

@@ -25,6 +25,18 @@ public sealed record BenchOptions
 
     public IReadOnlyList<QueryKind> Queries { get; init; } = [QueryKind.Top20, QueryKind.Dashboard, QueryKind.ListWithArchive];
 
+    /// <summary>Measure the HTTP API (list and dashboard endpoints) against the database-only rate of the same statements, on the final layout.</summary>
+    public bool Api { get; init; } = true;
+
+    /// <summary>Concurrent HTTP clients of the API stage (and client connections of its database-only runs).</summary>
+    public IReadOnlyList<int> ApiClients { get; init; } = [1, 4, 16, 64];
+
+    /// <summary>
+    /// The wrk program for the API stage: null looks for wrk on PATH (skipped with a note when absent), an empty
+    /// string skips wrk.
+    /// </summary>
+    public string? Wrk { get; init; }
+
     /// <summary>Run pgbench (-M prepared) on the top-20 query of every layout.</summary>
     public bool PgBench { get; init; } = true;
 
@@ -78,6 +90,11 @@ public sealed record BenchOptions
         if (Clients.Count == 0 || Clients.Any(c => c is < 1 or > 128))
         {
             throw new ArgumentException("--clients must list 1 to 128 clients, e.g. 1,16.");
+        }
+
+        if (Api && (ApiClients.Count == 0 || ApiClients.Any(c => c is < 1 or > 128)))
+        {
+            throw new ArgumentException("--api-clients must list 1 to 128 clients, e.g. 1,4,16,64.");
         }
 
         if (Rounds is < 1 or > 20)

@@ -111,6 +111,8 @@ public static class BenchReport
 
         AppendGrowth(sb, r);
 
+        ApiReport.AppendSection(sb, r);
+
         if (charts.Count > 0)
         {
             sb.AppendLine("### Charts");
@@ -332,7 +334,7 @@ public static class BenchReport
         }
 
         AppendGrowthTarget(sb, r);
-        sb.AppendLine("| API list endpoint ≥ 40% of the database rate, p99 < 20 ms | not measured: the harness has no HTTP load stage yet | open |");
+        sb.AppendLine(ApiReport.TargetRow(r));
         sb.AppendLine("| Migration ≥ 60% / archival ≥ 50% of single-statement rate | see the Migration and Maintenance sections (their owners measure them) | — |");
         sb.AppendLine();
     }

@@ -18,6 +18,16 @@ public sealed record OperationResult(string Operation, string Subject, TimeSpan 
 
 public sealed record AnswerCheck(QueryKind Query, int Users, int Mismatches, string? FirstMismatch);
 
+/// <summary>
+/// One cell of the API stage: an endpoint, a user set and a client count, driven by one generator (the database-only
+/// run of the endpoint's statements, the C# HTTP client or wrk). Stats are medians over the rounds; Errors counts every
+/// answer other than 200 over all rounds (warm-up included), FirstError describes the first of them.
+/// </summary>
+public sealed record ApiCell(ApiEndpoint Endpoint, string UserSet, int Clients, string Generator, LatencyStats Stats, long Errors, string? FirstError);
+
+/// <summary>The API's answer compared with the answer of the statements the service sends, for a few users.</summary>
+public sealed record ApiCheck(ApiEndpoint Endpoint, int Users, int Mismatches, string? FirstMismatch);
+
 public sealed class BenchResult
 {
     public required BenchOptions Options { get; init; }
@@ -35,11 +45,26 @@ public sealed class BenchResult
     public List<AnswerCheck> Checks { get; } = [];
     public List<string> Plans { get; } = [];
 
+    public List<ApiCell> ApiCells { get; } = [];
+    public List<ApiCheck> ApiChecks { get; } = [];
+
+    /// <summary>What the API stage could not do as asked (wrk absent), said in the report.</summary>
+    public List<string> ApiNotes { get; } = [];
+
+    /// <summary>wrk's version line when the API stage ran it.</summary>
+    public string? WrkVersion { get; set; }
+
+    /// <summary>Non-200 answers over the whole API stage; any is a failed run.</summary>
+    public long ApiErrors => ApiCells.Sum(c => c.Errors);
+
     /// <summary>Total rows of the grown single table (b) after history growth; 0 when growth was not measured.</summary>
     public long GrownRows { get; set; }
 
     /// <summary>Years of finished history the growth stage added (from --history-years or --grow-to).</summary>
     public int HistoryYears { get; set; }
+
+    public ApiCell? Api(ApiEndpoint endpoint, string users, int clients, string generator) =>
+        ApiCells.FirstOrDefault(c => c.Endpoint == endpoint && c.UserSet == users && c.Clients == clients && c.Generator == generator);
 
     public CellResult? Cell(string stage, string layoutKey, QueryKind query, string users, int clients) =>
         Cells.FirstOrDefault(c => c.Stage == stage && c.Layout.Key == layoutKey && c.Query == query && c.UserSet == users && c.Clients == clients);

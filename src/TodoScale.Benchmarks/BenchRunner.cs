@@ -58,6 +58,15 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         await MeasureStageAsync(cs, maintained, sets, result, ct);
         await ExplainAsync(admin, heavy[0], result, ct);
 
+        if (options.Api)
+        {
+            // On the final layout (clustered; the API's data source sets force_generic_plan itself), before anything
+            // changes the archive. The API gets the server's connection string as `todoscale serve` would, not the
+            // runner's own (no command timeout, a pool of 200).
+            var apiCs = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = options.EffectiveDatabaseName }.ConnectionString;
+            await new ApiStage(apiCs, options, log).RunAsync(result, [(UserSets.Skewed, skewed), (UserSets.Heavy, heavy)], ct);
+        }
+
         if (options.Operations)
         {
             await OperationsAsync(admin, cs, result, ct);

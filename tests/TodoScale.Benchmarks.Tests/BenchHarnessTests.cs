@@ -6,7 +6,8 @@ namespace TodoScale.Benchmarks.Tests;
 // gets the same answers from every layout and writes its report. They assert nothing about speed.
 public sealed class BenchHarnessTests(PostgresServer server)
 {
-    private static BenchOptions SmallRun(string output) => new()
+    // The API stage has its own smoke test (ApiStageTests); these keep to the database stages and stay fast.
+    internal static BenchOptions SmallRun(string output) => new()
     {
         Rows = 4_000,
         Users = 200,
@@ -16,6 +17,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Rounds = 2,
         PgBench = false,
         Operations = true,
+        Api = false,
         OutputDirectory = output,
         DatabaseName = $"bench_smoke_{Guid.NewGuid():N}"[..28],
         CommandLine = "todoscale bench run --rows 4000 --users 200",

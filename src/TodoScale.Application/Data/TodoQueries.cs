@@ -6,9 +6,12 @@ namespace TodoScale.Application.Data;
 ///
 /// Every statement that reads todos_active names <c>user_id = $1</c>: that is what lets PostgreSQL prune
 /// the scan to one of the 16 hash partitions (troubleshooting #2 of the guide). The optional filters are
-/// written as <c>($n IS NULL OR ...)</c>; Npgsql sends unnamed statements, so PostgreSQL plans them with
-/// the parameter values known, folds the unused filters away and still picks the matching index
-/// (idx_todos_active_user_priority_created, or idx_todos_active_user_status_priority with a status).
+/// written as <c>($n IS NULL OR ...)</c>. The API prepares these statements (Npgsql automatic preparation)
+/// and runs them with plan_cache_mode=force_generic_plan: one plan per connection, made without the values,
+/// which prunes to the user's partition at executor start-up ("Subplans Removed: 15") and checks the
+/// optional filters, the status too, as run-time conditions on idx_todos_active_user_priority_created.
+/// Sent unprepared with PostgreSQL's default plan cache, they get custom plans instead, with the values
+/// known, the unused filters folded away and idx_todos_active_user_status_priority used for a status.
 /// Rows of every statement here have the columns of <see cref="TodoColumns"/>, in that order.
 /// </summary>
 public static class TodoQueries

@@ -25,11 +25,13 @@ public static class BenchCommands
         var historyYears = new Option<int>("--history-years") { Description = "Then add this many years of finished history (same open todos) and measure again; 0 skips it." };
         var growTo = new Option<long>("--grow-to") { Description = "Then add whole years of finished history until the total reaches this many rows (e.g. 10000000), and measure small and grown history in alternation." };
         var reuse = new Option<bool>("--reuse") { Description = "Reuse the legacy data of an earlier run of the same size (the TodoScale tables are rebuilt)." };
+        var apiClients = new Option<string>("--api-clients") { Description = "Concurrent HTTP clients of the API stage, comma-separated.", DefaultValueFactory = _ => "1,4,16,64" };
+        var noApi = new Option<bool>("--no-api") { Description = "Skip the API stage (list and dashboard endpoints over HTTP against the database-only rate)." };
         var dbName = new Option<string?>("--bench-database") { Description = "Database the run creates (and drops first) on the server; default todoscale_bench_ROWS." };
 
         var run = new Command("run", "Generate a legacy database, migrate it, and measure every layout in one run; writes docs/benchmarks.md and charts.")
         {
-            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, historyYears, growTo, reuse, dbName,
+            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, apiClients, noApi, historyYears, growTo, reuse, dbName,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -40,7 +42,9 @@ public static class BenchCommands
                 Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
                 Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
                 Rounds = parse.GetValue(rounds),
-                Clients = ParseClients(parse.GetValue(clients)!),
+                Clients = ParseClients(parse.GetValue(clients)!, "--clients"),
+                ApiClients = ParseClients(parse.GetValue(apiClients)!, "--api-clients"),
+                Api = !parse.GetValue(noApi),
                 Queries = ParseScenarios(parse.GetValue(scenarios)!),
                 OutputDirectory = parse.GetValue(output),
                 PgBench = !parse.GetValue(noPgBench),
@@ -63,10 +67,16 @@ public static class BenchCommands
                 }
             }
 
-            var mismatches = result.Checks.Sum(c => c.Mismatches);
+            var mismatches = result.Checks.Sum(c => c.Mismatches) + result.ApiChecks.Sum(c => c.Mismatches);
             if (mismatches > 0)
             {
-                Ui.Error($"{mismatches} answers differ between layouts; the figures compare different work.");
+                Ui.Error($"{mismatches} answers differ between layouts (or between an API endpoint and its statements); the figures compare different work.");
+                return ExitCodes.CheckFailed;
+            }
+
+            if (result.ApiErrors > 0)
+            {
+                Ui.Error($"{result.ApiErrors:N0} API requests were answered with another status than 200; the API figures measure failures.");
                 return ExitCodes.CheckFailed;
             }
 
@@ -79,7 +89,7 @@ public static class BenchCommands
         return bench;
     }
 
-    private static int[] ParseClients(string text)
+    private static int[] ParseClients(string text, string option)
     {
         try
         {
@@ -88,7 +98,7 @@ public static class BenchCommands
         }
         catch (FormatException)
         {
-            throw new ArgumentException($"--clients must be numbers separated by commas, e.g. 1,16 (got '{text}').");
+            throw new ArgumentException($"{option} must be numbers separated by commas, e.g. 1,16 (got '{text}').");
         }
     }
 
