@@ -56,7 +56,7 @@ public static class ApiEndpoints
     public static string Describe(ApiEndpoint endpoint) => endpoint switch
     {
         ApiEndpoint.List => $"`TodoQueries.ListActivePage` with status `todo`, no filters, no cursor, limit {ListLimit + 1} (ListTodosAsync asks for one row more than the page to know whether a next page exists)",
-        ApiEndpoint.Dashboard => $"`DashboardCounts`, `DashboardTopOpen` (limit {TodoService.DashboardTopOpenCount}), `ProjectsWithCounts`, `RecentAiInteractions` (limit {TodoService.DashboardRecentAiCount}), as GetDashboardAsync binds them",
+        ApiEndpoint.Dashboard => $"`DashboardCounts`, `DashboardTopOpen` (limit {TodoService.DashboardTopOpenCount}), `ProjectsWithCounts`, `RecentAiInteractions` (limit {TodoService.DashboardRecentAiCount}), as GetDashboardAsync binds them and sends them: in one round trip",
         _ => endpoint.ToString(),
     };
 

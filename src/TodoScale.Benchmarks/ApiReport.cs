@@ -36,8 +36,7 @@ internal static class ApiReport
 
         sb.AppendLine("- **DB-only**: those statements with those values through Npgsql (`LoadDriver`: prepared, one connection per client, closed loop) on a data source with the API's own " +
                       "connection settings (its `NpgsqlDataSource`: `plan_cache_mode=force_generic_plan`, automatic preparation, no reset on close). " +
-                      "The dashboard's four statements go in one round trip (one `NpgsqlBatch`) while the service sends them one after another on one connection: " +
-                      "the DB-only figure is what the database can do for that page, and the three extra round trips count against the API.");
+                      "The dashboard's four statements go in one round trip (one `NpgsqlBatch`), as the service sends them.");
         sb.AppendLine("- **API (C# client)**: `HttpClient` on a `SocketsHttpHandler` per client (one keep-alive connection each), closed loop, each request for a user drawn from the same set with the same skew, " +
                       "latency end to end (request sent to the last byte of the body read); every answer must be 200. " +
                       "It runs in the API's own process and shares its thread pool and garbage collector, so where it falls behind wrk the difference is the client, not the API.");
