@@ -258,33 +258,162 @@ LANGUAGE sql AS $$
     SELECT (todoscale_archive(days, batch_size)).moved;
 $$;
 
+-- Moves the eligible rows stored on heap pages [p_first_page, p_first_page + p_pages) of one todos_active
+-- partition: a TID range scan of those pages only, each row locked FOR UPDATE SKIP LOCKED as in
+-- todoscale_archive_batch() (a row the application is changing is left alone, two archivers never take the
+-- same row), then deleted by its ctid and inserted into todos_archived in the same statement, so a row is in
+-- exactly one of the two tables. The DELETE re-checks status and completed_at, and a row the application
+-- updated after this statement's snapshot is not visible to it at all: that row stays, for the next run.
+-- The partition name is a regclass, quoted by format(). Used by archive_completed_todos_in_batches() for a
+-- backlog; returns the rows moved.
+CREATE OR REPLACE FUNCTION todoscale_archive_pages(p_partition regclass, p_cutoff timestamptz, p_first_page bigint, p_pages bigint)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_moved bigint;
+BEGIN
+    EXECUTE format($sql$
+        WITH picked AS (
+            SELECT a.ctid AS row_ctid
+            FROM %1$s a
+            WHERE a.ctid >= $1 AND a.ctid < $2 AND a.status = 'done' AND a.completed_at < $3
+            FOR UPDATE SKIP LOCKED
+        ), removed AS (
+            DELETE FROM %1$s t
+            WHERE t.ctid = ANY (ARRAY(SELECT row_ctid FROM picked))
+              AND t.status = 'done' AND t.completed_at < $3
+            RETURNING t.*
+        ), inserted AS (
+            INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                                        due_date, completed_at, ai_generated, created_at, updated_at, archived_at)
+            SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                   due_date, completed_at, ai_generated, created_at, updated_at, now()
+            FROM removed
+            RETURNING 1
+        )
+        SELECT count(*) FROM inserted
+        $sql$, p_partition)
+    INTO v_moved
+    USING format('(%s,0)', p_first_page)::tid, format('(%s,0)', p_first_page + p_pages)::tid, p_cutoff;
+    RETURN v_moved;
+END;
+$$;
+
 -- The same archival committing after every batch, for a backlog of millions: each batch's row locks
 -- are released and its rows visible in todos_archived at once, and an interrupted run keeps what it
 -- moved (run it again to continue). CALL it outside an explicit transaction block.
-CREATE OR REPLACE PROCEDURE archive_completed_todos_in_batches(days int DEFAULT 30, batch_size int DEFAULT 5000)
+--
+-- How a batch finds its rows depends on how much there is to move (counted once, through the partial
+-- index idx_todos_active_done_completed):
+--   * A backlog (at least two eligible rows per heap page of todos_active, e.g. the first run after the
+--     data migration, when most done todos are old): each partition is walked once in physical order,
+--     batch_size rows' worth of pages per batch (todoscale_archive_pages). Batches taken through the
+--     index in completed_at order land on random pages, so each page was read, dirtied, written back and
+--     pruned once per row it held rather than once, and every row was looked up again by primary key:
+--     `todoscale bench archival` (1M done todos, 2 cores) measured 0.48-0.60x the single statement's
+--     rate that way, 0.96-1.03x walking the pages, with 13% less WAL and less extra work for the list
+--     query while it runs. A row the application held locked, or updated meanwhile, stays for the next run.
+--   * Fewer (the daily trickle): batches through the partial index, oldest completion first
+--     (todoscale_archive_batch, as archive_completed_todos() does), reading only the pages that hold
+--     eligible rows.
+-- throttle pauses after each batch's COMMIT (holding no row lock and no snapshot), as migrate_todos() in
+-- 002 does: on a small server a batch loop keeps one core busy for the whole run, and the application's
+-- queries wait for that core. CALL archive_completed_todos_in_batches(30, 5000, throttle => '60 ms');
+--
+-- The two-argument version is dropped first: CREATE OR REPLACE with a third argument would add a second
+-- procedure beside it, and every existing CALL archive_completed_todos_in_batches(30, 5000) would then
+-- fail as ambiguous. Those calls keep working through the default.
+DROP PROCEDURE IF EXISTS archive_completed_todos_in_batches(int, int);
+CREATE OR REPLACE PROCEDURE archive_completed_todos_in_batches(days int DEFAULT 30, batch_size int DEFAULT 5000,
+                                                               throttle interval DEFAULT '0')
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_cutoff timestamptz := todoscale_archive_cutoff(days);
-    v_batch  record;
-    v_total  bigint := 0;
-    v_from   timestamptz := '-infinity';
-    v_batches int := 0;
+    v_cutoff   timestamptz := todoscale_archive_cutoff(days);
+    v_eligible bigint;
+    v_pages    bigint;
+    v_chunk    bigint;
+    v_parts    regclass[];
+    v_part     regclass;
+    v_last     bigint;
+    v_page     bigint;
+    v_moved    bigint;
+    v_batch    record;
+    v_total    bigint := 0;
+    v_from     timestamptz := '-infinity';
+    v_batches  int := 0;
+    v_retries  int := 0;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
             MESSAGE = format('batch_size must be 1 or more (got %s)', coalesce(batch_size::text, 'NULL'));
     END IF;
-    LOOP
-        v_batch := todoscale_archive_batch(v_cutoff, batch_size, v_from);
-        COMMIT;
-        EXIT WHEN v_batch.moved = 0;
-        v_from := v_batch.last_completed_at;
-        v_total := v_total + v_batch.moved;
-        v_batches := v_batches + 1;
-        IF v_batches % 20 = 0 THEN
-            RAISE NOTICE 'archived % rows so far', v_total;
-        END IF;
-    END LOOP;
+    IF throttle IS NULL OR throttle < interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('throttle must be 0 or more (got %s)', coalesce(throttle::text, 'NULL'));
+    END IF;
+
+    SELECT count(*) INTO v_eligible FROM todos_active WHERE status = 'done' AND completed_at < v_cutoff;
+    v_parts := ARRAY(SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = 'todos_active'::regclass ORDER BY c.relname);
+    SELECT coalesce(sum(pg_relation_size(r)), 0) / current_setting('block_size')::int INTO v_pages FROM unnest(v_parts) r;
+
+    IF v_eligible > 0 AND v_eligible >= 2 * v_pages THEN
+        -- Pages per batch so that a batch moves about batch_size rows at the table's density.
+        v_chunk := greatest(1, ceil(batch_size::numeric * v_pages / v_eligible));
+        FOREACH v_part IN ARRAY v_parts LOOP
+            -- Pages added after this point hold rows written during the run: the next run takes them.
+            v_last := pg_relation_size(v_part) / current_setting('block_size')::int;
+            v_page := 0;
+            WHILE v_page < v_last LOOP
+                BEGIN
+                    v_moved := todoscale_archive_pages(v_part, v_cutoff, v_page, v_chunk);
+                EXCEPTION WHEN serialization_failure THEN
+                    -- An application UPDATE moved a picked row to another partition (its user changed):
+                    -- PostgreSQL refuses to lock it and the batch is undone; take the same pages again.
+                    v_retries := v_retries + 1;
+                    IF v_retries > 10 THEN
+                        RAISE;
+                    END IF;
+                    CONTINUE;
+                END;
+                COMMIT;
+                v_page := v_page + v_chunk;
+                IF v_moved > 0 THEN
+                    v_total := v_total + v_moved;
+                    v_batches := v_batches + 1;
+                    IF v_batches % 20 = 0 THEN
+                        RAISE NOTICE 'archived % rows so far', v_total;
+                    END IF;
+                    IF throttle > interval '0' THEN
+                        PERFORM pg_sleep_for(throttle);
+                    END IF;
+                END IF;
+            END LOOP;
+        END LOOP;
+    ELSE
+        LOOP
+            BEGIN
+                v_batch := todoscale_archive_batch(v_cutoff, batch_size, v_from);
+            EXCEPTION WHEN serialization_failure THEN
+                v_retries := v_retries + 1;
+                IF v_retries > 10 THEN
+                    RAISE;
+                END IF;
+                CONTINUE;
+            END;
+            COMMIT;
+            EXIT WHEN v_batch.moved = 0;
+            v_from := v_batch.last_completed_at;
+            v_total := v_total + v_batch.moved;
+            v_batches := v_batches + 1;
+            IF v_batches % 20 = 0 THEN
+                RAISE NOTICE 'archived % rows so far', v_total;
+            END IF;
+            IF throttle > interval '0' THEN
+                PERFORM pg_sleep_for(throttle);
+            END IF;
+        END LOOP;
+    END IF;
     RAISE NOTICE 'archived % rows in total', v_total;
 END;
 $$;
