@@ -146,20 +146,15 @@ BEGIN
 END;
 $$;
 
--- One batch of a backlog as archive_completed_todos_in_batches() takes it (the first pages of the first partition,
--- as many as hold about p_batch_size eligible rows at the table's density), for EXPLAIN only, like the function above.
+-- One batch of a backlog as the archival takes it (the first pages of the first partition, as many as
+-- todoscale_archive_backlog_pages() gives a batch), for EXPLAIN only, like the function above.
 CREATE OR REPLACE FUNCTION bench_archival_explain_pages(p_days int, p_batch_size int) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_cutoff   timestamptz := todoscale_archive_cutoff(p_days);
-    v_eligible bigint;
-    v_pages    bigint;
+    v_cutoff timestamptz := todoscale_archive_cutoff(p_days);
+    v_plan   record := todoscale_archive_backlog_pages(v_cutoff, p_batch_size);
 BEGIN
-    SELECT count(*) INTO v_eligible FROM todos_active WHERE status = 'done' AND completed_at < v_cutoff;
-    SELECT sum(pg_relation_size(i.inhrelid)) / current_setting('block_size')::int INTO v_pages
-    FROM pg_inherits i WHERE i.inhparent = 'todos_active'::regclass;
-    RETURN todoscale_archive_pages('todos_active_part_0'::regclass, v_cutoff, 0,
-                                   greatest(1, ceil(p_batch_size::numeric * v_pages / greatest(1, v_eligible)))::bigint);
+    RETURN (todoscale_archive_pages(v_plan.partitions[1], v_cutoff, 0, coalesce(v_plan.chunk_pages, 1))).moved;
 END;
 $$;
 
