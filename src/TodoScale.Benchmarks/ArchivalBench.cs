@@ -1017,9 +1017,9 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
             var verdict = p.FindsRowsThroughIndex
                 ? "every batch found its rows through the partial index `idx_todos_active_done_completed` (an index scan per partition, merged in completed_at order), none by scanning a partition."
                 : string.Create(Inv, $"**{p.BatchPlansUsingIndex} of {p.BatchPlans} batches used the partial index, {p.BatchPlansWithPartitionScan} scanned a partition.**");
-            sb.AppendLine(Inv, $"**Batch plans** (auto_explain on the template, in a transaction rolled back). Through the index, as `archive_completed_todos()` and the daily job take every batch " +
-                               $"and the procedure takes a small backlog (`todoscale_archive_batch`; the first {p.BatchPlans} batches of a {ArchivalVariants.Days}-day archival in batches of {o.BatchSize:N0}, " +
-                               $"the last one shown{(Regex.IsMatch(p.Text, @"\$\d") ? ", a generic plan" : "")}): {verdict}");
+            sb.AppendLine(Inv, $"**Batch plans** (auto_explain on the template, in a transaction rolled back). Through the index (`todoscale_archive_batch`), as every form takes " +
+                               $"the daily trickle (fewer than two eligible rows per heap page); run here for the first {p.BatchPlans} batches of a {ArchivalVariants.Days}-day archival in batches of {o.BatchSize:N0}, " +
+                               $"the last one shown{(Regex.IsMatch(p.Text, @"\$\d") ? ", a generic plan" : "")}: {verdict}");
             sb.AppendLine();
             sb.AppendLine("```");
             sb.AppendLine(p.Text);
@@ -1029,7 +1029,7 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
         if (p.PagesText is not null)
         {
             sb.AppendLine();
-            sb.AppendLine("A backlog batch of `CALL archive_completed_todos_in_batches(…)` (`todoscale_archive_pages`, the first pages of one partition): " +
+            sb.AppendLine("A backlog batch (`todoscale_archive_pages`, as (b), (c) and (d) take this run's backlog; the first pages of one partition): " +
                           (p.PagesBatchReadsOnlyItsPages
                               ? "a TID range scan of its own pages, each page of a partition read by one batch only; the rows are deleted by ctid."
                               : "**not a TID range scan of its own pages** (on a small table one batch's pages can cover a whole partition, which the planner then scans)."));
