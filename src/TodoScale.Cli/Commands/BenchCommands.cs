@@ -86,6 +86,7 @@ public static class BenchCommands
 
         bench.Subcommands.Add(run);
         bench.Subcommands.Add(BenchMigrationCommand.Create(ctx));
+        bench.Subcommands.Add(BenchArchivalCommand.Create(ctx));
         return bench;
     }
 

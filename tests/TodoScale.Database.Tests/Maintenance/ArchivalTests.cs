@@ -76,12 +76,165 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Equal(50L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
     }
 
+    [Fact]
+    public async Task the_procedure_walks_a_backlog_page_by_page_and_moves_every_old_done_todo_once_with_every_column_leaving_recent_and_open_ones()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_pages");
+        await using var conn = await server.OpenAsync(cs);
+        await SeedAsync(conn, users: 40, todosPerUser: 60, doneDaysAgo: 45);
+        // A backlog: 800 old done todos over a few dozen heap pages, far more than two per page.
+        await Exec(conn, "INSERT INTO todos_active (user_id, title, status, completed_at) SELECT id, 'recent', 'done', now() - interval '10 days' FROM users");
+        var before = await Scalar<string>(conn, """
+            SELECT string_agg(to_jsonb(t)::text, '|' ORDER BY id) FROM todos_active t WHERE status = 'done' AND completed_at < now() - interval '30 days'
+            """);
+        var open = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status <> 'done'");
+
+        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 25)");
+
+        Assert.Equal(800L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(800L, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
+        Assert.Equal(before, await Scalar<string>(conn, "SELECT string_agg((to_jsonb(a) - 'archived_at')::text, '|' ORDER BY id) FROM todos_archived a"));
+        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done' AND completed_at < now() - interval '30 days'"));
+        Assert.Equal(40L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(open, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status <> 'done'"));
+    }
+
+    [Fact]
+    public async Task the_daily_job_on_a_backlog_walks_the_pages_and_records_every_partition_it_wrote_for_its_vacuum()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_daily_backlog");
+        await using var conn = await server.OpenAsync(cs);
+        await SeedAsync(conn, users: 40, todosPerUser: 60, doneDaysAgo: 45);
+        var sources = await Scalar<string>(conn, """
+            SELECT string_agg(DISTINCT tableoid::regclass::text, ',' ORDER BY tableoid::regclass::text)
+            FROM todos_active WHERE status = 'done'
+            """);
+
+        var run = await new MaintenanceRunner(cs).RunDailyAsync(Ct);
+
+        var archive = run.Steps.Single(s => s.Step == "archive");
+        Assert.Equal(800L, archive.RowsAffected);
+        Assert.Equal(800L, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
+        var vacuumed = run.Steps.Single(s => s.Step == "vacuum").Detail!;
+        foreach (var partition in sources.Split(','))
+        {
+            Assert.Contains(partition, vacuumed);
+        }
+
+        // 45 days ago is a month without its partition yet: archival wrote into DEFAULT, which the partitions step then emptied.
+        Assert.Contains("todos_archived_default", vacuumed);
+    }
+
+    [Fact]
+    public async Task the_procedure_takes_a_few_old_done_todos_among_many_through_the_index_and_moves_only_those()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_sparse");
+        await using var conn = await server.OpenAsync(cs);
+        await SeedAsync(conn, users: 40, todosPerUser: 60, doneDaysAgo: 10);
+        // Five eligible rows among 2,400: far fewer than two per heap page.
+        var old = await Ids(conn, """
+            UPDATE todos_active SET completed_at = now() - interval '40 days'
+            WHERE id IN (SELECT id FROM todos_active WHERE status = 'done' ORDER BY id LIMIT 5) RETURNING id
+            """);
+
+        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 2)");
+
+        Assert.Equal(old.Order(), await Ids(conn, "SELECT id FROM todos_archived ORDER BY id"));
+        Assert.Equal(2_395L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active"));
+    }
+
+    [Fact]
+    public async Task a_done_todo_the_application_holds_locked_is_left_for_the_next_run_instead_of_waited_for()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_locked");
+        await using var conn = await server.OpenAsync(cs);
+        await SeedAsync(conn, users: 10, todosPerUser: 60, doneDaysAgo: 45);
+        await using var app = await server.OpenAsync(cs);
+        await using var tx = await app.BeginTransactionAsync(Ct);
+        var held = await Scalar<Guid>(app, "SELECT id FROM todos_active WHERE status = 'done' ORDER BY id LIMIT 1 FOR UPDATE");
+
+        await Exec(conn, "SET lock_timeout = '10s'");
+        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 50)");
+        var leftActive = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
+        await tx.CommitAsync(Ct);
+        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 50)");
+
+        Assert.Equal(1L, leftActive);
+        Assert.Equal(200L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived WHERE id = $1", held));
+        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+    }
+
+    [Fact]
+    public async Task throttle_pauses_after_each_committed_batch_so_other_sessions_see_the_archive_grow_and_a_negative_throttle_is_refused()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_throttle");
+        await using var conn = await server.OpenAsync(cs);
+        // Four users with a few heap pages each: batches of 30 rows take a page or two at a time, so several batches.
+        await SeedAsync(conn, users: 4, todosPerUser: 200, doneDaysAgo: 45);
+        var eligible = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
+        await using var watcher = await server.OpenAsync(cs);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var call = Exec(conn, "CALL archive_completed_todos_in_batches(30, 30, throttle => '300 ms')");
+        long seenMidway = 0;
+        while (!call.IsCompleted && seenMidway == 0)
+        {
+            var archived = await Scalar<long>(watcher, "SELECT count(*) FROM todos_archived");
+            seenMidway = archived > 0 && archived < eligible ? archived : 0;
+            await Task.Delay(20, Ct);
+        }
+
+        await call;
+        var elapsed = clock.Elapsed;
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => Exec(conn, "CALL archive_completed_todos_in_batches(30, 100, throttle => '-1 s')"));
+
+        Assert.True(seenMidway > 0, "no session saw a committed batch while the procedure paused");
+        Assert.True(elapsed >= TimeSpan.FromMilliseconds(600), $"two or more batches with a 300 ms pause after each took only {elapsed}");
+        Assert.Equal(eligible, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal("22023", refused.SqlState);
+        Assert.Contains("throttle must be 0 or more", refused.MessageText);
+    }
+
+    [Fact]
+    public async Task running_003_over_the_two_argument_procedure_of_an_earlier_install_leaves_one_procedure_that_old_calls_still_reach()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_upgrade");
+        await using (var conn = await server.OpenAsync(cs))
+        {
+            // The procedure as 003 defined it before throttle existed.
+            await Exec(conn, """
+                DROP PROCEDURE archive_completed_todos_in_batches(int, int, interval);
+                CREATE PROCEDURE archive_completed_todos_in_batches(days int DEFAULT 30, batch_size int DEFAULT 5000)
+                LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the old procedure ran'; END; $$;
+                """);
+        }
+
+        var (code, output) = await Psql.RunFileAsync(server.Binaries, cs, Psql.ScriptPath("003_create_maintenance_jobs.sql"));
+        await using var db = await server.OpenAsync(cs);
+        await SeedAsync(db, users: 3, todosPerUser: 30, doneDaysAgo: 45);
+        await Exec(db, "CALL archive_completed_todos_in_batches(30, 5000)");
+
+        Assert.True(code == 0, output);
+        Assert.Equal(1L, await Scalar<long>(db, "SELECT count(*) FROM pg_proc WHERE proname = 'archive_completed_todos_in_batches'"));
+        Assert.Equal(30L, await Scalar<long>(db, "SELECT count(*) FROM todos_archived"));
+    }
+
     // The application keeps working on the same todos while archival runs: every change that the
     // database reported as applied must be visible afterwards in exactly one of the two tables.
     [Fact]
-    public async Task archival_while_other_connections_complete_reopen_update_and_delete_todos_loses_and_duplicates_nothing()
+    public Task archival_while_other_connections_complete_reopen_update_and_delete_todos_loses_and_duplicates_nothing() =>
+        ArchiveWhileTheApplicationWritesAsync(procedure: false);
+
+    // The same with the procedure walking the pages of a backlog (ctid range, FOR UPDATE SKIP LOCKED, delete by ctid)
+    // while rows are completed, reopened, edited and deleted under it.
+    [Fact]
+    public Task the_procedure_walking_pages_while_other_connections_complete_reopen_update_and_delete_todos_loses_and_duplicates_nothing() =>
+        ArchiveWhileTheApplicationWritesAsync(procedure: true);
+
+    private async Task ArchiveWhileTheApplicationWritesAsync(bool procedure)
     {
-        var cs = await server.CreateMigratedDatabaseAsync("archive_race");
+        var cs = await server.CreateMigratedDatabaseAsync(procedure ? "archive_race_proc" : "archive_race");
         await using var setup = await server.OpenAsync(cs);
         var users = await SeedAsync(setup, users: 24, todosPerUser: 60, doneDaysAgo: 40);
         var initial = new Dictionary<Guid, (Guid User, string Title, string Status)>();
@@ -108,7 +261,14 @@ public sealed class ArchivalTests(PostgresServer server)
             await using var conn = await server.OpenAsync(cs);
             while (!stop.IsCancellationRequested)
             {
-                archived += await Scalar<long>(conn, "SELECT archive_completed_todos(30, 25)");
+                if (procedure)
+                {
+                    await Exec(conn, "CALL archive_completed_todos_in_batches(30, 25)");
+                }
+                else
+                {
+                    archived += await Scalar<long>(conn, "SELECT archive_completed_todos(30, 25)");
+                }
             }
         }, Ct);
 
@@ -168,7 +328,16 @@ public sealed class ArchivalTests(PostgresServer server)
         }, Ct)));
         await stop.CancelAsync();
         await archiver;
-        archived += await Scalar<long>(setup, "SELECT archive_completed_todos(30)");
+        if (procedure)
+        {
+            // A row the application held locked, or moved to a page already walked, waits for the next run: this one.
+            await Exec(setup, "CALL archive_completed_todos_in_batches(30)");
+            archived = await Scalar<long>(setup, "SELECT count(*) FROM todos_archived");
+        }
+        else
+        {
+            archived += await Scalar<long>(setup, "SELECT archive_completed_todos(30)");
+        }
 
         foreach (var changes in results)
         {
