@@ -38,6 +38,13 @@ public sealed record BenchOptions
     public TimeSpan ApiWarmup { get; init; } = TimeSpan.FromSeconds(90);
 
     /// <summary>
+    /// Maximum Pool Size of the API's connections: at most this many of its requests run a statement at once, the
+    /// others wait in Npgsql's pool queue. Default twice the cores, as a server sized to its database would be
+    /// configured; 0 keeps the connection string's (Npgsql: 100).
+    /// </summary>
+    public int ApiPoolSize { get; init; } = 2 * Environment.ProcessorCount;
+
+    /// <summary>
     /// The wrk program for the API stage: null looks for wrk on PATH (skipped with a note when absent), an empty
     /// string skips wrk.
     /// </summary>
@@ -96,6 +103,11 @@ public sealed record BenchOptions
         if (Clients.Count == 0 || Clients.Any(c => c is < 1 or > 128))
         {
             throw new ArgumentException("--clients must list 1 to 128 clients, e.g. 1,16.");
+        }
+
+        if (ApiPoolSize is < 0 or > 1024)
+        {
+            throw new ArgumentException("--api-pool must be between 0 (the connection string's) and 1024 connections.");
         }
 
         if (ApiWarmup < TimeSpan.Zero)

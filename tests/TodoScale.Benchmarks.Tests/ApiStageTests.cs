@@ -19,7 +19,7 @@ public sealed class ApiStageTests(PostgresServer server)
         var options = BenchHarnessTests.SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}")) with
         {
             Clients = [1], Rounds = 1, Operations = false, Queries = [QueryKind.Top20], Api = true, ApiClients = [1, 2],
-            ApiWarmup = TimeSpan.FromSeconds(1),
+            ApiWarmup = TimeSpan.FromSeconds(1), ApiPoolSize = 3,
         };
         var ct = TestContext.Current.CancellationToken;
         var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(ct);
@@ -62,6 +62,8 @@ public sealed class ApiStageTests(PostgresServer server)
         }
 
         Assert.Contains(result.ApiNotes, n => n.StartsWith("Before measuring, the API was loaded for", StringComparison.Ordinal));
+        // Read back from the host's own data source: the cap is what the API ran with, not what was asked for.
+        Assert.Contains(result.ApiNotes, n => n.StartsWith("The API's connection pool holds at most 3 connections", StringComparison.Ordinal));
 
         var written = BenchReport.Write(result, options.OutputDirectory!);
         var md = await File.ReadAllTextAsync(Path.Combine(options.OutputDirectory!, "benchmarks.md"), ct);

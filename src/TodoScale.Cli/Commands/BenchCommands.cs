@@ -27,12 +27,13 @@ public static class BenchCommands
         var reuse = new Option<bool>("--reuse") { Description = "Reuse the legacy data of an earlier run of the same size (the TodoScale tables are rebuilt)." };
         var apiClients = new Option<string>("--api-clients") { Description = "Concurrent HTTP clients of the API stage, comma-separated.", DefaultValueFactory = _ => "1,4,16,64" };
         var apiWarmup = new Option<double>("--api-warmup") { Description = "Longest the API stage loads its endpoints before measuring, in seconds; it stops earlier once the JIT has compiled the API's hot code.", DefaultValueFactory = _ => 90 };
+        var apiPool = new Option<int>("--api-pool") { Description = "Maximum Pool Size of the API's database connections (0: Npgsql's default of 100).", DefaultValueFactory = _ => 2 * Environment.ProcessorCount };
         var noApi = new Option<bool>("--no-api") { Description = "Skip the API stage (list and dashboard endpoints over HTTP against the database-only rate)." };
         var dbName = new Option<string?>("--bench-database") { Description = "Database the run creates (and drops first) on the server; default todoscale_bench_ROWS." };
 
         var run = new Command("run", "Generate a legacy database, migrate it, and measure every layout in one run; writes docs/benchmarks.md and charts.")
         {
-            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, apiClients, apiWarmup, noApi, historyYears, growTo, reuse, dbName,
+            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, apiClients, apiWarmup, apiPool, noApi, historyYears, growTo, reuse, dbName,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -46,6 +47,7 @@ public static class BenchCommands
                 Clients = ParseClients(parse.GetValue(clients)!, "--clients"),
                 ApiClients = ParseClients(parse.GetValue(apiClients)!, "--api-clients"),
                 ApiWarmup = TimeSpan.FromSeconds(parse.GetValue(apiWarmup)),
+                ApiPoolSize = parse.GetValue(apiPool),
                 Api = !parse.GetValue(noApi),
                 Queries = ParseScenarios(parse.GetValue(scenarios)!),
                 OutputDirectory = parse.GetValue(output),
