@@ -49,7 +49,7 @@ internal sealed class ApiStage(string apiConnectionString, BenchOptions options,
             var dbOnlyCs = new NpgsqlConnectionStringBuilder(apiDb.ConnectionString)
             {
                 Password = new NpgsqlConnectionStringBuilder(apiConnectionString).Password,
-                MaxPoolSize = 200,
+                MaxPoolSize = BenchRunner.ClientPoolSize,
             };
             await using var dbOnly = NpgsqlDataSource.Create(dbOnlyCs.ConnectionString);
             log($"API stage: {baseUri} (database-only runs with Options='{dbOnlyCs.Options}')");
@@ -161,6 +161,7 @@ internal sealed class ApiStage(string apiConnectionString, BenchOptions options,
         }
 
         var slice = TimeSpan.FromSeconds(Math.Min(2, options.ApiWarmup.TotalSeconds));
+        var window = slice * ApiEndpoints.All.Count;
         var clients = options.ApiClients.Max();
         var users = sets.SelectMany(s => s.Users).ToArray();
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -176,10 +177,10 @@ internal sealed class ApiStage(string apiConnectionString, BenchOptions options,
             lastJit = System.Runtime.JitInfo.GetCompilationTime() - jitBefore;
         }
         // Settled: less than 1% of the slice went into compiling.
-        while (lastJit.TotalSeconds > 0.01 * slice.TotalSeconds * ApiEndpoints.All.Count && started.Elapsed < options.ApiWarmup);
+        while (lastJit > 0.01 * window && started.Elapsed < options.ApiWarmup);
 
         result.ApiNotes.Add($"Before measuring, the API was loaded for {started.Elapsed.TotalSeconds:F0} s ({clients} C# clients, every endpoint in turn) " +
-                            $"until its code was compiled: the last {slice.TotalSeconds * ApiEndpoints.All.Count:F0} s of load spent {lastJit.TotalMilliseconds:F0} ms in the JIT.");
+                            $"until its code was compiled: the last {window.TotalSeconds:F0} s of load spent {lastJit.TotalMilliseconds:F0} ms in the JIT.");
         log("  " + result.ApiNotes[^1]);
     }
 

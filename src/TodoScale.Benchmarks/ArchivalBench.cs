@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Npgsql;
 using NpgsqlTypes;
+using TodoScale.Api.Hosting;
 using TodoScale.Application.Data;
 using TodoScale.Application.Todos;
 using TodoScale.Database.Schema;
@@ -134,7 +135,7 @@ public static class ArchivalVariants
     public const int Days = 30;
 
     public static IReadOnlyList<string> AllKeys { get; } = [Single, Procedure, Function, Throttled, CpuControl];
-    public static IReadOnlyList<string> DefaultKeys { get; } = [Single, Procedure, Function, Throttled, CpuControl];
+    public static IReadOnlyList<string> DefaultKeys => AllKeys;
 
     public static ArchivalVariant Get(string key, int batchSize = 5_000, TimeSpan? throttle = null) => key switch
     {
@@ -350,12 +351,7 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
         int heavy, months;
         await using (var fill = new NpgsqlCommand("SELECT heavy_users, archive_months FROM bench_archival_fill($1, $2, $3, $4, $5, $6)", conn) { CommandTimeout = 0 })
         {
-            fill.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = options.Users });
-            fill.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.DoneRows });
-            fill.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.OpenRows });
-            fill.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.RecentRows });
-            fill.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = options.HeavyShare });
-            fill.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = options.Seed });
+            AddDataParameters(fill);
             await using var reader = await fill.ExecuteReaderAsync(ct);
             await reader.ReadAsync(ct);
             heavy = reader.GetInt32(0);
@@ -401,12 +397,7 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
               AND d.users = $1 AND d.done_rows = $2 AND d.open_rows = $3 AND d.recent_rows = $4 AND d.heavy_share = $5 AND d.seed = $6
               AND d.filled_at > now() - interval '7 days'
             """, conn);
-        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = options.Users });
-        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.DoneRows });
-        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.OpenRows });
-        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.RecentRows });
-        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = options.HeavyShare });
-        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = options.Seed });
+        AddDataParameters(cmd);
         string? planText, pagesText;
         int months;
         try
@@ -429,6 +420,17 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
         var data = await DataAsync(conn, Math.Max(1, options.Users / 100), months, 0, true, ct);
         // The stored plans are condensed already; a reused template was checked when it was built.
         return (data, AnalysePlans(planText is null ? [] : [planText], planText is null ? "not captured" : null) with { PagesText = pagesText });
+    }
+
+    // $1..$6 of bench_archival_fill() and of the reuse check: the options that make two templates the same data.
+    private void AddDataParameters(NpgsqlCommand cmd)
+    {
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Integer, Value = options.Users });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.DoneRows });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.OpenRows });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bigint, Value = options.RecentRows });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = options.HeavyShare });
+        cmd.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Double, Value = options.Seed });
     }
 
     private async Task<ArchivalData> DataAsync(NpgsqlConnection conn, int heavy, int months, double seconds, bool reused, CancellationToken ct)
@@ -794,13 +796,9 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
         return total;
     }
 
-    // As the API's data source: plan_cache_mode=force_generic_plan on every connection (AppConnection.WithGenericPlans).
-    private static string ProbeConnectionString(string cs)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(cs) { ApplicationName = "todoscale-bench-archival-probe" };
-        builder.Options = string.IsNullOrWhiteSpace(builder.Options) ? "-c plan_cache_mode=force_generic_plan" : builder.Options + " -c plan_cache_mode=force_generic_plan";
-        return builder.ConnectionString;
-    }
+    // As the API's data source: plan_cache_mode=force_generic_plan on every connection.
+    private static string ProbeConnectionString(string cs) =>
+        AppConnection.WithGenericPlans(new NpgsqlConnectionStringBuilder(cs) { ApplicationName = "todoscale-bench-archival-probe" }.ConnectionString);
 
     private static async Task<(long WalBytes, long Fpi, long Checkpoints, long ActiveAutovacuums, long ArchivedAutovacuums, long DeadTuples)> ServerCountersAsync(
         NpgsqlConnection conn, CancellationToken ct)
@@ -872,11 +870,7 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var v = values.Where(x => !double.IsNaN(x)).Order().ToArray();
-        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-    }
+    private static double Median(IEnumerable<double> values) => LatencyStats.Median(values);
 
     /// <summary>A variant's medians over the rounds; rate ratios are taken per round against that round's single statement.</summary>
     public sealed record Summary(ArchivalVariant Variant, int Rounds, double Seconds, double RowsPerSecond, double RateRatio,

@@ -22,6 +22,9 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
     // The runner's default: one committed transaction per 5,000 rows, as `todoscale migrate run` does.
     private const int MigrationBatchSize = 5_000;
 
+    /// <summary>Pool of the benchmark's own client connections: one per client, up to 128 clients, and the runner's own.</summary>
+    internal const int ClientPoolSize = 200;
+
     // Replaced after the migration and again after maintenance, once the archive's contents are known.
     private BenchQueryContext _queries = BenchQueryContext.Default;
 
@@ -100,7 +103,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
         var name = options.EffectiveDatabaseName;
         // No command timeout: on a loaded machine the ANALYZE after generating 1M rows, an index build or a VACUUM can
         // exceed Npgsql's default 30 s, which aborts the whole run with "Exception while reading from stream".
-        var cs = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name, MaxPoolSize = 200, Pooling = true, CommandTimeout = 0 }.ConnectionString;
+        var cs = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name, MaxPoolSize = ClientPoolSize, Pooling = true, CommandTimeout = 0 }.ConnectionString;
         await using var server = new NpgsqlConnection(serverConnectionString);
         await server.OpenAsync(ct);
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", server) { Parameters = { new() { Value = name } } };
@@ -295,7 +298,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
     {
         result.Stages.Add(stage);
         var sources = stage.Layouts.ToDictionary(l => l.Key, l => NpgsqlDataSource.Create(
-            new NpgsqlConnectionStringBuilder(cs) { Options = l.ConnectionOptions, MaxPoolSize = 200 }.ConnectionString));
+            new NpgsqlConnectionStringBuilder(cs) { Options = l.ConnectionOptions, MaxPoolSize = ClientPoolSize }.ConnectionString));
         try
         {
             var seed = options.Seed;

@@ -12,17 +12,18 @@ public sealed record LatencyStats(long Count, double Seconds, double P50Ms, doub
     /// <summary>The median of each figure over several rounds of the same cell.</summary>
     public static LatencyStats MedianOf(IReadOnlyList<LatencyStats> rounds)
     {
-        static double Median(IEnumerable<double> values)
-        {
-            var v = values.Where(x => !double.IsNaN(x)).Order().ToArray();
-            return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-        }
-
         // Count and seconds keep the median rate: PerSecond of the result is the median of the rounds' rates.
         var rate = Median(rounds.Select(r => r.PerSecond));
         var seconds = rounds.Sum(r => r.Seconds);
         return new LatencyStats((long)Math.Round(rate * seconds), seconds,
             Median(rounds.Select(r => r.P50Ms)), Median(rounds.Select(r => r.P95Ms)), Median(rounds.Select(r => r.P99Ms)), Median(rounds.Select(r => r.MeanMs)));
+    }
+
+    /// <summary>The median of the values that are numbers; NaN when there are none.</summary>
+    internal static double Median(IEnumerable<double> values)
+    {
+        var v = values.Where(x => !double.IsNaN(x)).Order().ToArray();
+        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
     public static LatencyStats From(List<double> latenciesMs, double seconds)

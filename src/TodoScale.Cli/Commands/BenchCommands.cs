@@ -11,6 +11,7 @@ public static class BenchCommands
     public static Command Create(CliContext ctx)
     {
         var bench = new Command("bench", "Benchmarks: the TodoScale layout against the legacy table and the best single table, on the same generated data.");
+        var defaults = new BenchOptions();
 
         var rows = new Option<int>("--rows") { Description = "Rows of the generated legacy todos table.", DefaultValueFactory = _ => 1_000_000 };
         var users = new Option<int?>("--users") { Description = "Users (default: one per 50 rows; 1% of them own ~35% of the todos)." };
@@ -26,8 +27,8 @@ public static class BenchCommands
         var growTo = new Option<long>("--grow-to") { Description = "Then add whole years of finished history until the total reaches this many rows (e.g. 10000000), and measure small and grown history in alternation." };
         var reuse = new Option<bool>("--reuse") { Description = "Reuse the legacy data of an earlier run of the same size (the TodoScale tables are rebuilt)." };
         var apiClients = new Option<string>("--api-clients") { Description = "Concurrent HTTP clients of the API stage, comma-separated.", DefaultValueFactory = _ => "1,4,16,64" };
-        var apiWarmup = new Option<double>("--api-warmup") { Description = "Longest the API stage loads its endpoints before measuring, in seconds; it stops earlier once the JIT has compiled the API's hot code.", DefaultValueFactory = _ => 90 };
-        var apiPool = new Option<int>("--api-pool") { Description = "Maximum Pool Size of the API's database connections (0: Npgsql's default of 100).", DefaultValueFactory = _ => 2 * Environment.ProcessorCount };
+        var apiWarmup = new Option<double>("--api-warmup") { Description = "Longest the API stage loads its endpoints before measuring, in seconds; it stops earlier once the JIT has compiled the API's hot code.", DefaultValueFactory = _ => defaults.ApiWarmup.TotalSeconds };
+        var apiPool = new Option<int>("--api-pool") { Description = "Maximum Pool Size of the API's database connections (0: Npgsql's default of 100).", DefaultValueFactory = _ => defaults.ApiPoolSize };
         var noApi = new Option<bool>("--no-api") { Description = "Skip the API stage (list and dashboard endpoints over HTTP against the database-only rate)." };
         var dbName = new Option<string?>("--bench-database") { Description = "Database the run creates (and drops first) on the server; default todoscale_bench_ROWS." };
 
