@@ -148,6 +148,43 @@ $$;
 -- Archival
 -- ---------------------------------------------------------------------------------------------
 
+-- Why archival must not run while a live migration (002) mirrors `todos`: the mirror trigger keeps each
+-- legacy row's one copy where the migration's placement rule (its fixed archive cutoff) puts it, and
+-- deletes the old copy from exactly there on the next legacy UPDATE or DELETE. A copy that archival moved
+-- to todos_archived is then missed by that delete while the new version is inserted into todos_active:
+-- the same id in both tables, and validate_migration() fails (reproduced with archive_completed_todos(0)
+-- after two batches and one legacy UPDATE). Archiving resumes after the cutover, when the new tables are
+-- the application's own.
+-- Returns NULL when archival may go on, else the reason to skip it. When it returns NULL it holds
+-- migration_state FOR SHARE until the caller's transaction ends: migration_start() takes that row FOR
+-- UPDATE, so a migration cannot start while this transaction moves rows. The first, unlocked read keeps a
+-- skipping job from holding that lock (and stalling the migration's batches) for the rest of its run.
+CREATE OR REPLACE FUNCTION todoscale_archival_blocked_by_migration() RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state   text;
+    v_mirror  boolean;
+BEGIN
+    IF to_regclass('migration_state') IS NULL THEN
+        RETURN NULL;  -- 002 was never installed: no migration can be running
+    END IF;
+    FOR i IN 1..2 LOOP
+        IF i = 1 THEN
+            EXECUTE 'SELECT state FROM migration_state' INTO v_state;
+        ELSE
+            EXECUTE 'SELECT state FROM migration_state FOR SHARE' INTO v_state;
+        END IF;
+        v_mirror := to_regclass('todos') IS NOT NULL
+                    AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('todos') AND tgname = 'todoscale_mirror');
+        IF v_state IN ('migrating', 'migrated') OR v_mirror THEN
+            RETURN format('a migration is mirroring todos (state %s): archiving now would leave ids in both new tables; '
+                          'archival resumes after `todoscale migrate cutover`', coalesce(v_state, 'unknown'));
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
 -- Moves one batch: done todos completed before p_cutoff, oldest first, found through the partial index
 -- idx_todos_active_done_completed. The rows are locked FOR UPDATE SKIP LOCKED, so a todo that the
 -- application is changing right now is left for the next batch instead of being waited for, and two
@@ -253,12 +290,17 @@ DECLARE
     v_part    regclass;
     v_last    bigint;
     v_page    bigint;
+    v_blocked text;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
             MESSAGE = format('batch_size must be 1 or more (got %s)', coalesce(p_batch_size::text, 'NULL'));
     END IF;
     moved := 0; batches := 0; active_partitions := '{}'; archived_partitions := '{}';
+    v_blocked := todoscale_archival_blocked_by_migration();
+    IF v_blocked IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', MESSAGE = 'archival skipped: ' || v_blocked;
+    END IF;
     v_plan := todoscale_archive_backlog_pages(v_cutoff, p_batch_size);
     IF v_plan.chunk_pages IS NOT NULL THEN
         FOREACH v_part IN ARRAY v_plan.partitions LOOP
@@ -311,10 +353,19 @@ $$;
 
 -- The guide's interface: archive_completed_todos(0) archives every done todo at once.
 -- Returns how many rows moved. One transaction (see the top of this file for large backlogs).
+-- While a migration mirrors todos it moves nothing, returns 0 and says why in a WARNING.
 CREATE OR REPLACE FUNCTION archive_completed_todos(days int DEFAULT 30, batch_size int DEFAULT 5000)
 RETURNS bigint
-LANGUAGE sql AS $$
-    SELECT (todoscale_archive(days, batch_size)).moved;
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_blocked text := todoscale_archival_blocked_by_migration();
+BEGIN
+    IF v_blocked IS NOT NULL THEN
+        RAISE WARNING 'archive_completed_todos skipped: %', v_blocked;
+        RETURN 0;
+    END IF;
+    RETURN (todoscale_archive(days, batch_size)).moved;
+END;
 $$;
 
 -- Moves the eligible rows stored on heap pages [p_first_page, p_first_page + p_pages) of one todos_active
@@ -386,6 +437,7 @@ DECLARE
     v_from     timestamptz := '-infinity';
     v_batches  int := 0;
     v_retries  int := 0;
+    v_blocked  text;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -403,6 +455,12 @@ BEGIN
             v_last := pg_relation_size(v_part) / current_setting('block_size')::int;
             v_page := 0;
             WHILE v_page < v_last LOOP
+                -- Checked in every batch's own transaction: a migration may start between two commits.
+                v_blocked := todoscale_archival_blocked_by_migration();
+                IF v_blocked IS NOT NULL THEN
+                    RAISE WARNING 'archive_completed_todos_in_batches stopped after % rows: %', v_total, v_blocked;
+                    RETURN;
+                END IF;
                 BEGIN
                     v_moved := (todoscale_archive_pages(v_part, v_cutoff, v_page, v_plan.chunk_pages)).moved;
                 EXCEPTION WHEN serialization_failure THEN
@@ -430,6 +488,11 @@ BEGIN
         END LOOP;
     ELSE
         LOOP
+            v_blocked := todoscale_archival_blocked_by_migration();
+            IF v_blocked IS NOT NULL THEN
+                RAISE WARNING 'archive_completed_todos_in_batches stopped after % rows: %', v_total, v_blocked;
+                RETURN;
+            END IF;
             BEGIN
                 v_batch := todoscale_archive_batch(v_cutoff, batch_size, v_from);
             EXCEPTION WHEN serialization_failure THEN
@@ -842,6 +905,7 @@ DECLARE
     v_rel       text;
     v_state     text;
     v_message   text;
+    v_blocked   text;
 BEGIN
     IF v_run IS NULL THEN
         RETURN QUERY SELECT * FROM todoscale_maintenance_steps(current_setting('todoscale.maintenance_run_id')::bigint);
@@ -849,6 +913,10 @@ BEGIN
     END IF;
 
     v_started := clock_timestamp();
+    v_blocked := todoscale_archival_blocked_by_migration();
+    IF v_blocked IS NOT NULL THEN
+        PERFORM todoscale_record_maintenance_step(v_run, 'archive', 'SKIPPED', 0, v_started, v_blocked);
+    ELSE
     BEGIN
         v_archive := todoscale_archive(todoscale_maintenance_setting('archive_after_days')::int,
                                        todoscale_maintenance_setting('archive_batch_size')::int);
@@ -864,6 +932,7 @@ BEGIN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
         PERFORM todoscale_record_maintenance_step(v_run, 'archive', 'FAILED', 0, v_started, NULL, v_state || ': ' || v_message);
     END;
+    END IF;
 
     v_started := clock_timestamp();
     BEGIN

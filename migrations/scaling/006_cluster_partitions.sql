@@ -135,6 +135,21 @@ BEGIN
         RAISE NOTICE 'cluster_partitions skipped: another maintenance run holds the lock (run %)', run_id;
         RETURN;
     END IF;
+    -- While a live migration mirrors todos, every legacy write also writes the copy in a todos_active
+    -- partition: CLUSTER's ACCESS EXCLUSIVE lock would make the legacy application wait for each rewrite,
+    -- and the partitions are still filling. Clustering resumes after the cutover.
+    IF to_regclass('migration_state') IS NOT NULL THEN
+        EXECUTE 'SELECT state FROM migration_state' INTO v_state;
+        IF v_state IN ('migrating', 'migrated') THEN
+            PERFORM todoscale_record_maintenance_step(run_id, 'cluster', 'SKIPPED', 0, clock_timestamp(),
+                format('a migration is mirroring todos (state %s): legacy writes would wait for each partition''s rewrite; '
+                       'clustering resumes after `todoscale migrate cutover`', v_state));
+            COMMIT;
+            PERFORM pg_advisory_unlock(v_key);
+            RAISE NOTICE 'cluster_partitions skipped: a migration is mirroring todos (state %)', v_state;
+            RETURN;
+        END IF;
+    END IF;
     -- The RUNNING history row becomes visible; the session lock stays.
     COMMIT;
 
