@@ -310,15 +310,53 @@ $$;
 -- Backfill: up to p_max_batches batches of p_batch_size rows, in the caller's transaction (call it with
 -- p_max_batches = 1 per transaction to commit every batch; CALL migrate_todos does). Returns one row per
 -- batch; no row once everything has moved.
+--
+-- HOW LONG AN APPLICATION WRITE CAN WAIT FOR A BATCH: one batch's duration (its row locks are held from
+-- the lock step to its commit), never an application transaction's. A batch that met a row locked by the
+-- application used to wait for it while holding FOR SHARE on every row before it, so writes to those rows
+-- (nothing else held them) waited as long as that application transaction lasted (20 s in the reproduction).
+-- Now the lock step takes its rows with SKIP LOCKED and the batch ends just before the first row another
+-- transaction holds. When that held row is the very next key, the batch undoes its own locks (a
+-- subtransaction) and waits for that one row alone, holding nothing an application write needs, for at
+-- most todoscale_migration_row_wait(); still held then, the call returns a batch of 0 rows (recorded as a
+-- 'wait' in migration_progress with the holder's pid) and the next call tries again. Every other lock a
+-- batch takes is bounded by todoscale_migration_lock_timeout(): a batch that hits it is undone whole and
+-- retried, as after a deadlock.
 -- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION todoscale_migration_row_wait() RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT '500ms'::text $$;
+CREATE OR REPLACE FUNCTION todoscale_migration_lock_timeout() RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT '200ms'::text $$;
+
+-- Who holds a legacy row (for the 'wait' entry): the transaction in the row's xmax, if it is one backend.
+-- plpgsql, not sql: a sql function's body is checked against `todos` when it is created, and a database
+-- without a legacy table (a fresh install) has none.
+CREATE OR REPLACE FUNCTION todoscale_row_holder(p_id uuid) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN coalesce(
+        (SELECT format('pid %s (%s, %s, transaction open %s s)', a.pid,
+                       coalesce(nullif(a.application_name, ''), a.usename::text), a.state,
+                       round(extract(epoch FROM clock_timestamp() - a.xact_start)::numeric, 1))
+         FROM todos t
+         JOIN pg_locks l ON l.locktype = 'transactionid' AND l.transactionid = t.xmax AND l.mode = 'ExclusiveLock' AND l.granted
+         JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE t.id = p_id LIMIT 1),
+        'another transaction');
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION migrate_todos_batch(batch_size integer, max_batches integer DEFAULT 1)
 RETURNS TABLE (batch bigint, rows_moved bigint, last_key uuid, completed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_state   migration_state%ROWTYPE;
     v_ids     uuid[];
+    v_next    uuid[];
+    v_held    uuid;
     v_moved   bigint;
     v_started timestamptz;
+    v_holder  text;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 OR max_batches IS NULL OR max_batches < 1 THEN
         RAISE EXCEPTION 'batch_size and max_batches must be positive' USING ERRCODE = 'invalid_parameter_value';
@@ -335,19 +373,22 @@ BEGIN
         IF v_state.state <> 'migrating' THEN
             RETURN;  -- migrated, cut over: nothing left to move
         END IF;
+        PERFORM set_config('lock_timeout', todoscale_migration_lock_timeout(), true);
 
-        -- (1) Lock the next keys. Waits for writers holding them; rows they deleted are skipped.
-        -- Two spellings on purpose: "last_key IS NULL OR id > last_key" would hide the range from the
-        -- primary-key index, and every batch would walk the keys of all earlier batches again.
+        -- (1) The next keys as this snapshot sees them, then the same range locked with SKIP LOCKED: a key of
+        -- the first list that the second lacks is held by another transaction (or was deleted meanwhile),
+        -- and the batch ends before it. Two spellings on purpose: "last_key IS NULL OR id > last_key" would
+        -- hide the range from the primary-key index, and every batch would walk the keys of all earlier
+        -- batches again. Rows deleted before the lock are not returned, so never resurrected.
         IF v_state.last_key IS NULL THEN
-            SELECT array_agg(k.id ORDER BY k.id) INTO v_ids
-            FROM (SELECT t.id FROM todos t ORDER BY t.id LIMIT batch_size FOR SHARE) k;
+            SELECT array_agg(k.id ORDER BY k.id) INTO v_next
+            FROM (SELECT t.id FROM todos t ORDER BY t.id LIMIT batch_size) k;
         ELSE
-            SELECT array_agg(k.id ORDER BY k.id) INTO v_ids
-            FROM (SELECT t.id FROM todos t WHERE t.id > v_state.last_key ORDER BY t.id LIMIT batch_size FOR SHARE) k;
+            SELECT array_agg(k.id ORDER BY k.id) INTO v_next
+            FROM (SELECT t.id FROM todos t WHERE t.id > v_state.last_key ORDER BY t.id LIMIT batch_size) k;
         END IF;
 
-        IF v_ids IS NULL THEN
+        IF v_next IS NULL THEN
             UPDATE migration_state m SET state = 'migrated', completed_at = now();
             INSERT INTO migration_progress (step, start_time, end_time, rows_moved, last_key, status, detail)
             VALUES ('complete', v_started, clock_timestamp(), v_state.rows_moved, v_state.last_key, 'completed',
@@ -355,6 +396,49 @@ BEGIN
                            v_state.rows_moved, v_state.batches));
             RETURN QUERY SELECT v_state.batches, 0::bigint, v_state.last_key, true;
             RETURN;
+        END IF;
+
+        v_held := NULL;
+        BEGIN
+            SELECT array_agg(k.id ORDER BY k.id) INTO v_ids
+            FROM (SELECT t.id FROM todos t
+                  WHERE t.id >= v_next[1] AND t.id <= v_next[array_length(v_next, 1)]
+                  ORDER BY t.id FOR SHARE SKIP LOCKED) k;
+            SELECT n INTO v_held FROM unnest(v_next) n WHERE NOT (n = ANY (coalesce(v_ids, '{}'))) ORDER BY n LIMIT 1;
+            IF v_held = v_next[1] THEN
+                -- Undo this subtransaction's row locks before waiting: see the header.
+                RAISE EXCEPTION USING ERRCODE = 'TSM01';
+            END IF;
+        EXCEPTION WHEN SQLSTATE 'TSM01' THEN
+            v_ids := NULL;
+        END;
+
+        IF v_held IS NOT NULL AND v_held = v_next[1] THEN
+            BEGIN
+                PERFORM set_config('lock_timeout', todoscale_migration_row_wait(), true);
+                SELECT array_agg(k.id) INTO v_ids FROM (SELECT t.id FROM todos t WHERE t.id = v_held FOR SHARE) k;
+                PERFORM set_config('lock_timeout', todoscale_migration_lock_timeout(), true);
+            EXCEPTION WHEN lock_not_available THEN
+                v_holder := todoscale_row_holder(v_held);
+                -- One 'wait' entry per held row, its end_time moving on, instead of a row every half second.
+                UPDATE migration_progress p SET end_time = clock_timestamp(), detail = format(
+                           'waiting for row %s, held by %s; application writes to other rows do not wait', v_held, v_holder)
+                WHERE p.id = (SELECT max(p2.id) FROM migration_progress p2) AND p.step = 'wait' AND p.last_key = v_held;
+                IF NOT FOUND THEN
+                    INSERT INTO migration_progress (step, start_time, end_time, rows_moved, last_key, status, detail)
+                    VALUES ('wait', v_started, clock_timestamp(), 0, v_held, 'waiting',
+                            format('waiting for row %s, held by %s; application writes to other rows do not wait', v_held, v_holder));
+                END IF;
+                RETURN QUERY SELECT v_state.batches, 0::bigint, v_state.last_key, false;
+                RETURN;
+            END;
+            IF v_ids IS NULL THEN
+                -- Deleted by its holder: nothing to copy; the next call starts at the key after it.
+                RETURN QUERY SELECT v_state.batches, 0::bigint, v_state.last_key, false;
+                RETURN;
+            END IF;
+        ELSIF v_held IS NOT NULL THEN
+            v_ids := ARRAY(SELECT k FROM unnest(v_ids) k WHERE k < v_held ORDER BY k);
         END IF;
 
         -- (2) A new statement, so a fresh snapshot that sees every write committed before the lock: copy
@@ -406,6 +490,7 @@ BEGIN
     LOOP
         BEGIN
             SELECT NOT EXISTS (SELECT 1 FROM migrate_todos_batch(batch_size, 1) b WHERE NOT b.completed) INTO v_done;
+            v_retries := 0;  -- the limit is on consecutive failures of one batch, not on a long run's total
         EXCEPTION WHEN deadlock_detected OR serialization_failure OR lock_not_available THEN
             v_retries := v_retries + 1;
             IF v_retries > 50 THEN
@@ -421,6 +506,41 @@ BEGIN
         END IF;
     END LOOP;
 END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Runner sessions. `todoscale migrate run` holds this session-level advisory lock for its whole run, so a
+-- second run does not queue behind the first on migration_state. A run whose client was killed keeps its
+-- server session (and the lock) until the server notices: at once when the session is idle, else when the
+-- statement in flight ends or client_connection_check_interval (which the runner sets) finds the socket
+-- closed. migration_sessions() shows who holds the lock, and any session running a batch, so `migrate
+-- status` and the busy error can name them; `migrate run --takeover` ends them (pg_terminate_backend).
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION todoscale_migration_lock_key() RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT x'7D05CA1E0002'::bigint $$;
+
+CREATE OR REPLACE FUNCTION migration_sessions()
+RETURNS TABLE (pid integer, holds_lock boolean, application text, client text, state text, waiting_for text,
+               session_seconds numeric, statement_seconds numeric, query text)
+LANGUAGE sql STABLE AS $$
+    WITH holders AS (
+        SELECT l.pid FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted
+          AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+          AND l.classid = (todoscale_migration_lock_key() >> 32)::oid
+          AND l.objid = (todoscale_migration_lock_key() & x'FFFFFFFF'::bigint)::oid
+          AND l.objsubid = 1)
+    SELECT a.pid, a.pid IN (SELECT h.pid FROM holders h), coalesce(nullif(a.application_name, ''), a.usename::text),
+           coalesce(host(a.client_addr) || ':' || a.client_port, 'local socket'), a.state,
+           CASE WHEN a.wait_event IS NOT NULL THEN a.wait_event_type || ':' || a.wait_event END,
+           round(extract(epoch FROM clock_timestamp() - a.backend_start)::numeric, 1),
+           round(extract(epoch FROM clock_timestamp() - a.query_start)::numeric, 1),
+           left(a.query, 200)
+    FROM pg_stat_activity a
+    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+      AND (a.pid IN (SELECT h.pid FROM holders h)
+           OR (a.state = 'active' AND a.query ~* 'migrate_todos(_batch)?\s*\('))
+    ORDER BY 2 DESC, a.pid;
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -543,6 +663,131 @@ BEGIN
          n AS (SELECT count(*) AS n FROM u c
                WHERE c.parent_todo_id IS NOT NULL AND EXISTS (SELECT 1 FROM u p WHERE p.id = c.parent_todo_id))
     SELECT 'parent_references_resolve'::text, l.n::text, n.n::text, CASE WHEN l.n = n.n THEN 'PASS' ELSE 'FAIL' END FROM l, n;
+
+    -- The checks above count; this one names the ids behind a failure, so an operator can look at them and
+    -- repair them (migration_repair()) instead of starting over.
+    RETURN QUERY
+    WITH d AS (SELECT * FROM migration_differences()),
+         shown AS (SELECT string_agg(format('%s (%s)', d.id, d.problem), ', ' ORDER BY d.problem, d.id) AS ids
+                   FROM (SELECT * FROM d ORDER BY d.problem, d.id LIMIT 10) d)
+    SELECT 'ids_that_differ'::text, 'none'::text,
+           CASE WHEN (SELECT count(*) FROM d) = 0 THEN 'none'
+                ELSE format('%s id(s): %s%s; repair: todoscale migrate repair (SELECT * FROM migration_repair())',
+                            (SELECT count(*) FROM d), (SELECT ids FROM shown),
+                            CASE WHEN (SELECT count(*) FROM d) > 10 THEN ', ...' ELSE '' END) END,
+           CASE WHEN (SELECT count(*) FROM d) = 0 THEN 'PASS' ELSE 'FAIL' END;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Which legacy ids the new tables do not hold exactly once, as the latest legacy version, in the table the
+-- placement rule names. problem: missing (no copy), extra (a copy of no legacy row), duplicate (more than
+-- one copy, e.g. in both new tables), differs (a column differs), misplaced (the wrong table). One hash join
+-- of both sides, as the checksum above. Before the backfill has finished, rows it has not reached yet are
+-- 'missing' by design.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migration_differences()
+RETURNS TABLE (id uuid, problem text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_cutoff timestamptz;
+BEGIN
+    SELECT coalesce(m.archive_cutoff, now() - interval '30 days') INTO v_cutoff FROM migration_state m;
+    RETURN QUERY
+    WITH l AS (
+        SELECT t.id, hashtextextended(ROW(t.id, t.user_id, t.parent_todo_id, t.project_id, t.title::text,
+                   t.description, t.status::text, t.priority, t.due_date, t.completed_at, t.ai_generated,
+                   t.created_at, t.updated_at)::text, 0) AS h,
+               (t.status::text = 'done' AND t.completed_at < v_cutoff) IS TRUE AS archive
+        FROM todos t),
+    n AS (
+        SELECT u.id, count(*) AS copies, min(u.h) AS h, bool_or(u.archived) AS archived
+        FROM (SELECT a.id, hashtextextended(ROW(a.id, a.user_id, a.parent_todo_id, a.project_id, a.title,
+                         a.description, a.status, a.priority, a.due_date, a.completed_at, a.ai_generated,
+                         a.created_at, a.updated_at)::text, 0) AS h, false AS archived
+              FROM todos_active a
+              UNION ALL
+              SELECT r.id, hashtextextended(ROW(r.id, r.user_id, r.parent_todo_id, r.project_id, r.title,
+                         r.description, r.status, r.priority, r.due_date, r.completed_at, r.ai_generated,
+                         r.created_at, r.updated_at)::text, 0), true
+              FROM todos_archived r) u
+        GROUP BY u.id)
+    SELECT coalesce(l.id, n.id),
+           CASE WHEN n.id IS NULL THEN 'missing'
+                WHEN l.id IS NULL THEN 'extra'
+                WHEN n.copies > 1 THEN 'duplicate'
+                WHEN n.h <> l.h THEN 'differs'
+                ELSE 'misplaced' END
+    FROM l FULL JOIN n ON n.id = l.id
+    WHERE n.id IS NULL OR l.id IS NULL OR n.copies > 1 OR n.h <> l.h
+       -- Archived copies of rows the rule keeps active are legitimate only once maintenance archived them,
+       -- which it does not do while mirroring; the reverse is always wrong.
+       OR n.archived <> l.archive;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Repair, while the migration mirrors (states migrating and migrated): every id migration_differences()
+-- names gets exactly one copy of its current legacy row, where the placement rule puts it, or no copy when
+-- the legacy row is gone. The legacy rows are locked FOR SHARE in key order first (a concurrent writer of one
+-- of them waits for this short transaction, and its trigger then replaces our copy, as with a batch), and
+-- the copies are rebuilt in a new statement that sees every write committed before the lock. Ids are found
+-- by one scan of both sides (as validation), then fixed in one transaction: run it when validation names ids.
+-- Returns one row per repaired id with what was wrong and what was done.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION migration_repair()
+RETURNS TABLE (id uuid, problem text, action text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state  migration_state%ROWTYPE;
+    v_ids    uuid[];
+    v_locked uuid[];
+BEGIN
+    -- FOR UPDATE: no batch runs meanwhile (batches serialise on this row too).
+    SELECT * INTO v_state FROM migration_state FOR UPDATE;
+    IF v_state.state NOT IN ('migrating', 'migrated') THEN
+        RAISE EXCEPTION 'nothing to repair in state %: repair rebuilds copies from the legacy rows while the migration mirrors them (before cutover)', v_state.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE WHEN v_state.state = 'cut_over' THEN 'After cutover the new tables are authoritative; the legacy rows are history.' END;
+    END IF;
+    PERFORM set_config('lock_timeout', '5s', true);
+
+    CREATE TEMP TABLE IF NOT EXISTS todoscale_repair (id uuid PRIMARY KEY, problem text) ON COMMIT DROP;
+    TRUNCATE todoscale_repair;
+    -- Rows the backfill has not reached yet have no copy by design; the batches copy them.
+    INSERT INTO todoscale_repair SELECT d.id, d.problem FROM migration_differences() d
+    WHERE NOT (d.problem = 'missing' AND v_state.state = 'migrating' AND (v_state.last_key IS NULL OR d.id > v_state.last_key));
+    SELECT array_agg(r.id ORDER BY r.id) INTO v_ids FROM todoscale_repair r;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+
+    SELECT array_agg(k.id ORDER BY k.id) INTO v_locked
+    FROM (SELECT t.id FROM todos t WHERE t.id = ANY (v_ids) ORDER BY t.id FOR SHARE) k;
+
+    DELETE FROM todos_active a WHERE a.id = ANY (v_ids);
+    DELETE FROM todos_archived r WHERE r.id = ANY (v_ids);
+    INSERT INTO todos_active (id, user_id, parent_todo_id, project_id, title, description, status,
+                              priority, due_date, completed_at, ai_generated, created_at, updated_at)
+    SELECT t.id, t.user_id, t.parent_todo_id, t.project_id, t.title, t.description, t.status,
+           t.priority, t.due_date, t.completed_at, t.ai_generated, t.created_at, t.updated_at
+    FROM todos t WHERE t.id = ANY (coalesce(v_locked, '{}'))
+      AND NOT ((t.status = 'done' AND t.completed_at < v_state.archive_cutoff) IS TRUE);
+    INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status,
+                                priority, due_date, completed_at, ai_generated, created_at, updated_at)
+    SELECT t.id, t.user_id, t.parent_todo_id, t.project_id, t.title, t.description, t.status,
+           t.priority, t.due_date, t.completed_at, t.ai_generated, t.created_at, t.updated_at
+    FROM todos t WHERE t.id = ANY (coalesce(v_locked, '{}'))
+      AND (t.status = 'done' AND t.completed_at < v_state.archive_cutoff) IS TRUE;
+
+    INSERT INTO migration_progress (step, start_time, end_time, rows_moved, status, detail)
+    VALUES ('repair', now(), clock_timestamp(), cardinality(v_ids), 'done',
+            format('rebuilt the copies of %s id(s) from the legacy rows', cardinality(v_ids)));
+
+    RETURN QUERY
+    SELECT r.id, r.problem,
+           CASE WHEN r.id = ANY (coalesce(v_locked, '{}')) THEN 'copied from todos' ELSE 'copies removed (no legacy row)' END
+    FROM todoscale_repair r ORDER BY r.problem, r.id;
 END;
 $$;
 

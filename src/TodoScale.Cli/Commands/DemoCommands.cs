@@ -82,15 +82,22 @@ public static class DemoCommands
                 var writers = new LegacyWriterSimulator(cs, new LegacyWriterOptions { Connections = 4, ThinkTime = TimeSpan.FromMilliseconds(5) });
                 var writing = writers.RunAsync(stopWriters.Token);
                 MigrationRunResult? result = null;
+                // Counted against the rows this run has to copy (the runner's total grows with the legacy
+                // application's inserts), not the rows generated before it: "200,543 of 200,000" said nothing.
                 await DemoSteps.WithProgressAsync("copying todos", rowCount, async progress =>
                     result = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 5_000 },
-                        new Progress<MigrationProgress>(p => progress.Report(p.RowsDone)), ct));
+                        new Progress<MigrationProgress>(p => progress.Report((p.RowsDone, p.RowsTotal))), ct));
                 // Writes that land after the last batch must reach the new tables too.
                 await Task.Delay(TimeSpan.FromSeconds(2), ct);
                 await stopWriters.CancelAsync();
                 var report = await writing;
                 Ui.Info($"  legacy writers: {report.TotalOperations:N0} statements (insert, update, complete, delete), " +
-                        $"latency p50 {report.Latency.P50Ms:0.0} ms, p99 {report.Latency.P99Ms:0.0} ms, {report.TotalErrors} failed");
+                        $"latency p50 {report.Latency.P50Ms:0.0} ms, p99 {report.Latency.P99Ms:0.0} ms, {report.TotalErrors} failed" +
+                        (report.TotalErrors == 0 ? "" : ":"));
+                foreach (var line in report.DescribeErrors())
+                {
+                    Ui.Info($"    {line}");
+                }
                 return $"{result!.RowsMovedThisRun:N0} rows copied in {result.BatchesThisRun:N0} committed batches, {result.RowsPerSecond:N0} rows/s";
             });
 

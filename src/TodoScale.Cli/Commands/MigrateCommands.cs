@@ -22,7 +22,7 @@ public static class MigrateCommands
             "Phase 2: copy the live legacy todos table into todos_active/todos_archived while the application keeps writing, " +
             "validate, cut over, or roll back. Order: check, run, validate, cutover (rollback any time).");
 
-        foreach (var c in new[] { Check(ctx), Run(ctx), Validate(ctx), Status(ctx), Cutover(ctx), Rollback(ctx) })
+        foreach (var c in new[] { Check(ctx), Run(ctx), Validate(ctx), Repair(ctx), Status(ctx), Cutover(ctx), Rollback(ctx) })
         {
             migrate.Subcommands.Add(c);
         }
@@ -86,11 +86,18 @@ public static class MigrateCommands
             }
         });
 
+        var takeover = new Option<bool>("--takeover")
+        {
+            Description = "End the sessions that hold the migration lock first (what is left of a killed run: `migrate status` lists them). " +
+                          "Their batch in flight rolls back and is redone.",
+        };
+
         var run = new Command("run",
             "Install the mirror trigger (first run) and copy the legacy rows in committed batches, with live progress. " +
-            "Ctrl-C stops after the current batch; running again resumes where it stopped.")
+            "Ctrl-C stops after the current batch; running again resumes where it stopped. " +
+            "Exit 5 when another run holds the migration lock (the message names its session; --takeover ends it).")
         {
-            batchSize, maxBatches, throttle,
+            batchSize, maxBatches, throttle, takeover,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -100,6 +107,7 @@ public static class MigrateCommands
                 BatchSize = parse.GetValue(batchSize),
                 MaxBatches = parse.GetValue(maxBatches),
                 Throttle = TimeSpan.FromMilliseconds(parse.GetValue(throttle)),
+                TakeOver = parse.GetValue(takeover),
             };
 
             // Our own Ctrl-C/SIGTERM handling: System.CommandLine 2.0.0 leaves ProcessTerminationTimeout unset, so
@@ -197,7 +205,54 @@ public static class MigrateCommands
 
     private static string Describe(MigrationProgress p) =>
         $"{p.RowsDone:N0}/{p.RowsTotal:N0} rows, {p.RowsPerSecond:N0} rows/s, " +
-        (p.Completed ? "done" : p.Eta is { } eta ? $"ETA {eta:hh\\:mm\\:ss}" : "ETA unknown");
+        (p.Completed ? "done" : p.Eta is { } eta ? $"ETA {eta:hh\\:mm\\:ss}" : "ETA unknown") +
+        (p.Waiting is { } w ? $"; {w}" : "");
+
+    private static Command Repair(CliContext ctx)
+    {
+        var repair = new Command("repair",
+            "Before cutover: give every id that `migrate validate` names (ids_that_differ: in both new tables, missing, extra, " +
+            "differing, misplaced) exactly one copy of its current legacy row, where the placement rule puts it (migration_repair()). " +
+            "One short transaction; the legacy rows are the source of truth. Exit 1 when validation still fails afterwards.");
+        repair.SetHandler(async (parse, ct) =>
+        {
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var migration = new LegacyMigration(cs);
+            IReadOnlyList<RepairedId> repaired;
+            try
+            {
+                repaired = await migration.RepairAsync(ct);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.ObjectNotInPrerequisiteState)
+            {
+                Ui.Error(e.MessageText + (e.Hint is { Length: > 0 } h ? $" ({h})" : ""));
+                return ExitCodes.CheckFailed;
+            }
+
+            if (repaired.Count > 0)
+            {
+                Ui.Table(["id", "problem", "action"], repaired.Select(r => (IReadOnlyList<string>)[r.Id.ToString(), r.Problem, r.Action]));
+            }
+
+            var status = await migration.StatusAsync(ct);
+            if (status.State != "migrated")
+            {
+                Ui.Success($"repaired {repaired.Count} id(s); the backfill is still running (state {status.State}), validate once it completes");
+                return ExitCodes.Success;
+            }
+
+            var failed = (await migration.ValidateAsync(ct)).Where(c => !c.Passed).ToList();
+            if (failed.Count > 0)
+            {
+                Ui.Error($"repaired {repaired.Count} id(s), but {failed.Count} check(s) still fail: " + string.Join("; ", failed.Select(c => $"{c.CheckName} ({c.Actual})")));
+                return ExitCodes.CheckFailed;
+            }
+
+            Ui.Success($"repaired {repaired.Count} id(s); every validation check passes");
+            return ExitCodes.Success;
+        });
+        return repair;
+    }
 
     private static Command Validate(CliContext ctx)
     {
@@ -246,6 +301,18 @@ public static class MigrateCommands
                 ["cut over", Format(s.CutoverAt)],
                 ["rolled back", Format(s.RolledBackAt)],
             ]);
+            var sessions = await migration.SessionsAsync(ct);
+            if (sessions.Count > 0)
+            {
+                Ui.Table(["runner session", "holds lock", "client", "state", "for", "waiting for", "statement"],
+                    sessions.Select(x => (IReadOnlyList<string>)
+                    [
+                        $"pid {x.Pid} ({x.Application})", x.HoldsLock ? "yes" : "no", x.Client, x.State ?? "",
+                        x.StatementSeconds is { } sec ? $"{sec.ToString("0.#", Inv)} s" : "", x.WaitingFor ?? "", x.Query ?? "",
+                    ]));
+                Ui.Info("a session left by a killed run ends by itself once its statement returns; `todoscale migrate run --takeover` ends it now");
+            }
+
             var recent = await migration.RecentProgressAsync(10, ct);
             if (recent.Count > 0)
             {

@@ -30,7 +30,11 @@ internal static class DemoSteps
     public static string Format(TimeSpan t) => t.TotalSeconds < 1 ? $"{t.TotalMilliseconds:0} ms" : t.TotalMinutes < 1 ? $"{t.TotalSeconds:0.0} s" : $"{t:m\\:ss} min";
 
     /// <summary>A progress bar on a terminal; a plain line every few seconds elsewhere.</summary>
-    public static async Task WithProgressAsync(string label, long total, Func<IProgress<long>, Task> body)
+    public static Task WithProgressAsync(string label, long total, Func<IProgress<long>, Task> body) =>
+        WithProgressAsync(label, total, (IProgress<(long Done, long Total)> p) => body(new Progress<long>(done => p.Report((done, total)))));
+
+    /// <summary>As above, for work whose total changes while it runs (reported with each step).</summary>
+    public static async Task WithProgressAsync(string label, long total, Func<IProgress<(long Done, long Total)>, Task> body)
     {
         if (CliContext.Interactive)
         {
@@ -39,7 +43,11 @@ internal static class DemoSteps
                 .StartAsync(async ctx =>
                 {
                     var task = ctx.AddTask(label, maxValue: Math.Max(1, total));
-                    await body(new Progress<long>(done => task.Value = done));
+                    await body(new Progress<(long Done, long Total)>(p =>
+                    {
+                        task.MaxValue = Math.Max(1, p.Total);
+                        task.Value = p.Done;
+                    }));
                     task.Value = task.MaxValue;
                 });
             return;
@@ -47,12 +55,12 @@ internal static class DemoSteps
 
         var last = Stopwatch.StartNew();
         long printed = -1;
-        await body(new Progress<long>(done =>
+        await body(new Progress<(long Done, long Total)>(p =>
         {
-            if (done != printed && (last.Elapsed.TotalSeconds >= 2 || done >= total))
+            if (p.Done != printed && (last.Elapsed.TotalSeconds >= 2 || p.Done >= p.Total))
             {
-                Console.WriteLine($"  {label}: {done:N0} of {total:N0}");
-                printed = done;
+                Console.WriteLine($"  {label}: {p.Done:N0} of {p.Total:N0}");
+                printed = p.Done;
                 last.Restart();
             }
         }));

@@ -36,9 +36,35 @@ public sealed class MigrationBlockedException(IReadOnlyList<PreflightIssue> issu
     public IReadOnlyList<PreflightIssue> Issues { get; } = issues;
 }
 
-/// <summary>Another `migrate run` holds the migration lock on this database.</summary>
-public sealed class MigrationBusyException()
-    : Exception("another migration run is already working on this database; wait for it or stop it (it resumes later)");
+/// <summary>One row of <c>migration_sessions()</c>: a session holding the migration lock or running a batch.</summary>
+public sealed record MigrationSession(
+    int Pid, bool HoldsLock, string Application, string Client, string? State, string? WaitingFor,
+    decimal SessionSeconds, decimal? StatementSeconds, string? Query)
+{
+    public override string ToString() =>
+        $"pid {Pid} ({Application}, from {Client}, {State ?? "unknown state"}" +
+        (StatementSeconds is { } s ? $" for {s:0.#} s" : "") +
+        (WaitingFor is { } w ? $", waiting for {w}" : "") + ")";
+}
+
+/// <summary>One row of <c>migration_repair()</c>.</summary>
+public sealed record RepairedId(Guid Id, string Problem, string Action);
+
+/// <summary>Another `migrate run` (or what is left of a killed one) holds the migration lock on this database.</summary>
+public sealed class MigrationBusyException(IReadOnlyList<MigrationSession> sessions)
+    : Exception(Describe(sessions))
+{
+    public IReadOnlyList<MigrationSession> Sessions { get; } = sessions;
+
+    private static string Describe(IReadOnlyList<MigrationSession> sessions)
+    {
+        var holders = sessions.Where(s => s.HoldsLock).ToList();
+        return "another migration run is already working on this database" +
+               (holders.Count > 0 ? ": " + string.Join("; ", holders) : "") +
+               ". Wait for it, or stop it (the migration resumes where it stopped). If its client was killed, the server ends " +
+               "the session once the statement in flight returns; `todoscale migrate run --takeover` ends it now.";
+    }
+}
 
 /// <summary>
 /// Thin C# face of the SQL interface in migrations/scaling/002_migrate_existing_data.sql. Every decision
@@ -70,6 +96,17 @@ public sealed class LegacyMigration(string connectionString)
             r => new ProgressEntry(r.GetString(0), r.GetFieldValue<DateTimeOffset>(1), Nullable<DateTimeOffset>(r, 2), r.GetInt64(3),
                 Nullable<Guid>(r, 4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)),
             ct, limit);
+
+    /// <summary>Sessions holding the migration lock or running a batch (<c>migration_sessions()</c>).</summary>
+    public async Task<IReadOnlyList<MigrationSession>> SessionsAsync(CancellationToken ct = default) =>
+        await QueryAsync("SELECT pid, holds_lock, application, client, state, waiting_for, session_seconds, statement_seconds, query FROM migration_sessions()",
+            r => new MigrationSession(r.GetInt32(0), r.GetBoolean(1), r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+                r.IsDBNull(5) ? null : r.GetString(5), r.GetDecimal(6), r.IsDBNull(7) ? null : r.GetDecimal(7), r.IsDBNull(8) ? null : r.GetString(8)), ct);
+
+    /// <summary>Rebuilds the copies of every id that validation names, from the legacy rows (<c>migration_repair()</c>).</summary>
+    public async Task<IReadOnlyList<RepairedId>> RepairAsync(CancellationToken ct = default) =>
+        await WithRetryAsync(() => QueryAsync("SELECT id, problem, action FROM migration_repair()",
+            r => new RepairedId(r.GetGuid(0), r.GetString(1), r.GetString(2)), ct), 5, ct);
 
     /// <summary>Installs the mirror trigger and the archive months (idempotent); retried while the lock on todos is contended.</summary>
     public async Task StartAsync(CancellationToken ct = default) =>

@@ -52,6 +52,29 @@ public sealed record LegacyWriterReport(
 {
     public long TotalOperations => Operations.Values.Sum();
     public long TotalErrors => ErrorsBySqlState.Values.Sum();
+
+    /// <summary>The first message seen for each SQLSTATE, so a failure is named rather than only counted.</summary>
+    public IReadOnlyDictionary<string, string> FirstMessageBySqlState { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// One line per SQLSTATE: count, code, message, and whether a real application meets it too. Deadlocks and
+    /// foreign-key misses between the simulated writers happen without any migration; a lock or statement
+    /// timeout would mean the migration made a writer wait, which it must not.
+    /// </summary>
+    public IEnumerable<string> DescribeErrors() => ErrorsBySqlState.OrderByDescending(e => e.Value).Select(e =>
+        $"{e.Value:N0} × {e.Key} {FirstMessageBySqlState.GetValueOrDefault(e.Key, "")} — {Expectation(e.Key)}");
+
+    public static string Expectation(string sqlState) => sqlState switch
+    {
+        PostgresErrorCodes.DeadlockDetected =>
+            "expected of a real application: two legacy statements (bulk complete, cascading delete) locked the same rows in opposite order; the application retries",
+        PostgresErrorCodes.ForeignKeyViolation =>
+            "expected of a real application: a writer added a subtask to a todo another writer had just deleted",
+        PostgresErrorCodes.SerializationFailure => "expected under concurrent writers; the application retries",
+        PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.QueryCanceled =>
+            "NOT expected: a writer waited too long for a lock; look for what held it (migration_sessions(), pg_locks)",
+        _ => "not expected of the simulated application",
+    };
 }
 
 /// <summary>
@@ -97,10 +120,11 @@ public sealed class LegacyWriterSimulator(string connectionString, LegacyWriterO
 
         var counts = new ConcurrentDictionary<string, long>();
         var errors = new ConcurrentDictionary<string, long>();
+        var messages = new ConcurrentDictionary<string, string>();
         var latencies = new ConcurrentDictionary<string, ConcurrentBag<double>>();
         var sw = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, _options.Connections)
-            .Select(i => Task.Run(() => WorkerAsync(i, users, counts, errors, latencies, stop), CancellationToken.None))
+            .Select(i => Task.Run(() => WorkerAsync(i, users, counts, errors, messages, latencies, stop), CancellationToken.None))
             .ToArray();
         await Task.WhenAll(workers);
         sw.Stop();
@@ -108,12 +132,15 @@ public sealed class LegacyWriterSimulator(string connectionString, LegacyWriterO
         var all = latencies.Values.SelectMany(b => b).ToList();
         return new LegacyWriterReport(
             counts.ToDictionary(), errors.ToDictionary(), LatencySummary.From(all),
-            latencies.ToDictionary(kv => kv.Key, kv => LatencySummary.From(kv.Value.ToList())), sw.Elapsed);
+            latencies.ToDictionary(kv => kv.Key, kv => LatencySummary.From(kv.Value.ToList())), sw.Elapsed)
+        {
+            FirstMessageBySqlState = messages.ToDictionary(),
+        };
     }
 
     private async Task WorkerAsync(
         int worker, Guid[] users, ConcurrentDictionary<string, long> counts, ConcurrentDictionary<string, long> errors,
-        ConcurrentDictionary<string, ConcurrentBag<double>> latencies, CancellationTokenSource stop)
+        ConcurrentDictionary<string, string> messages, ConcurrentDictionary<string, ConcurrentBag<double>> latencies, CancellationTokenSource stop)
     {
         var random = new Random(_options.Seed * 1000 + worker);
         var weights = new[] { _options.InsertWeight, _options.UpdateWeight, _options.CompleteWeight, _options.DeleteWeight, _options.BulkCompleteWeight };
@@ -151,6 +178,7 @@ public sealed class LegacyWriterSimulator(string connectionString, LegacyWriterO
                 catch (PostgresException e)
                 {
                     errors.AddOrUpdate(e.SqlState, 1, (_, n) => n + 1);
+                    messages.TryAdd(e.SqlState, e.MessageText);
                 }
 
                 if (_options.MaxOperations is null)

@@ -17,11 +17,17 @@ public sealed record MigrationRunOptions
 
     /// <summary>How often one batch is retried after a deadlock, serialization failure or lock timeout.</summary>
     public int MaxAttemptsPerBatch { get; init; } = 20;
+
+    /// <summary>
+    /// End the sessions that hold the migration lock (a run whose client was killed while its batch still
+    /// ran on the server) before starting, instead of failing with <see cref="MigrationBusyException"/>.
+    /// </summary>
+    public bool TakeOver { get; init; }
 }
 
-/// <summary>Reported after every batch.</summary>
+/// <summary>Reported after every batch. Waiting names the row the run waits for, and who holds it.</summary>
 public sealed record MigrationProgress(
-    long RowsDone, long RowsTotal, long Batches, double RowsPerSecond, TimeSpan? Eta, bool Completed)
+    long RowsDone, long RowsTotal, long Batches, double RowsPerSecond, TimeSpan? Eta, bool Completed, string? Waiting = null)
 {
     public double Fraction => RowsTotal == 0 ? 1 : Math.Min(1, (double)RowsDone / RowsTotal);
 }
@@ -40,7 +46,11 @@ public sealed record MigrationRunResult(
 public sealed class MigrationRunner(string connectionString)
 {
     // Session-level lock: a second `migrate run` would only queue behind the first on migration_state.
+    // The same key is todoscale_migration_lock_key() in 002, which migration_sessions() looks for.
     public const long AdvisoryLockKey = 0x7D05CA1E_0002;
+
+    /// <summary>What the runner's sessions are called in pg_stat_activity (and in migration_sessions()).</summary>
+    public const string ApplicationName = "todoscale migrate run";
 
     public async Task<MigrationRunResult> RunAsync(
         MigrationRunOptions options, IProgress<MigrationProgress>? progress = null, CancellationToken ct = default)
@@ -52,12 +62,22 @@ public sealed class MigrationRunner(string connectionString)
         }
 
         var migration = new LegacyMigration(connectionString);
-        await using var conn = new NpgsqlConnection(connectionString);
+        await using var conn = new NpgsqlConnection(
+            new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = ApplicationName }.ConnectionString);
         await conn.OpenAsync(ct);
-        var locked = await LegacyMigration.QueryAsync(conn, "SELECT pg_try_advisory_lock($1)", r => r.GetBoolean(0), ct, AdvisoryLockKey);
-        if (!locked[0])
+        // A killed client leaves its batch running on the server, and with it this session's migration lock:
+        // without the check the server notices the closed socket only when the batch ends. Session-level,
+        // so it must be reset before the connection goes back to the pool (Npgsql's DISCARD ALL does).
+        await LegacyMigration.QueryAsync(conn, "SELECT set_config('client_connection_check_interval', '1s', false)", r => r.GetString(0), ct);
+        if (!await TryLockAsync(conn, ct))
         {
-            throw new MigrationBusyException();
+            var holders = await migration.SessionsAsync(ct);
+            if (!options.TakeOver)
+            {
+                throw new MigrationBusyException(holders);
+            }
+
+            await TakeOverAsync(conn, holders, ct);
         }
 
         // Released explicitly: a pooled connection would otherwise keep the session lock until it is reused.
@@ -96,9 +116,16 @@ public sealed class MigrationRunner(string connectionString)
                         CancellationToken.None, options.BatchSize),
                     options.MaxAttemptsPerBatch, CancellationToken.None, () => retries++);
 
+                string? waiting = null;
                 if (result.Count == 0 || result[0].Completed)
                 {
                     completed = true;
+                }
+                else if (result[0].RowsMoved == 0)
+                {
+                    // The next key is held by an application transaction; the SQL waited for it alone, up to its
+                    // bound, and recorded who holds it. Not a batch: --max-batches counts rows copied.
+                    waiting = (await migration.RecentProgressAsync(1, CancellationToken.None)) is [{ Step: "wait" } w] ? w.Detail : "waiting for a locked row";
                 }
                 else
                 {
@@ -107,11 +134,19 @@ public sealed class MigrationRunner(string connectionString)
                 }
 
                 var done = rowsBefore + moved;
+                if (!completed && done >= total)
+                {
+                    // The application's inserts beyond the last key add rows to copy: count them again rather
+                    // than show more rows done than there are (cheap here: only the keys past the last batch).
+                    var now = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, CancellationToken.None))[0];
+                    total = now.RowsMoved + (now.RowsRemaining ?? 0);
+                }
+
                 total = Math.Max(total, done);
                 var rate = moved / Math.Max(sw.Elapsed.TotalSeconds, 1e-3);
                 progress?.Report(new MigrationProgress(
                     completed ? total : done, total, batches, rate,
-                    completed ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : null, completed));
+                    completed ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : null, completed, waiting));
 
                 if (!completed && options.Throttle > TimeSpan.Zero)
                 {
@@ -136,13 +171,40 @@ public sealed class MigrationRunner(string connectionString)
             {
                 if (conn.State == System.Data.ConnectionState.Open)
                 {
-                    await LegacyMigration.QueryAsync(conn, "SELECT pg_advisory_unlock($1)", r => r.GetBoolean(0), CancellationToken.None, AdvisoryLockKey);
+                    await LegacyMigration.QueryAsync(conn, "SELECT pg_advisory_unlock(todoscale_migration_lock_key())", r => r.GetBoolean(0), CancellationToken.None);
                 }
             }
             catch (NpgsqlException)
             {
                 // The session is gone, and the server released its lock with it; keep the original error.
             }
+        }
+    }
+
+    private static async Task<bool> TryLockAsync(NpgsqlConnection conn, CancellationToken ct) =>
+        (await LegacyMigration.QueryAsync(conn, "SELECT pg_try_advisory_lock(todoscale_migration_lock_key())", r => r.GetBoolean(0), ct))[0];
+
+    /// <summary>
+    /// Ends the sessions that hold the migration lock, then takes it. Safe for the data: a terminated batch rolls
+    /// back whole (its copies and its progress row go together) and the next batch redoes it.
+    /// </summary>
+    private static async Task TakeOverAsync(NpgsqlConnection conn, IReadOnlyList<MigrationSession> holders, CancellationToken ct)
+    {
+        foreach (var h in holders.Where(h => h.HoldsLock))
+        {
+            await LegacyMigration.QueryAsync(conn, "SELECT pg_terminate_backend($1)", r => r.GetBoolean(0), ct, h.Pid);
+        }
+
+        // Termination is asynchronous: the backend rolls back its batch and exits, then the lock is free.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!await TryLockAsync(conn, ct))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new MigrationBusyException(await new LegacyMigration(conn.ConnectionString).SessionsAsync(ct));
+            }
+
+            await Task.Delay(100, ct);
         }
     }
 }
