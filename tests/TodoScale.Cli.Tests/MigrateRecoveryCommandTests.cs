@@ -127,4 +127,31 @@ public sealed class MigrateRecoveryCommandTests(PostgresServer server)
         Assert.Contains("repaired 1 id(s); every validation check passes", repair.Stdout);
         Assert.Equal(0, passing.ExitCode);
     }
+
+    [Fact(Timeout = TestTimeouts.Long)]
+    public async Task rollback_after_cutover_states_the_write_pause_and_needs_yes_when_nobody_can_confirm()
+    {
+        var cs = await MigratedLegacyDatabaseAsync("clirollback", 1_000);
+        Assert.Equal(0, (await Todoscale.RunAsync(["migrate", "run", "--database", cs])).ExitCode);
+        Assert.Equal(0, (await Todoscale.RunAsync(["migrate", "cutover", "--database", cs])).ExitCode);
+        await using (var conn = await server.OpenAsync(cs))
+        {
+            // The pause is sized from the planner's row estimates, which ANALYZE makes exact here.
+            await using var analyze = new NpgsqlCommand("ANALYZE todos_active, todos_archived", conn);
+            await analyze.ExecuteNonQueryAsync();
+        }
+
+        var refused = await Todoscale.RunAsync(["migrate", "rollback", "--database", cs]);
+        var stillCutOver = await Todoscale.RunAsync(["migrate", "status", "--database", cs]);
+        var done = await Todoscale.RunAsync(["migrate", "rollback", "--yes", "--database", cs]);
+
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("rollback locks todos_active and todos_archived against writes for its whole transaction", refused.Stderr);
+        Assert.Contains("for their ~1,000 rows", refused.Stderr);
+        Assert.Contains("s per million rows on 2 cores", refused.Stderr);
+        Assert.Contains("--yes", refused.Stderr);
+        Assert.Contains("cut_over", stillCutOver.Stdout);
+        Assert.True(done.ExitCode == 0, done.Stdout + done.Stderr);
+        Assert.Contains("rolled back", done.Stdout);
+    }
 }

@@ -360,19 +360,53 @@ public static class MigrateCommands
     private static Command Rollback(CliContext ctx)
     {
         var drop = new Option<bool>("--drop-new-tables") { Description = "Also drop todos_active and todos_archived, in the same transaction." };
+        var yes = new Option<bool>("--yes")
+        {
+            Description = "After cutover: accept that application writes to todos_active/todos_archived wait for the whole rollback " +
+                          $"(measured: about {RollbackSecondsPerMillionRows:0.#} s per million rows on 2 cores) without being asked.",
+        };
         var rollback = new Command("rollback",
             "In one transaction, make the legacy todos table hold exactly todos_active ∪ todos_archived as they are now " +
-            "(including writes made after cutover), and stop mirroring. Before cutover it only stops mirroring and empties the copies.")
+            "(including writes made after cutover), and stop mirroring. Before cutover it only stops mirroring and empties the copies. " +
+            "After cutover it asks first (on a terminal) or needs --yes, because writes to the new tables wait until it commits.")
         {
-            drop,
+            drop, yes,
         };
         rollback.SetHandler(async (parse, ct) =>
         {
             var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var migration = new LegacyMigration(cs);
+            var status = await migration.StatusAsync(ct);
+            if (status.State == "cut_over")
+            {
+                var rows = await migration.NewTableRowEstimateAsync(ct);
+                var pause = rows / 1_000_000.0 * RollbackSecondsPerMillionRows;
+                var warning = $"rollback locks todos_active and todos_archived against writes for its whole transaction: about {Math.Max(pause, 0.1):0.#} s " +
+                              $"for their ~{rows:N0} rows (measured {RollbackSecondsPerMillionRows:0.#} s per million rows on 2 cores); application writes wait that long";
+                if (!parse.GetValue(yes))
+                {
+                    if (!CliContext.Interactive || Console.IsInputRedirected)
+                    {
+                        Ui.Error(warning + ". Run it when that pause is acceptable, with --yes.");
+                        return ExitCodes.Usage;
+                    }
+
+                    if (!await AnsiConsole.ConfirmAsync(Markup.Escape(warning + ". Roll back now?"), defaultValue: false, ct))
+                    {
+                        Ui.Info("not rolled back");
+                        return ExitCodes.Success;
+                    }
+                }
+                else
+                {
+                    Ui.Info(warning);
+                }
+            }
+
             IReadOnlyList<RollbackStep> steps;
             try
             {
-                steps = await new LegacyMigration(cs).RollbackAsync(parse.GetValue(drop), ct);
+                steps = await migration.RollbackAsync(parse.GetValue(drop), ct);
             }
             catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.ObjectNotInPrerequisiteState or PostgresErrorCodes.ForeignKeyViolation)
             {
@@ -386,6 +420,12 @@ public static class MigrateCommands
         });
         return rollback;
     }
+
+    /// <summary>
+    /// The measured pause of a rollback after cutover (one transaction that holds todos_active and todos_archived in
+    /// SHARE mode): `todoscale demo --rows 1000000`, then `migrate rollback` on this 2-core machine (README, Migrating).
+    /// </summary>
+    internal const double RollbackSecondsPerMillionRows = 17;
 
     private static void PrintPreflight(IReadOnlyList<PreflightIssue> issues) =>
         Ui.Table(["check", "severity", "rows", "handling"],

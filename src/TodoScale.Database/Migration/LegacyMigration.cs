@@ -108,6 +108,14 @@ public sealed class LegacyMigration(string connectionString)
         await WithRetryAsync(() => QueryAsync("SELECT id, problem, action FROM migration_repair()",
             r => new RepairedId(r.GetGuid(0), r.GetString(1), r.GetString(2)), ct), 5, ct);
 
+    /// <summary>The planner's row estimate of todos_active + todos_archived (cheap: no scan), to size a rollback's pause.</summary>
+    public async Task<long> NewTableRowEstimateAsync(CancellationToken ct = default) =>
+        (await QueryAsync("""
+            SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent IN (to_regclass('todos_active'), to_regclass('todos_archived'))
+            """, r => r.GetInt64(0), ct))[0];
+
     /// <summary>Installs the mirror trigger and the archive months (idempotent); retried while the lock on todos is contended.</summary>
     public async Task StartAsync(CancellationToken ct = default) =>
         await WithRetryAsync(() => QueryAsync("SELECT state FROM migration_start()", r => r.GetString(0), ct), 10, ct);
