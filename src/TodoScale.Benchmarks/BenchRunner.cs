@@ -225,7 +225,7 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             if (reused)
             {
                 // The journal already lists 005 on reused data; the idempotent script rebuilds the dropped indexes.
-                await ExecAsync(db, ScalingScripts.Read("005_indexing_optimization.sql"), ct);
+                await new SchemaMigrator(cs).ReapplyAsync("005_indexing_optimization.sql", ct);
             }
 
             return applied.Count == 0 ? "up to date" : string.Join(", ", applied);
