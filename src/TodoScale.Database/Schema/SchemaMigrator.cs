@@ -24,6 +24,12 @@ public sealed class SchemaMigrator(string connectionString)
         await using var lockConnection = await LockAsync(waitingForLock, ct);
         try
         {
+            var changed = await ScriptChecksums.ChangedAsync(lockConnection, ct);
+            if (changed.Count > 0)
+            {
+                await ScriptChecksums.ForgetAsync(lockConnection, changed, ct);
+            }
+
             var engine = BuildEngine(ct);
             var applied = new List<string>();
             engine.ScriptExecuted += (_, e) =>
@@ -40,6 +46,7 @@ public sealed class SchemaMigrator(string connectionString)
                 throw new SchemaMigrationException(result.ErrorScript?.Name ?? "(connection)", Describe(result.Error), result.Error);
             }
 
+            await ScriptChecksums.RecordAsync(lockConnection, ct);
             return applied;
         }
         finally
@@ -114,7 +121,8 @@ public sealed class SchemaMigrator(string connectionString)
             }
         }
 
-        var pending = ScalingScripts.Names.Where(n => !applied.Contains(n)).ToList();
+        var changed = await ScriptChecksums.ChangedAsync(conn, ct);
+        var pending = ScalingScripts.Names.Where(n => !applied.Contains(n) || changed.Contains(n)).ToList();
         return new SchemaStatus(applied, pending, partitions);
     }
 
