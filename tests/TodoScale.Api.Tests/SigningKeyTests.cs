@@ -22,7 +22,7 @@ public sealed class SigningKeyTests
             Assert.Equal(first.SigningKey, second.SigningKey);
             Assert.Equal(32, Convert.FromBase64String(first.SigningKey).Length);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(folder, JwtSettings.LocalKeyFileName)));
-            Assert.Equal([JwtSettings.LocalKeyFileName], Directory.GetFiles(folder).Select(Path.GetFileName));
+            Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
             Assert.NotEqual(first.SigningKey, JwtSettings.LoadOrCreateLocal(folder + "-other").SigningKey);
         }
         finally
@@ -38,45 +38,61 @@ public sealed class SigningKeyTests
     [Fact(Timeout = TestTimeouts.Quick)]
     public async Task commands_starting_at_once_get_one_whole_key_and_no_one_ever_sees_the_file_open_to_others()
     {
+        const int starters = 4;
         var parent = Directory.CreateTempSubdirectory("todoscale-keys-");
         try
         {
-            for (var round = 0; round < 40; round++)
+            for (var round = 0; round < 150; round++)
             {
                 var folder = Directory.CreateDirectory(Path.Combine(parent.FullName, $"{round}")).FullName;
-                using var done = new CancellationTokenSource();
-                var opened = new List<string>();
-                // Another local user racing the creation: a file that exists even briefly with group/other bits can
-                // be opened then, and an open descriptor keeps reading after any later chmod.
-                var watcher = Task.Run(() =>
+                var path = Path.Combine(folder, JwtSettings.LocalKeyFileName);
+                var keys = new string?[starters];
+                var failures = new List<string>();
+                var open = false;
+                using var go = new Barrier(starters + 1);
+                var threads = Enumerable.Range(0, starters + 1).Select(i => new Thread(() =>
                 {
-                    while (!done.IsCancellationRequested)
+                    go.SignalAndWait();
+                    if (i == starters)
                     {
-                        foreach (var file in Directory.EnumerateFiles(folder))
+                        // Another local user racing the creation: a key file that exists even briefly with group or
+                        // other bits can be opened then, and an open descriptor keeps reading after a later chmod.
+                        for (var spin = 0; spin < 200_000 && keys.Any(k => k is null); spin++)
                         {
                             try
                             {
-                                if ((File.GetUnixFileMode(file) & GroupOrOthers) != UnixFileMode.None)
-                                {
-                                    opened.Add(file);
-                                }
+                                open |= File.Exists(path) && (File.GetUnixFileMode(path) & GroupOrOthers) != UnixFileMode.None;
                             }
                             catch (IOException)
                             {
-                                // A temporary name renamed away between listing and stat.
                             }
                         }
-                    }
-                }, TestContext.Current.CancellationToken);
-                var keys = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ =>
-                    Task.Run(() => JwtSettings.LoadOrCreateLocal(folder).SigningKey, TestContext.Current.CancellationToken)));
-                await done.CancelAsync();
-                await watcher;
 
+                        return;
+                    }
+
+                    try
+                    {
+                        keys[i] = JwtSettings.LoadOrCreateLocal(folder).SigningKey;
+                    }
+                    catch (Exception e)
+                    {
+                        lock (failures)
+                        {
+                            failures.Add(e.Message);
+                        }
+
+                        keys[i] = "";
+                    }
+                })).ToList();
+                threads.ForEach(t => t.Start());
+                await Task.Run(() => threads.ForEach(t => t.Join()), TestContext.Current.CancellationToken);
+
+                Assert.Empty(failures);
                 Assert.Single(keys.Distinct());
-                Assert.Equal(32, Convert.FromBase64String(keys[0]).Length);
-                Assert.Empty(opened);
-                Assert.Equal([JwtSettings.LocalKeyFileName], Directory.GetFiles(folder).Select(Path.GetFileName));
+                Assert.Equal(32, Convert.FromBase64String(keys[0]!).Length);
+                Assert.False(open, $"round {round}: the key file was open to group or others while it was being created");
+                Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
             }
         }
         finally

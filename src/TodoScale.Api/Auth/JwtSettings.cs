@@ -54,9 +54,9 @@ public sealed record JwtSettings(string Issuer, string Audience, string SigningK
         var path = Path.Combine(folder, LocalKeyFileName);
         if (!File.Exists(path))
         {
-            // Created 0600 under a temporary name and linked into place: no other user can open it while it is being
-            // written, and no reader sees half a key. When two commands start at once the first file wins and both
-            // use it, instead of each handing out tokens for a key of its own.
+            // Created 0600 under a temporary name and renamed into place: no other user can open it while it is being
+            // written, and no reader sees half a key. Commands starting at once take turns: the first file wins and
+            // all use it, instead of each handing out tokens for a key of its own.
             OwnerOnlyFile.TryCreate(path, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
         }
 
