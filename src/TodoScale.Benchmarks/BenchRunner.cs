@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Npgsql;
 using TodoScale.Database.Cluster;
+using TodoScale.Database.Connections;
 using TodoScale.Database.Legacy;
 using TodoScale.Database.Maintenance;
 using TodoScale.Database.Migration;
@@ -458,9 +459,9 @@ public sealed class BenchRunner(string serverConnectionString, BenchOptions opti
             psi.ArgumentList.Add(a);
         }
 
-        if (!string.IsNullOrEmpty(b.Password))
+        foreach (var (k, v) in ConnectionStrings.LibpqCredentials(cs))
         {
-            psi.Environment["PGPASSWORD"] = b.Password;
+            psi.Environment[k] = v;
         }
 
         var sw = Stopwatch.StartNew();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Npgsql;
+using TodoScale.Database.Connections;
 
 namespace TodoScale.Benchmarks;
 
@@ -57,9 +58,9 @@ public static partial class PgBenchRunner
             psi.Environment["PGPORT"] = cs.Port.ToString(CultureInfo.InvariantCulture);
             psi.Environment["PGUSER"] = cs.Username;
             psi.Environment["PGDATABASE"] = cs.Database;
-            if (!string.IsNullOrEmpty(cs.Password))
+            foreach (var (k, v) in ConnectionStrings.LibpqCredentials(connectionString))
             {
-                psi.Environment["PGPASSWORD"] = cs.Password;
+                psi.Environment[k] = v;
             }
 
             psi.Environment["PGOPTIONS"] = layout.ConnectionOptions;

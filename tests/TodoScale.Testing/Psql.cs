@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Npgsql;
 using TodoScale.Database.Cluster;
+using TodoScale.Database.Connections;
 
 namespace TodoScale.Testing;
 
@@ -27,9 +28,10 @@ public static class Psql
             psi.ArgumentList.Add(a);
         }
 
-        if (!string.IsNullOrEmpty(cs.Password))
+        // The built-in cluster's strings carry Passfile=, not a password: without PGPASSFILE psql would ask on a terminal nobody watches.
+        foreach (var (k, v) in ConnectionStrings.LibpqCredentials(connectionString))
         {
-            psi.Environment["PGPASSWORD"] = cs.Password;
+            psi.Environment[k] = v;
         }
 
         using var p = Process.Start(psi)!;

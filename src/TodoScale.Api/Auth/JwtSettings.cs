@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Configuration;
 using Microsoft.IdentityModel.Tokens;
+using TodoScale.Database.Files;
 
 namespace TodoScale.Api.Auth;
 
@@ -47,30 +48,29 @@ public sealed record JwtSettings(string Issuer, string Audience, string SigningK
     /// The built-in setup's key: kept in FOLDER/api-signing-key (created on first use, readable by the owner
     /// only), so tokens printed by `todoscale users add` stay valid across `todoscale serve` restarts.
     /// </summary>
+    /// <exception cref="UnsafeSigningKeyFileException">The file exists and group or others may read or change it.</exception>
     public static JwtSettings LoadOrCreateLocal(string folder)
     {
         var path = Path.Combine(folder, LocalKeyFileName);
         if (!File.Exists(path))
         {
-            Directory.CreateDirectory(folder);
-            var fresh = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-            try
-            {
-                // CreateNew: two commands starting at once must not each write (and hand out tokens for) a different key.
-                using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-                using var writer = new StreamWriter(stream);
-                writer.Write(fresh);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-            }
+            // Created 0600 under a temporary name and renamed into place: no other user can open it while it is being
+            // written, and no reader sees half a key. Commands starting at once take turns: the first file wins and
+            // all use it, instead of each handing out tokens for a key of its own.
+            OwnerOnlyFile.TryCreate(path, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        }
 
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+        if (OwnerOnlyFile.GroupOrOtherAccess(path) != UnixFileMode.None)
+        {
+            throw new UnsafeSigningKeyFileException(
+                $"The token signing key {path} is open to other users (mode {OwnerOnlyFile.Octal(path)}): whoever reads it can sign tokens " +
+                $"for any user, operators included, so it is not used. Restrict it with `chmod 600 {path}`; if others may have read it, " +
+                "delete it instead (a new key is made on the next start, and tokens signed with the old one stop working).");
         }
 
         return new JwtSettings(DefaultIssuer, DefaultAudience, File.ReadAllText(path).Trim());
     }
 }
+
+/// <summary>The built-in signing key file is readable or writable by group or others: refused rather than trusted.</summary>
+public sealed class UnsafeSigningKeyFileException(string message) : Exception(message);

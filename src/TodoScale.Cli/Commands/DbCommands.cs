@@ -17,7 +17,7 @@ public static class DbCommands
         {
             var cluster = ctx.LocalCluster(parse);
             await cluster.StartAsync(ct: ct);
-            Ui.Success($"PostgreSQL running in {cluster.Root}");
+            Ui.Success($"PostgreSQL running in {cluster.ServerRoot} (password authentication; password file {cluster.PasswordFile})");
             Console.WriteLine(cluster.Url());
             return ExitCodes.Success;
         });
@@ -27,11 +27,11 @@ public static class DbCommands
         {
             var cluster = ctx.LocalCluster(parse);
             await cluster.StopAsync(ct);
-            Ui.Info($"PostgreSQL in {cluster.Root} is stopped.");
+            Ui.Info($"PostgreSQL in {cluster.ServerRoot} is stopped.");
             return ExitCodes.Success;
         });
 
-        var url = new Command("url", "Print the connection URL of the database in use (for psql, pg_dump, TODOSCALE_DATABASE).");
+        var url = new Command("url", "Print the connection URL of the database in use (for psql, pg_dump, TODOSCALE_DATABASE); the built-in one names its password file (passfile=) instead of holding the password.");
         url.SetHandler(async (parse, ct) =>
         {
             if (ctx.HasExplicitDatabase(parse))
@@ -53,8 +53,13 @@ public static class DbCommands
             {
                 var cluster = ctx.LocalCluster(parse);
                 var state = await cluster.GetStateAsync(ct);
-                Ui.Info($"built-in PostgreSQL ({cluster.Root}): {state.ToString().ToLowerInvariant()}" +
+                Ui.Info($"built-in PostgreSQL ({cluster.ServerRoot}): {state.ToString().ToLowerInvariant()}" +
                         (state == LocalClusterState.Running ? $" on {cluster.Url()}" : ""));
+                if (state != LocalClusterState.NotCreated)
+                {
+                    Ui.Info($"  password authentication (scram-sha-256); password file {cluster.PasswordFile}" +
+                            (cluster.Relocated ? $"; data kept in {cluster.ServerRoot} because the server's user cannot reach {cluster.Root}" : ""));
+                }
                 if (state != LocalClusterState.Running)
                 {
                     return ExitCodes.Success;

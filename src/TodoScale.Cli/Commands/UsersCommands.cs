@@ -76,6 +76,14 @@ internal static class ApiKeys
         // Next to the built-in cluster's folder (.todoscale/pg -> .todoscale/api-signing-key), even when
         // --database names another server: the key belongs to this machine's todoscale, not to a database.
         var clusterRoot = Path.GetFullPath(ctx.LocalCluster(parse).Root);
-        return JwtSettings.LoadOrCreateLocal(Path.GetDirectoryName(clusterRoot) ?? clusterRoot);
+        try
+        {
+            return JwtSettings.LoadOrCreateLocal(Path.GetDirectoryName(clusterRoot) ?? clusterRoot);
+        }
+        catch (UnsafeSigningKeyFileException e)
+        {
+            // Exit 2 (bad input), not 3: the database is fine; the operator fixes a file of theirs (chmod 600, or delete it).
+            throw new ArgumentException(e.Message);
+        }
     }
 }

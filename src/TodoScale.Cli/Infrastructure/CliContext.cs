@@ -25,8 +25,19 @@ public sealed class CliContext
     /// <summary>Plain lines instead of live widgets when output is redirected (CI, pipes, cron).</summary>
     public static bool Interactive => AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
 
-    public LocalCluster LocalCluster(ParseResult parse) =>
-        new(parse.GetValue(DataDir) ?? Environment.GetEnvironmentVariable(DataDirVariable) ?? TodoScale.Database.Cluster.LocalCluster.DefaultRoot);
+    public LocalCluster LocalCluster(ParseResult parse)
+    {
+        var named = parse.GetValue(DataDir) ?? Environment.GetEnvironmentVariable(DataDirVariable);
+        var useDefault = string.IsNullOrWhiteSpace(named);
+        return new(useDefault ? TodoScale.Database.Cluster.LocalCluster.DefaultRoot : named!, new LocalClusterOptions
+        {
+            // The README's first command must work from any clone, /root included; a folder the user named is kept
+            // where it was named (or refused with a clear message), never moved behind their back.
+            RelocateWhenUnreachable = useDefault,
+            // stderr: stdout of `db url` is the URL alone, for $(todoscale db url).
+            Notice = message => Console.Error.WriteLine(message),
+        });
+    }
 
     /// <summary>True when the user named a database; otherwise commands use (and start) the local cluster.</summary>
     public bool HasExplicitDatabase(ParseResult parse) =>
@@ -44,7 +55,7 @@ public sealed class CliContext
         var cluster = LocalCluster(parse);
         if (await cluster.GetStateAsync(ct) != LocalClusterState.Running)
         {
-            Ui.Info($"Starting the built-in PostgreSQL in {cluster.Root} ...");
+            Ui.Info($"Starting the built-in PostgreSQL in {cluster.ServerRoot} ...");
         }
 
         await cluster.StartAsync(ct: ct);

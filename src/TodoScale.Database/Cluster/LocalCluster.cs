@@ -9,10 +9,10 @@ public enum LocalClusterState { NotCreated, Stopped, Running }
 
 /// <summary>
 /// A private PostgreSQL cluster in a folder of ours (default .todoscale/pg), listening on 127.0.0.1 and a
-/// free port that is remembered between runs. The CLI uses it when no database is given; the tests
-/// start a throwaway one with the same code.
+/// free port that is remembered between runs, asking for a generated password (scram-sha-256) that only the
+/// client can read. The CLI uses it when no database is given; the tests start a throwaway one with the same code.
 /// </summary>
-public sealed class LocalCluster
+public sealed partial class LocalCluster
 {
     public const string DefaultRoot = ".todoscale/pg";
     public const string DefaultDatabase = "todoscale";
@@ -27,26 +27,35 @@ public sealed class LocalCluster
         _binaries = new Lazy<PostgresBinaries>(() => binaries ?? PostgresBinaries.Locate());
     }
 
+    /// <summary>The cluster's folder as named: the client's side (port, password file, where the server's files are).</summary>
     public string Root { get; }
-    public string DataDirectory => Path.Combine(Root, "data");
-    public string SocketDirectory => Path.Combine(Root, "run");
-    public string LogFile => Path.Combine(Root, "server.log");
+
+    /// <summary>Where the server's files are: <see cref="Root"/>, or a folder the server's user can reach when it cannot reach Root.</summary>
+    public string ServerRoot => ReadServerLocation() ?? Root;
+
+    public string DataDirectory => Path.Combine(ServerRoot, "data");
+    public string SocketDirectory => Path.Combine(ServerRoot, "run");
+    public string LogFile => Path.Combine(ServerRoot, "server.log");
     private string StateFile => Path.Combine(Root, "cluster.json");
     public PostgresBinaries Binaries => _binaries.Value;
 
     /// <summary>The port the cluster was last started on (0 before the first start).</summary>
     public int Port => ReadState()?.Port ?? 0;
 
+    /// <summary>Npgsql form; the password comes from <see cref="PasswordFile"/>, so the string can be printed and logged.</summary>
     public string ConnectionString(string database = DefaultDatabase) => new NpgsqlConnectionStringBuilder
     {
         Host = "127.0.0.1",
         Port = Port,
         Username = ProcessRunner.ServerUser,
         Database = database,
+        Passfile = PasswordFile,
         IncludeErrorDetail = true,
     }.ConnectionString;
 
-    public string Url(string database = DefaultDatabase) => $"postgresql://{ProcessRunner.ServerUser}@127.0.0.1:{Port}/{database}";
+    /// <summary>libpq URL form (psql, pg_dump, TODOSCALE_DATABASE): passfile= names the password file instead of holding the password.</summary>
+    public string Url(string database = DefaultDatabase) =>
+        $"postgresql://{ProcessRunner.ServerUser}@127.0.0.1:{Port}/{Uri.EscapeDataString(database)}?passfile={Uri.EscapeDataString(PasswordFile).Replace("%2F", "/", StringComparison.Ordinal)}";
 
     public async Task<LocalClusterState> GetStateAsync(CancellationToken ct = default)
     {
@@ -64,13 +73,28 @@ public sealed class LocalCluster
     {
         Directory.CreateDirectory(Root);
         // Two CLI invocations starting the same folder at once must not both run initdb.
-        await using (var _ = await AcquireFolderLockAsync(ct))
+        await using (var folderLock = await AcquireFolderLockAsync(ct))
         {
             var state = await GetStateAsync(ct);
             if (state == LocalClusterState.NotCreated)
             {
+                // Fail on a missing installation before touching any folder: that message names the package to install.
+                _ = Binaries;
+                await ChooseServerRootAsync(ct);
+                // A relocated folder kept from before (its pointer file lost) already holds the cluster.
+                state = await GetStateAsync(ct);
+            }
+
+            if (state == LocalClusterState.NotCreated)
+            {
                 await InitializeAsync(ct);
                 state = LocalClusterState.Stopped;
+            }
+
+            var trust = PgHba.UsesTrust(HbaFile);
+            if (!trust && !File.Exists(PasswordFile))
+            {
+                throw new LocalClusterException(LostPasswordMessage());
             }
 
             if (state == LocalClusterState.Stopped)
@@ -86,6 +110,11 @@ public sealed class LocalCluster
                 await ProcessRunner.RunCheckedAsync(Binaries.PgCtl,
                     ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-o", $"-p {port}{socketArg}"],
                     asServerUser: true, ct);
+            }
+
+            if (trust)
+            {
+                await ReplaceTrustAsync(ct);
             }
         }
 
@@ -122,25 +151,8 @@ public sealed class LocalCluster
 
     private async Task InitializeAsync(CancellationToken ct)
     {
-        // Fail on a missing installation before touching the folder: that message names the package to install.
-        _ = Binaries;
-        Directory.CreateDirectory(DataDirectory);
-        Directory.CreateDirectory(SocketDirectory);
-        if (ProcessRunner.RunningAsRoot)
-        {
-            await ProcessRunner.RunCheckedAsync("chown", ["-R", $"{ProcessRunner.ServerUser}:", Root], asServerUser: false, ct);
-            var (code, _) = await ProcessRunner.RunAsync("test", ["-w", DataDirectory], asServerUser: true, ct);
-            if (code != 0)
-            {
-                throw new LocalClusterException(
-                    $"The server runs as the '{ProcessRunner.ServerUser}' user (initdb refuses root), which cannot reach {DataDirectory}. " +
-                    "Choose a data folder outside a private home directory with --data-dir or TODOSCALE_DATA_DIR.");
-            }
-        }
-
-        await ProcessRunner.RunCheckedAsync(Binaries.InitDb,
-            ["-D", DataDirectory, "-U", ProcessRunner.ServerUser, "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"],
-            asServerUser: true, ct);
+        await PrepareServerFoldersAsync(ct);
+        await InitDbWithPasswordAsync(ct);
 
         var settings = new Dictionary<string, string>
         {
@@ -148,6 +160,7 @@ public sealed class LocalCluster
             ["max_connections"] = "200",
             ["shared_buffers"] = "'256MB'",
             ["timezone"] = "'UTC'",
+            ["password_encryption"] = "'scram-sha-256'",
         };
         if (!_options.Durable)
         {

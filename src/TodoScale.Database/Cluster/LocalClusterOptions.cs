@@ -7,4 +7,17 @@ public sealed record LocalClusterOptions
 
     /// <summary>Extra postgresql.conf settings written when the cluster is created.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// When we are root and the server's user cannot reach the cluster folder (a clone in /root, mode 0700), keep
+    /// the server's files under <see cref="FallbackRoot"/> instead of failing. For the default folder only: a folder
+    /// the user named is kept where it was named, or refused with a clear message.
+    /// </summary>
+    public bool RelocateWhenUnreachable { get; init; }
+
+    /// <summary>Where relocated clusters live, one folder each (named after the project folder and a hash of its path).</summary>
+    public string FallbackRoot { get; init; } = "/var/lib/todoscale";
+
+    /// <summary>Told once about what the cluster did on its own (moved its data, switched from trust to passwords).</summary>
+    public Action<string>? Notice { get; init; }
 }

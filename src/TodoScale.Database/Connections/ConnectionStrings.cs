@@ -3,7 +3,7 @@ using Npgsql;
 
 namespace TodoScale.Database.Connections;
 
-/// <summary>Accepts a connection in Npgsql form (Host=...;Database=...) or libpq URL form (postgresql://user:pass@host:port/db?sslmode=require).</summary>
+/// <summary>Accepts a connection in Npgsql form (Host=...;Database=...) or libpq URL form (postgresql://user:pass@host:port/db?sslmode=require&amp;passfile=/path).</summary>
 public static class ConnectionStrings
 {
     public const string EnvironmentVariable = "TODOSCALE_DATABASE";
@@ -22,6 +22,27 @@ public static class ConnectionStrings
             : FromKeywords(value);
         builder.IncludeErrorDetail = true;
         return builder.ConnectionString;
+    }
+
+    /// <summary>
+    /// The environment a libpq program (psql, pg_dump, pgbench) needs to log in as <paramref name="connectionString"/> does:
+    /// PGPASSWORD for a password in the string, PGPASSFILE for Npgsql's Passfile= (the built-in cluster's credential).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> LibpqCredentials(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var env = new Dictionary<string, string>();
+        if (!string.IsNullOrEmpty(builder.Password))
+        {
+            env["PGPASSWORD"] = builder.Password;
+        }
+
+        if (!string.IsNullOrEmpty(builder.Passfile))
+        {
+            env["PGPASSFILE"] = builder.Passfile;
+        }
+
+        return env;
     }
 
     private static NpgsqlConnectionStringBuilder FromKeywords(string value)
@@ -84,6 +105,9 @@ public static class ConnectionStrings
                     break;
                 case "password":
                     builder.Password = v;
+                    break;
+                case "passfile":
+                    builder.Passfile = v;
                     break;
                 case "dbname":
                     builder.Database = v;
