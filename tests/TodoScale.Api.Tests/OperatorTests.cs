@@ -12,7 +12,7 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
 
     public static TheoryData<string> Endpoints => new("/api/ops/partitions", "/api/ops/health", "/api/ops/maintenance", "/api/ops/migration");
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Database)]
     [MemberData(nameof(Endpoints))]
     public async Task operator_endpoints_are_forbidden_to_a_user_without_the_operator_role(string path)
     {
@@ -22,7 +22,7 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await _host.Client().GetAsync(path)).StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_operator_gets_the_rows_of_the_migration_progress_table_newest_first_as_column_name_and_value()
     {
         var (_, ops) = await _host.NewUserAsync(isOperator: true);
@@ -47,7 +47,7 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
             (start["step"].GetString(), start["rows_moved"].GetInt64(), start["last_key"].ValueKind, start["detail"].GetString()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_operator_gets_partition_statistics_that_count_the_rows_in_the_users_partition()
     {
         var (user, ops) = await _host.NewUserAsync(isOperator: true);
@@ -76,7 +76,7 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
         Assert.All(rows, r => Assert.True(r["size_mb"].GetDecimal() >= 0));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_operator_gets_the_health_checks_with_a_warning_for_rows_in_a_default_partition()
     {
         var (user, ops) = await _host.NewUserAsync(isOperator: true);
@@ -97,7 +97,7 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
         Assert.StartsWith("no successful daily maintenance recorded yet", byCheck["daily_maintenance_recent"].Detail);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_operator_gets_the_maintenance_runs_newest_first_with_the_run_the_job_recorded()
     {
         var (_, ops) = await _host.NewUserAsync(isOperator: true);
@@ -111,7 +111,7 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
         Assert.All(rows, r => Assert.True(r["finished_at"].GetDateTimeOffset() >= r["started_at"].GetDateTimeOffset()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_operator_endpoint_whose_table_or_function_is_not_installed_answers_503_with_a_problem()
     {
         var (_, ops) = await _host.NewUserAsync(isOperator: true);

@@ -43,7 +43,7 @@ public sealed partial class QueryPlanTests(PostgresServer server)
         nameof(TodoQueries.DetachProjectActive),
     ]);
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Database)]
     [MemberData(nameof(Statements))]
     public async Task the_list_and_dashboard_statements_read_exactly_one_partition_of_todos_active(string statement)
     {
@@ -59,7 +59,7 @@ public sealed partial class QueryPlanTests(PostgresServer server)
         Assert.Equal([seed.UsersPartition], partitions);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Database)]
     [MemberData(nameof(PerUserStatements))]
     public async Task each_per_user_statement_prepared_with_a_generic_plan_as_the_api_runs_it_prunes_to_the_users_partition_at_run_time(string statement)
     {

@@ -33,7 +33,7 @@ public sealed class OperationsCommandTests(PostgresServer server)
         return rows;
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task migrate_check_run_validate_and_cutover_take_a_legacy_table_to_the_new_layout()
     {
         var cs = await LegacyDatabaseAsync("climig", 4_000);
@@ -76,7 +76,7 @@ public sealed class OperationsCommandTests(PostgresServer server)
         Assert.Equal(4_000L, (long)(await count.ExecuteScalarAsync())!);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task migrate_check_and_run_stop_with_exit_1_when_a_status_is_unknown()
     {
         var cs = await LegacyDatabaseAsync("cliblock", 500);
@@ -100,7 +100,7 @@ public sealed class OperationsCommandTests(PostgresServer server)
         Assert.Equal(0L, (long)(await moved.ExecuteScalarAsync())!);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task maintain_daily_prints_its_steps_and_health_and_stats_report_on_a_migrated_database()
     {
         var cs = await server.CreateMigratedDatabaseAsync("climaint");
@@ -120,7 +120,7 @@ public sealed class OperationsCommandTests(PostgresServer server)
         Assert.Equal("todos_active", TableRows(stats.Stdout)["todos_active_part_0"][0]);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task maintain_health_exits_1_when_a_check_is_critical()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clicrit");
@@ -139,7 +139,7 @@ public sealed class OperationsCommandTests(PostgresServer server)
         Assert.Equal("CRITICAL", TableRows(health.Stdout)["partition_indexes"][0]);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task users_add_creates_a_user_and_prints_a_bearer_token_and_rejects_a_missing_email()
     {
         var cs = await server.CreateMigratedDatabaseAsync("cliusers");

@@ -64,7 +64,7 @@ public sealed class ClusterTests(PostgresServer server)
     private static async Task<string> OpenMonthPartition(NpgsqlConnection conn) =>
         "todos_archived_" + await Scalar<string>(conn, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')");
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task clustering_groups_each_users_rows_together_in_every_partition_and_keeps_every_row()
     {
         var cs = await server.CreateMigratedDatabaseAsync("cluster");
@@ -99,7 +99,7 @@ public sealed class ClusterTests(PostgresServer server)
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_second_run_right_after_clusters_nothing()
     {
         var cs = await server.CreateMigratedDatabaseAsync("cluster2");
@@ -118,7 +118,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(filenode, await Filenode(conn, "todos_active_part_0"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_partition_locked_by_an_open_transaction_is_skipped_and_reported_while_the_others_are_clustered()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterlock");
@@ -153,7 +153,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(0L, await Scattered(conn, "todos_active"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task writes_during_a_run_are_all_kept()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterwrites");
@@ -188,7 +188,7 @@ public sealed class ClusterTests(PostgresServer server)
             "SELECT count(*) FROM todos_active WHERE id = ANY($1) AND title = 'updated during the run' AND priority = 4", updated.ToArray()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_archive_month_is_clustered_only_once_archival_no_longer_writes_into_it_and_the_open_month_never()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clustermonths");
@@ -218,7 +218,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.True(await Scattered(conn, open) > 0);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_run_while_another_maintenance_run_holds_the_lock_does_nothing_and_is_recorded_as_skipped()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterbusy");
@@ -241,7 +241,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.NotEqual(filenode, await Filenode(conn, largest));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_weekly_run_ends_with_a_cluster_run_of_its_own()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterweekly");
@@ -260,7 +260,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal("cluster", await Scalar<string>(conn, "SELECT job FROM maintenance_history WHERE id = $1", run.Cluster.RunId!.Value));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_threshold_outside_0_to_1_is_refused_before_anything_is_locked()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterbad");
@@ -273,7 +273,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM maintenance_history"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task psql_runs_006_twice_on_a_migrated_database_and_its_call_works_from_psql_but_not_inside_a_transaction()
     {
         var cs = await server.CreateMigratedDatabaseAsync("psql006");

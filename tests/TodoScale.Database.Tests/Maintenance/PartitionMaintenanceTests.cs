@@ -10,7 +10,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
     private static async Task<string> Health(NpgsqlConnection conn, string check) =>
         await Scalar<string>(conn, "SELECT status FROM check_partition_health() WHERE check_name = $1", check);
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_daily_run_creates_the_configured_partitions_ahead_for_both_range_tables()
     {
         var cs = await server.CreateMigratedDatabaseAsync("ahead");
@@ -38,7 +38,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal("OK", await Health(conn, "future_partitions"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rows_waiting_in_the_default_partitions_move_into_new_month_partitions_and_health_turns_ok()
     {
         var cs = await server.CreateMigratedDatabaseAsync("defaults");
@@ -74,7 +74,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
     // A realistic failure: a long report keeps a transaction open on ai_todo_interactions while a new
     // month is due. Partition DDL must give up quickly (not queue the application behind it), be
     // recorded with its error, and leave archival and ANALYZE to do their work.
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_step_blocked_by_a_long_transaction_fails_with_its_error_recorded_and_the_other_steps_still_run()
     {
         var cs = await server.CreateMigratedDatabaseAsync("failing");
@@ -110,7 +110,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_partition_missing_an_index_of_its_parent_is_critical()
     {
         var cs = await server.CreateMigratedDatabaseAsync("noindex");
@@ -125,7 +125,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
             "SELECT detail FROM check_partition_health() WHERE check_name = 'partition_indexes'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_weekly_run_drops_ai_log_months_past_retention_keeps_archived_todos_and_trims_old_history()
     {
         var cs = await server.CreateMigratedDatabaseAsync("weekly");
@@ -155,7 +155,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.True(await Scalar<bool>(conn, "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'users'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task psql_runs_003_twice_on_a_migrated_database_and_keeps_tuned_settings()
     {
         var cs = await server.CreateMigratedDatabaseAsync("psql003");
@@ -172,7 +172,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal("45", await Scalar<string>(conn, "SELECT value FROM maintenance_settings WHERE name = 'archive_after_days'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task every_maintenance_query_of_the_guide_runs_with_psql()
     {
         var cs = await server.CreateMigratedDatabaseAsync("guide");
