@@ -5,8 +5,6 @@ namespace TodoScale.Database.Tests.Maintenance;
 
 public sealed class PartitionMaintenanceTests(PostgresServer server)
 {
-    private const string MonthName = "to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => $1), 'YYYY_MM')";
-
     private static async Task<string> Health(NpgsqlConnection conn, string check) =>
         await Scalar<string>(conn, "SELECT status FROM check_partition_health() WHERE check_name = $1", check);
 
@@ -15,10 +13,13 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("ahead");
         await using var conn = await server.OpenAsync(cs);
+        // The daily run counts the months it creates from its own now(): a month turning during the test would
+        // make it create one more, so the test keeps clear of the turn and names every month from this one value.
+        var current = await MonthBoundary.CurrentMonthAsync(conn, TimeSpan.FromMinutes(1), Ct);
+        string Month(int ahead) => current.AddMonths(ahead).ToString("yyyy_MM", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var parent in new[] { "todos_archived", "ai_todo_interactions" })
         {
-            var name = parent + "_" + await Scalar<string>(conn, $"SELECT {MonthName}", 3);
-            await Exec(conn, "SELECT todoscale_execute_with_lock_retry(format('DROP TABLE %I', $1::text))", name);
+            await Exec(conn, "SELECT todoscale_execute_with_lock_retry(format('DROP TABLE %I', $1::text))", parent + "_" + Month(3));
         }
 
         await Exec(conn, "UPDATE maintenance_settings SET value = '5' WHERE name = 'partition_months_ahead'");
@@ -30,9 +31,8 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal(6L, run.Steps.Single(s => s.Step == "partitions").RowsAffected);
         for (var k = 0; k <= 5; k++)
         {
-            var month = await Scalar<string>(conn, $"SELECT {MonthName}", k);
-            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "todos_archived_" + month));
-            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "ai_todo_interactions_" + month));
+            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "todos_archived_" + Month(k)));
+            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "ai_todo_interactions_" + Month(k)));
         }
 
         Assert.Equal("OK", await Health(conn, "future_partitions"));
@@ -138,7 +138,9 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
             """, user);
         await new MaintenanceRunner(cs).RunDailyAsync(Ct); // gives every one of those months its partition
         await Exec(conn, "INSERT INTO maintenance_history (job, started_at, finished_at, status) VALUES ('daily', now() - interval '100 days', now() - interval '100 days', 'OK')");
-        var oldAiPartition = "ai_todo_interactions_" + await Scalar<string>(conn, $"SELECT {MonthName}", -14);
+        // The month of the row itself, which a second reading of the clock could already see as 13 months ago.
+        var oldAiPartition = await Scalar<string>(conn,
+            "SELECT 'ai_todo_interactions_' || to_char(min(created_at) AT TIME ZONE 'UTC', 'YYYY_MM') FROM ai_todo_interactions");
         Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", oldAiPartition));
 
         var run = await new MaintenanceRunner(cs).RunWeeklyAsync(Ct);
