@@ -4,7 +4,7 @@ namespace TodoScale.Api.Tests;
 
 public sealed class AiSuggestionTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task suggest_subtasks_stores_the_models_subtasks_as_ai_generated_todos_and_logs_the_interaction()
     {
         var chat = new FakeChatClient("""["Book the venue", "Send invitations", "Order the cake"]""");
@@ -32,7 +32,7 @@ public sealed class AiSuggestionTests(PostgresServer server)
             "SELECT count(*) FROM todos_active WHERE user_id = $1 AND parent_todo_id = $2 AND ai_generated", userId, party.Id));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task without_a_configured_model_suggest_subtasks_answers_503_with_a_problem_and_stores_nothing()
     {
         await using var host = await ApiHost.StartAsync(server, "ainomodel");
@@ -48,10 +48,14 @@ public sealed class AiSuggestionTests(PostgresServer server)
         Assert.Equal(0L, await host.ScalarAsync<long>("SELECT count(*) FROM ai_todo_interactions"));
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Quick)]
     [InlineData("""["a", "b"]""", new[] { "a", "b" })]
     [InlineData("Sure! Here you go:\n```json\n[\"a\", \"b\"]\n```", new[] { "a", "b" })]
     [InlineData("1. First step\n2) Second step\n- Third step\n\n", new[] { "First step", "Second step", "Third step" })]
-    public void the_models_answer_is_read_as_a_json_array_or_one_subtask_per_line(string answer, string[] expected) =>
+    public async Task the_models_answer_is_read_as_a_json_array_or_one_subtask_per_line(string answer, string[] expected)
+    {
+        // Yield first, so the body runs on the pool and the Timeout can end it should it never return.
+        await Task.Yield();
         Assert.Equal(expected, SubtaskSuggester.ParseTitles(answer));
+    }
 }

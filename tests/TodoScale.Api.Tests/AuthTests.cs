@@ -12,7 +12,7 @@ public sealed class AuthTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_valid_token_is_accepted_and_no_token_is_401()
     {
         var (_, client) = await _host.NewUserAsync();
@@ -22,7 +22,7 @@ public sealed class AuthTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await _host.Client().PostAsJsonAsync("/api/todos", new { title = "x" })).StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_forged_token_is_401()
     {
         var (userId, _) = await _host.NewUserAsync();
@@ -33,7 +33,7 @@ public sealed class AuthTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await _host.Client(forged).GetAsync("/api/ops/partitions")).StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_token_whose_payload_was_edited_is_401()
     {
         var (_, _) = await _host.NewUserAsync();
@@ -47,7 +47,7 @@ public sealed class AuthTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await _host.Client(tampered).GetAsync("/api/todos")).StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_expired_token_is_401()
     {
         var (userId, _) = await _host.NewUserAsync();
@@ -58,7 +58,7 @@ public sealed class AuthTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_token_for_another_audience_is_401()
     {
         var (userId, _) = await _host.NewUserAsync();
@@ -67,7 +67,7 @@ public sealed class AuthTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await _host.Client(other).GetAsync("/api/todos")).StatusCode);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_garbage_bearer_value_is_401()
     {
         var client = _host.Client();

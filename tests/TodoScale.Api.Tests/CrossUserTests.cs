@@ -11,7 +11,7 @@ public sealed class CrossUserTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task every_endpoint_that_takes_an_id_answers_404_for_another_users_todo_or_project_and_changes_nothing()
     {
         var (aliceId, alice) = await _host.NewUserAsync();

@@ -9,7 +9,7 @@ public sealed class GuideFunctionalTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_todo_is_created_listed_completed_archived_listed_with_include_archived_and_reopened_into_active()
     {
         var (userId, client) = await _host.NewUserAsync();

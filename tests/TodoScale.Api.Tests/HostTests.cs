@@ -10,7 +10,7 @@ public sealed class HostTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Database)]
     [InlineData("/health")]
     [InlineData("/health/live")]
     [InlineData("/health/ready")]
@@ -22,7 +22,7 @@ public sealed class HostTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_token_minted_by_the_host_for_an_email_is_accepted_and_repeating_it_reuses_the_user()
     {
         var token = await TodoScale.Api.Hosting.TodoScaleApi.CreateUserTokenAsync(_host.App, "demo@example.com");
@@ -31,13 +31,13 @@ public sealed class HostTests(PostgresServer server) : IAsyncLifetime
         await _host.Client(token).CreateTodoAsync(new { title = "from the demo" });
 
         Assert.Single((await _host.Client(again).ListAsync()).Items);
-        // The second token carries the operator role (the endpoint itself may still be 503 before phase 3 is applied).
-        Assert.NotEqual(HttpStatusCode.Forbidden, (await _host.Client(again).GetAsync("/api/ops/maintenance")).StatusCode);
+        // The second token carries the operator role: the migrated database has maintenance_history, so exactly 200.
+        Assert.Equal(HttpStatusCode.OK, (await _host.Client(again).GetAsync("/api/ops/maintenance")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await _host.Client(token).GetAsync("/api/ops/maintenance")).StatusCode);
         Assert.Equal(1L, await _host.ScalarAsync<long>("SELECT count(*) FROM users WHERE email = 'demo@example.com'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_openapi_document_describes_the_todo_endpoints_and_the_reference_ui_is_served()
     {
         var client = _host.Client();
@@ -61,7 +61,7 @@ public sealed class HostTests(PostgresServer server) : IAsyncLifetime
 
 public sealed class HealthWithoutDatabaseTests
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Quick)]
     public async Task readiness_is_503_when_the_database_is_unreachable_while_liveness_stays_200()
     {
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.

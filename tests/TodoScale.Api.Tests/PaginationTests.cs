@@ -8,7 +8,7 @@ public sealed class PaginationTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task pages_return_every_todo_exactly_once_while_todos_are_being_added()
     {
         var (userId, client) = await _host.NewUserAsync();
@@ -75,7 +75,7 @@ public sealed class PaginationTests(PostgresServer server) : IAsyncLifetime
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task with_include_archived_every_active_todo_comes_first_then_every_archived_one_each_exactly_once()
     {
         var (userId, client) = await _host.NewUserAsync();

@@ -43,7 +43,7 @@ public sealed class ValidationTests(PostgresServer server) : IAsyncLifetime
         { "PUT", "/api/projects/nope", """{"name":"x"}""", "id" },
     };
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Database)]
     [MemberData(nameof(BadRequests))]
     public async Task bad_input_is_a_400_problem_naming_the_field(string method, string path, string? body, string field)
     {

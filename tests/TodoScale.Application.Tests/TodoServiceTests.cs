@@ -2,7 +2,7 @@ namespace TodoScale.Application.Tests;
 
 public sealed class TodoServiceTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_todo_is_created_in_its_users_partition_and_read_back()
     {
         await using var app = await AppDatabase.CreateAsync(server, "create");
@@ -19,7 +19,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         Assert.Equal(1L, await app.ScalarAsync<long>("SELECT count(*) FROM todos_active WHERE user_id = $1 AND id = $2", user, todo.Id));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_subtask_needs_a_parent_of_the_same_user_active_or_archived()
     {
         await using var app = await AppDatabase.CreateAsync(server, "parent");
@@ -41,7 +41,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         Assert.Equal(0L, await app.ScalarAsync<long>("SELECT count(*) FROM todos_active WHERE user_id = $1", bob));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task reopening_an_archived_todo_moves_it_back_to_todos_active_with_its_fields()
     {
         await using var app = await AppDatabase.CreateAsync(server, "reopen");
@@ -61,7 +61,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         Assert.Equal(0L, await app.ScalarAsync<long>("SELECT count(*) FROM todos_archived WHERE id = $1", todo.Id));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task deleting_a_todo_deletes_its_subtasks_recursively_active_and_archived_and_nothing_else()
     {
         await using var app = await AppDatabase.CreateAsync(server, "delete");
@@ -86,7 +86,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         await Assert.ThrowsAsync<TodoNotFoundException>(() => app.Service.DeleteTodoAsync(user, root.Id));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_archived_todo_cannot_be_edited_until_it_is_reopened()
     {
         await using var app = await AppDatabase.CreateAsync(server, "archedit");
@@ -103,7 +103,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         Assert.Equal(("new", 2, "in_progress"), (updated.Title, updated.Priority, updated.Status));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task projects_count_open_and_done_todos_and_deleting_one_keeps_its_todos()
     {
         await using var app = await AppDatabase.CreateAsync(server, "projects");
@@ -136,7 +136,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_dashboard_counts_by_status_due_dates_and_completions_of_this_week_in_utc()
     {
         // Wednesday 2026-11-25 12:00 UTC: the week runs from Monday 23rd to Monday 30th.
@@ -183,7 +183,7 @@ public sealed class TodoServiceTests(PostgresServer server)
 
 public sealed class TodoListTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_list_filters_by_status_project_and_due_dates_and_only_shows_archived_todos_when_asked()
     {
         await using var app = await AppDatabase.CreateAsync(server, "filters");
@@ -214,7 +214,7 @@ public sealed class TodoListTests(PostgresServer server)
         Assert.Equal(["old"], await Titles(new TodoListQuery { Status = "done", IncludeArchived = true }));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_cursor_of_the_archived_part_is_refused_without_include_archived()
     {
         await using var app = await AppDatabase.CreateAsync(server, "cursor");

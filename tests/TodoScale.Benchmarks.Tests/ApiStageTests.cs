@@ -13,7 +13,7 @@ namespace TodoScale.Benchmarks.Tests;
 // statements answer. It asserts nothing about speed.
 public sealed class ApiStageTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task a_small_run_measures_both_endpoints_for_both_user_sets_and_every_client_count_and_every_request_is_answered_200()
     {
         var options = BenchHarnessTests.SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}")) with
@@ -133,9 +133,11 @@ public sealed class ApiStageTests(PostgresServer server)
         }
     }
 
-    [Fact]
-    public void wrk_output_gives_requests_duration_latency_percentiles_and_every_kind_of_error()
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task wrk_output_gives_requests_duration_latency_percentiles_and_every_kind_of_error()
     {
+        // Yield first, so the body runs on the pool and the Timeout can end it should it never return.
+        await Task.Yield();
         const string output = """
             Running 1s test @ http://127.0.0.1:41234/api/todos?status=todo&limit=20
               2 threads and 16 connections
@@ -164,9 +166,10 @@ public sealed class ApiStageTests(PostgresServer server)
         Assert.Throws<InvalidOperationException>(() => WrkRunner.Parse("Running 1s test @ http://x/\n  0 requests in 1.00s"));
     }
 
-    [Fact]
-    public void wrk_is_looked_up_on_the_path_and_gets_whole_seconds()
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task wrk_is_looked_up_on_the_path_and_gets_whole_seconds()
     {
+        await Task.Yield();
         Assert.Equal(1, WrkRunner.Seconds(TimeSpan.FromMilliseconds(100)));
         Assert.Equal(1, WrkRunner.Seconds(TimeSpan.FromSeconds(1)));
         Assert.Equal(3, WrkRunner.Seconds(TimeSpan.FromSeconds(2.5)));
@@ -191,9 +194,10 @@ public sealed class ApiStageTests(PostgresServer server)
         }
     }
 
-    [Fact]
-    public void the_target_row_judges_each_generator_at_16_clients_on_rate_and_p99()
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task the_target_row_judges_each_generator_at_16_clients_on_rate_and_p99()
     {
+        await Task.Yield();
         var result = new BenchResult
         {
             Options = new BenchOptions { ApiClients = [1, 16] },

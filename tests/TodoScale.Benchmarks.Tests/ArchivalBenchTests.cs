@@ -23,7 +23,7 @@ public sealed class ArchivalBenchTests(PostgresServer server)
         CommandLine = "todoscale bench archival --done-rows 6000",
     };
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task every_variant_moves_each_done_todo_exactly_once_the_probe_measures_idle_during_and_after_each_and_the_report_keeps_the_rest_of_benchmarks_md()
     {
         var options = SmallRun();
@@ -67,18 +67,21 @@ public sealed class ArchivalBenchTests(PostgresServer server)
         Assert.Contains("p99 during / idle", md);
     }
 
-    [Fact]
-    public void options_out_of_range_are_refused_with_the_option_named()
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task options_out_of_range_are_refused_with_the_option_named()
     {
+        // Yield first, so the body runs on the pool and the Timeout can end it should it never return.
+        await Task.Yield();
         Assert.Contains("--batch-size", Assert.Throws<ArgumentException>(() => (SmallRun() with { BatchSize = 0 }).Validate()).Message);
         Assert.Contains("--probe-rate", Assert.Throws<ArgumentException>(() => (SmallRun() with { ProbeRate = 0 }).Validate()).Message);
         Assert.Contains("unknown archival variant 'fast'", Assert.Throws<ArgumentException>(() => (SmallRun() with { Variants = ["fast"] }).Validate()).Message);
         Assert.Contains("--bench-database", Assert.Throws<ArgumentException>(() => (SmallRun() with { DatabaseName = "Bad-Name" }).Validate()).Message);
     }
 
-    [Fact]
-    public void a_plan_whose_batches_scan_the_done_index_of_every_partition_counts_as_found_through_the_index_and_is_condensed()
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task a_plan_whose_batches_scan_the_done_index_of_every_partition_counts_as_found_through_the_index_and_is_condensed()
     {
+        await Task.Yield();
         var partitions = string.Concat(Enumerable.Range(0, 16).Select(p => $"""
                                 ->  Index Scan using idx_todos_active_done_completed_p{p} on todos_active_part_{p} a_{p + 1}  (actual rows=300 loops=1)
                                       Index Cond: ((completed_at < $1) AND (completed_at >= $3))

@@ -23,7 +23,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
         CommandLine = "todoscale bench run --rows 4000 --users 200",
     };
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task a_small_run_measures_every_layout_query_user_set_and_client_count_and_every_layout_answers_alike()
     {
         var options = SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}"));
@@ -57,7 +57,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Assert.Contains(result.Operations, o => o.Operation.StartsWith("pg_dump", StringComparison.Ordinal) && o.Bytes > 0);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task the_report_keeps_other_sections_of_benchmarks_md_and_writes_png_charts()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}");
@@ -80,7 +80,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Assert.True(File.Exists(Path.Combine(dir, "bench-throughput.png")));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task history_growth_measures_small_and_grown_history_in_the_same_rounds_and_leaves_the_archive_whole()
     {
         var options = SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}")) with
@@ -109,9 +109,11 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Assert.Equal(result.GrownRows - result.Data.Rows, result.Data.ArchivedRows * result.HistoryYears);
     }
 
-    [Fact]
-    public void pgbench_output_gives_tps_and_the_latency_of_the_last_statement_even_when_truncated()
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task pgbench_output_gives_tps_and_the_latency_of_the_last_statement_even_when_truncated()
     {
+        // Yield first, so the body runs on the pool and the Timeout can end it should it never return.
+        await Task.Yield();
         const string output = """
             latency average = 0.736 ms
             initial connection time = 20.430 ms

@@ -5,7 +5,7 @@ namespace TodoScale.Benchmarks.Tests;
 
 public sealed class MigrationBenchTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task the_migration_bench_measures_both_legacy_variants_validates_each_and_replaces_only_its_own_block()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}");

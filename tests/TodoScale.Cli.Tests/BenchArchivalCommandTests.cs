@@ -3,7 +3,7 @@ namespace TodoScale.Cli.Tests;
 /// <summary>todoscale bench archival as an operator starts it: its help, and usage errors that stop it before any database work.</summary>
 public sealed class BenchArchivalCommandTests
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task bench_archival_help_lists_the_data_batch_and_probe_options()
     {
         var help = await Todoscale.RunAsync(["bench", "archival", "--help"]);
@@ -17,7 +17,7 @@ public sealed class BenchArchivalCommandTests
         Assert.Contains("DELETE … RETURNING", help.Stdout);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task bench_archival_exits_2_with_the_option_named_for_a_bad_batch_size_an_unknown_variant_or_a_non_number()
     {
         // --database names a server that does not exist: a usage error must be reported before anything connects.

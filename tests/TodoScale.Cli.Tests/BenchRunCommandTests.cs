@@ -3,7 +3,7 @@ namespace TodoScale.Cli.Tests;
 /// <summary>todoscale bench run as an operator starts it: its help, and usage errors that stop it before any database work.</summary>
 public sealed class BenchRunCommandTests
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task bench_run_help_lists_the_api_options()
     {
         var help = await Todoscale.RunAsync(["bench", "run", "--help"]);
@@ -15,7 +15,7 @@ public sealed class BenchRunCommandTests
         }
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task bench_run_exits_2_with_the_option_named_for_a_negative_api_warmup_a_negative_pool_or_bad_client_lists()
     {
         // --database names a server that does not exist: a usage error must be reported before anything connects.

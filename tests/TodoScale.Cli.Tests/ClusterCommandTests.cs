@@ -5,7 +5,7 @@ namespace TodoScale.Cli.Tests;
 /// <summary>todoscale maintain cluster as an operator runs it: help, output, exit codes.</summary>
 public sealed class ClusterCommandTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task maintain_cluster_clusters_the_partitions_exits_5_while_another_run_holds_the_lock_and_2_on_a_bad_threshold()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clicluster");

@@ -2,7 +2,7 @@ namespace TodoScale.Cli.Tests;
 
 public sealed class DemoCommandTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task the_demo_scales_a_legacy_database_under_live_writes_and_every_validation_passes()
     {
         var name = $"demo_{Guid.NewGuid():N}"[..20];
@@ -18,7 +18,7 @@ public sealed class DemoCommandTests(PostgresServer server)
         Assert.DoesNotContain("CRITICAL", result.Stdout);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task the_demo_refuses_a_row_count_out_of_range()
     {
         var result = await Todoscale.RunAsync(["demo", "--rows", "5", "--no-serve", "--database", server.AdminConnectionString]);

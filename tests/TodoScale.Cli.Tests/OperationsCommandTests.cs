@@ -15,7 +15,25 @@ public sealed class OperationsCommandTests(PostgresServer server)
         return cs;
     }
 
-    [Fact]
+    private const string Timestamp = @"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$";
+
+    /// <summary>The rows of the plain (redirected) tables the CLI prints, by their first cell: "| state | cut_over |" -> state: [cut_over].</summary>
+    private static Dictionary<string, string[]> TableRows(string stdout)
+    {
+        var rows = new Dictionary<string, string[]>();
+        foreach (var line in stdout.Split('\n').Select(l => l.TrimEnd('\r')))
+        {
+            if (line.StartsWith('|') && line.EndsWith('|'))
+            {
+                var cells = line.Trim('|').Split('|').Select(c => c.Trim()).ToArray();
+                rows.TryAdd(cells[0], cells[1..]);
+            }
+        }
+
+        return rows;
+    }
+
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task migrate_check_run_validate_and_cutover_take_a_legacy_table_to_the_new_layout()
     {
         var cs = await LegacyDatabaseAsync("climig", 4_000);
@@ -31,19 +49,34 @@ public sealed class OperationsCommandTests(PostgresServer server)
 
         Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
         Assert.True(partial.ExitCode == 0, partial.Stdout + partial.Stderr);
-        Assert.Equal(1, early.ExitCode);
-        Assert.Contains("FAIL", early.Stdout);
+        Assert.Contains("stopped after 1,000 rows in 2 batches", partial.Stdout);
+        Assert.Contains("3,000 rows remain", partial.Stdout);
+        Assert.True(early.ExitCode == 1, early.Stdout + early.Stderr);
+        Assert.Equal("FAIL", TableRows(early.Stdout)["total_rows"][^1]);
         Assert.True(rest.ExitCode == 0, rest.Stdout + rest.Stderr);
+        Assert.Contains("backfill complete: 3,000 rows in 6 batches", rest.Stdout);
         Assert.True(validate.ExitCode == 0, validate.Stdout + validate.Stderr);
         Assert.DoesNotContain("FAIL", validate.Stdout);
+        Assert.Matches(@"all \d+ checks pass", validate.Stdout);
         Assert.True(cutover.ExitCode == 0, cutover.Stdout + cutover.Stderr);
-        Assert.Contains("cut", status.Stdout, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("cut over: todos is read-only", cutover.Stdout);
+        Assert.True(status.ExitCode == 0, status.Stdout + status.Stderr);
+        // Each row of the status table by its label: "archive cutoff" and "cut over" are both there, so only
+        // the row itself says whether the cutover was recorded.
+        var rows = TableRows(status.Stdout);
+        Assert.Equal(["cut_over"], rows["state"]);
+        Assert.Equal(["4,000"], rows["rows moved"]);
+        Assert.Equal(["0"], rows["rows remaining"]);
+        Assert.Equal(["not installed"], rows["mirror trigger"]);
+        Assert.Matches(Timestamp, Assert.Single(rows["cut over"]));
+        Assert.Matches(Timestamp, Assert.Single(rows["archive cutoff"]));
+        Assert.Equal(["-"], rows["rolled back"]);
         await using var conn = await server.OpenAsync(cs);
         await using var count = new NpgsqlCommand("SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived)", conn);
         Assert.Equal(4_000L, (long)(await count.ExecuteScalarAsync())!);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task migrate_check_and_run_stop_with_exit_1_when_a_status_is_unknown()
     {
         var cs = await LegacyDatabaseAsync("cliblock", 500);
@@ -53,19 +86,21 @@ public sealed class OperationsCommandTests(PostgresServer server)
             await cmd.ExecuteNonQueryAsync();
         }
 
-        await Todoscale.RunAsync(["db", "migrate", "--database", cs]);
+        var migrate = await Todoscale.RunAsync(["db", "migrate", "--database", cs]);
         var check = await Todoscale.RunAsync(["migrate", "check", "--database", cs]);
         var run = await Todoscale.RunAsync(["migrate", "run", "--database", cs]);
 
-        Assert.Equal(1, check.ExitCode);
+        Assert.True(migrate.ExitCode == 0, migrate.Stdout + migrate.Stderr);
+        Assert.True(check.ExitCode == 1, check.Stdout + check.Stderr);
         Assert.Contains("someday", check.Stdout + check.Stderr);
-        Assert.Equal(1, run.ExitCode);
+        Assert.True(run.ExitCode == 1, run.Stdout + run.Stderr);
+        Assert.Contains("migration blocked by", run.Stderr);
         await using var verify = await server.OpenAsync(cs);
         await using var moved = new NpgsqlCommand("SELECT count(*) FROM todos_active", verify);
         Assert.Equal(0L, (long)(await moved.ExecuteScalarAsync())!);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task maintain_daily_prints_its_steps_and_health_and_stats_report_on_a_migrated_database()
     {
         var cs = await server.CreateMigratedDatabaseAsync("climaint");
@@ -75,15 +110,17 @@ public sealed class OperationsCommandTests(PostgresServer server)
         var stats = await Todoscale.RunAsync(["maintain", "stats", "--database", cs]);
 
         Assert.True(daily.ExitCode == 0, daily.Stdout + daily.Stderr);
-        Assert.Contains("archive", daily.Stdout);
-        Assert.Contains("partitions", daily.Stdout);
+        var steps = TableRows(daily.Stdout);
+        Assert.Equal(["OK", "0"], steps["archive"][..2]);
+        Assert.Equal("OK", steps["partitions"][0]);
+        Assert.Matches(@"daily maintenance run \d+ finished", daily.Stdout);
         Assert.True(health.ExitCode == 0, health.Stdout + health.Stderr);
-        Assert.Contains("default_partition_empty", health.Stdout);
-        Assert.Equal(0, stats.ExitCode);
-        Assert.Contains("todos_active_part_0", stats.Stdout);
+        Assert.Equal("OK", TableRows(health.Stdout)["default_partition_empty"][0]);
+        Assert.True(stats.ExitCode == 0, stats.Stdout + stats.Stderr);
+        Assert.Equal("todos_active", TableRows(stats.Stdout)["todos_active_part_0"][0]);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task maintain_health_exits_1_when_a_check_is_critical()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clicrit");
@@ -99,10 +136,10 @@ public sealed class OperationsCommandTests(PostgresServer server)
         var health = await Todoscale.RunAsync(["maintain", "health", "--database", cs]);
 
         Assert.True(health.ExitCode == 1, health.Stdout + health.Stderr);
-        Assert.Contains("CRITICAL", health.Stdout);
+        Assert.Equal("CRITICAL", TableRows(health.Stdout)["partition_indexes"][0]);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task users_add_creates_a_user_and_prints_a_bearer_token_and_rejects_a_missing_email()
     {
         var cs = await server.CreateMigratedDatabaseAsync("cliusers");
@@ -115,7 +152,7 @@ public sealed class OperationsCommandTests(PostgresServer server)
 
             Assert.True(add.ExitCode == 0, add.Stdout + add.Stderr);
             Assert.Matches(@"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", add.Stdout.Trim().Split('\n')[^1].Trim());
-            Assert.NotEqual(0, missing.ExitCode);
+            Assert.Equal(2, missing.ExitCode);
             Assert.Contains("--email", missing.Stderr + missing.Stdout);
             await using var conn = await server.OpenAsync(cs);
             await using var cmd = new NpgsqlCommand("SELECT count(*) FROM users WHERE email = 'ann@example.com'", conn);

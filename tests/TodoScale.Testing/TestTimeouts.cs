@@ -15,4 +15,7 @@ public static class TestTimeouts
 
     /// <summary>Child processes (the CLI, psql, a second cluster) or tens of thousands of rows.</summary>
     public const int Long = 420_000;
+
+    /// <summary>Explicit measurement runs only, never in CI (a million rows and more): still bounded, so a hang ends.</summary>
+    public const int Measurement = 3_600_000;
 }

@@ -5,7 +5,7 @@ namespace TodoScale.Database.Tests.Maintenance;
 
 public sealed class ArchivalTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_todo_completed_31_days_ago_moves_to_the_archive_with_every_column_and_one_completed_29_days_ago_stays()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_window");
@@ -35,7 +35,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE id = $1", open));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task archive_completed_todos_0_archives_every_done_todo_and_no_open_one()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_zero");
@@ -51,7 +51,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Equal(done, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task archive_rejects_a_negative_day_count_with_a_clear_error()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_bad");
@@ -63,7 +63,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Contains("days must be 0 or more", e.MessageText);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_batched_procedure_commits_every_batch_and_moves_everything_eligible()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_proc");
@@ -76,7 +76,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Equal(50L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_procedure_walks_a_backlog_page_by_page_and_moves_every_old_done_todo_once_with_every_column_leaving_recent_and_open_ones()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_pages");
@@ -99,7 +99,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Equal(open, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status <> 'done'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_daily_job_on_a_backlog_walks_the_pages_and_records_every_partition_it_wrote_for_its_vacuum()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_daily_backlog");
@@ -125,7 +125,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Contains("todos_archived_default", vacuumed);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_procedure_takes_a_few_old_done_todos_among_many_through_the_index_and_moves_only_those()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_sparse");
@@ -143,7 +143,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Equal(2_395L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_done_todo_the_application_holds_locked_is_left_for_the_next_run_instead_of_waited_for()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_locked");
@@ -165,7 +165,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task throttle_pauses_after_each_committed_batch_so_other_sessions_see_the_archive_grow_and_a_negative_throttle_is_refused()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_throttle");
@@ -196,7 +196,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.Contains("throttle must be 0 or more", refused.MessageText);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task running_003_over_the_two_argument_procedure_of_an_earlier_install_leaves_one_procedure_that_old_calls_still_reach()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_upgrade");
@@ -222,13 +222,13 @@ public sealed class ArchivalTests(PostgresServer server)
 
     // The application keeps working on the same todos while archival runs: every change that the
     // database reported as applied must be visible afterwards in exactly one of the two tables.
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public Task archival_while_other_connections_complete_reopen_update_and_delete_todos_loses_and_duplicates_nothing() =>
         ArchiveWhileTheApplicationWritesAsync(procedure: false);
 
     // The same with the procedure walking the pages of a backlog (ctid range, FOR UPDATE SKIP LOCKED, delete by ctid)
     // while rows are completed, reopened, edited and deleted under it.
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public Task the_procedure_walking_pages_while_other_connections_complete_reopen_update_and_delete_todos_loses_and_duplicates_nothing() =>
         ArchiveWhileTheApplicationWritesAsync(procedure: true);
 
@@ -378,7 +378,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.True(archived > 480, $"archival should have moved the seeded done todos and more, moved {archived}");
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task two_concurrent_daily_runs_archive_each_row_exactly_once()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_twice");
@@ -399,7 +399,7 @@ public sealed class ArchivalTests(PostgresServer server)
         Assert.All(runs, r => Assert.False(r.Failed, string.Join("; ", r.Steps)));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_run_while_another_holds_the_maintenance_lock_is_skipped_with_the_holder_named_and_recorded()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_busy");

@@ -6,8 +6,6 @@ namespace TodoScale.Database.Tests.Maintenance;
 /// <summary>cluster_partitions() (006) through MaintenanceRunner: each user's rows end up together on disk, safely.</summary>
 public sealed class ClusterTests(PostgresServer server)
 {
-    private const string ClosedMonth = "(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '3 months')::date";
-
     // How many times, walking each partition in physical (ctid) order, the user changes more often than
     // there are users: 0 exactly when every user's rows are contiguous in their partition. A partition of
     // one page is left out: reading it is one page whatever its order, so cluster_partitions() skips it.
@@ -28,49 +26,52 @@ public sealed class ClusterTests(PostgresServer server)
     private static Task<long> Filenode(NpgsqlConnection conn, string partition) =>
         Scalar<long>(conn, "SELECT relfilenode::bigint FROM pg_class WHERE oid = $1::regclass", partition);
 
+    /// <summary>The archive partitions the seed wrote: the current (open) month and the closed one three months before it.</summary>
+    private sealed record SeededMonths(string Open, string Closed);
+
     /// <summary>
     /// Users whose todos were written interleaved (one todo of each user, then the next round), as an
     /// application writes them: every heap page holds rows of many users. Plus the same in a closed
-    /// archive month (three months ago) and in the current, still open, month.
+    /// archive month (three months ago) and in the current, still open, month. Both months come from one
+    /// reading of the database's clock: read once per statement, a seed on the last second of a month would
+    /// create one month's partition and fill the next. (cluster_partitions() reads the clock itself; a month
+    /// turning during the test still leaves the open month open, since it closes only 30 days after its end.)
     /// </summary>
-    private static async Task SeedInterleavedAsync(NpgsqlConnection conn, int users = 200, int rounds = 15)
+    private static async Task<SeededMonths> SeedInterleavedAsync(NpgsqlConnection conn, int users = 200, int rounds = 15)
     {
+        var open = await Scalar<DateTime>(conn, "SELECT date_trunc('month', now() AT TIME ZONE 'UTC')");
+        var closed = open.AddMonths(-3);
         await Exec(conn, "INSERT INTO users (email) SELECT 'c' || g || '-' || gen_random_uuid() || '@example.com' FROM generate_series(1, $1) g", users);
         await Exec(conn, """
             INSERT INTO todos_active (user_id, title, description, status, priority, created_at)
             SELECT u.id, 'todo ' || g, repeat('x', 200), CASE WHEN g % 4 = 0 THEN 'in_progress' ELSE 'todo' END, g % 5, now() - make_interval(mins => g)
             FROM generate_series(1, $1) g CROSS JOIN users u ORDER BY g, u.id
             """, rounds);
-        await Exec(conn, $"SELECT todoscale_create_month_partition('todos_archived', {ClosedMonth})");
-        foreach (var completed in new[] { $"{ClosedMonth} + make_interval(hours => g)", "now() - make_interval(secs => g)" })
+        await Exec(conn, "SELECT todoscale_create_month_partition('todos_archived', $1::date)", closed);
+        foreach (var (month, step) in new[] { (closed, "make_interval(hours => g)"), (open, "make_interval(secs => g)") })
         {
             await Exec(conn, $"""
                 INSERT INTO todos_archived (id, user_id, title, description, status, priority, completed_at, created_at, updated_at)
-                SELECT gen_random_uuid(), u.id, 'archived ' || g, repeat('y', 200), 'done', g % 5, {completed}, now() - interval '1 year', now() - interval '1 year'
+                SELECT gen_random_uuid(), u.id, 'archived ' || g, repeat('y', 200), 'done', g % 5,
+                       ($2::timestamp AT TIME ZONE 'UTC') + {step}, now() - interval '1 year', now() - interval '1 year'
                 FROM generate_series(1, $1) g CROSS JOIN users u ORDER BY g, u.id
-                """, rounds);
+                """, rounds, month);
         }
 
         await Exec(conn, "ANALYZE todos_active, todos_archived");
+        return new SeededMonths($"todos_archived_{open:yyyy_MM}", $"todos_archived_{closed:yyyy_MM}");
     }
 
     // The busiest todos_active partition: certainly more than one page, so certainly clustered.
     private static Task<string> Largest(NpgsqlConnection conn) =>
         Scalar<string>(conn, "SELECT tableoid::regclass::text FROM todos_active GROUP BY tableoid ORDER BY count(*) DESC, 1 LIMIT 1");
 
-    private static async Task<string> ClosedMonthPartition(NpgsqlConnection conn) =>
-        "todos_archived_" + await Scalar<string>(conn, $"SELECT to_char({ClosedMonth}, 'YYYY_MM')");
-
-    private static async Task<string> OpenMonthPartition(NpgsqlConnection conn) =>
-        "todos_archived_" + await Scalar<string>(conn, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')");
-
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task clustering_groups_each_users_rows_together_in_every_partition_and_keeps_every_row()
     {
         var cs = await server.CreateMigratedDatabaseAsync("cluster");
         await using var conn = await server.OpenAsync(cs);
-        await SeedInterleavedAsync(conn);
-        var closed = await ClosedMonthPartition(conn);
+        var closed = (await SeedInterleavedAsync(conn)).Closed;
         var activeHash = await ContentHash(conn, "todos_active");
         var archivedHash = await ContentHash(conn, "todos_archived");
         Assert.True(await Scattered(conn, "todos_active") > 0, "the seed must interleave users");
@@ -99,7 +100,7 @@ public sealed class ClusterTests(PostgresServer server)
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_second_run_right_after_clusters_nothing()
     {
         var cs = await server.CreateMigratedDatabaseAsync("cluster2");
@@ -118,7 +119,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(filenode, await Filenode(conn, "todos_active_part_0"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_partition_locked_by_an_open_transaction_is_skipped_and_reported_while_the_others_are_clustered()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterlock");
@@ -153,7 +154,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(0L, await Scattered(conn, "todos_active"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task writes_during_a_run_are_all_kept()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterwrites");
@@ -188,14 +189,12 @@ public sealed class ClusterTests(PostgresServer server)
             "SELECT count(*) FROM todos_active WHERE id = ANY($1) AND title = 'updated during the run' AND priority = 4", updated.ToArray()));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_archive_month_is_clustered_only_once_archival_no_longer_writes_into_it_and_the_open_month_never()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clustermonths");
         await using var conn = await server.OpenAsync(cs);
-        await SeedInterleavedAsync(conn, users: 200, rounds: 10);
-        var closed = await ClosedMonthPartition(conn);
-        var open = await OpenMonthPartition(conn);
+        var (open, closed) = await SeedInterleavedAsync(conn, users: 200, rounds: 10);
         var openFilenode = await Filenode(conn, open);
         var defaultFilenode = await Filenode(conn, "todos_archived_default");
         var closedFilenode = await Filenode(conn, closed);
@@ -218,7 +217,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.True(await Scattered(conn, open) > 0);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_run_while_another_maintenance_run_holds_the_lock_does_nothing_and_is_recorded_as_skipped()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterbusy");
@@ -241,7 +240,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.NotEqual(filenode, await Filenode(conn, largest));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_weekly_run_ends_with_a_cluster_run_of_its_own()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterweekly");
@@ -260,7 +259,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal("cluster", await Scalar<string>(conn, "SELECT job FROM maintenance_history WHERE id = $1", run.Cluster.RunId!.Value));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_threshold_outside_0_to_1_is_refused_before_anything_is_locked()
     {
         var cs = await server.CreateMigratedDatabaseAsync("clusterbad");
@@ -273,7 +272,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM maintenance_history"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task psql_runs_006_twice_on_a_migrated_database_and_its_call_works_from_psql_but_not_inside_a_transaction()
     {
         var cs = await server.CreateMigratedDatabaseAsync("psql006");

@@ -5,20 +5,21 @@ namespace TodoScale.Database.Tests.Maintenance;
 
 public sealed class PartitionMaintenanceTests(PostgresServer server)
 {
-    private const string MonthName = "to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => $1), 'YYYY_MM')";
-
     private static async Task<string> Health(NpgsqlConnection conn, string check) =>
         await Scalar<string>(conn, "SELECT status FROM check_partition_health() WHERE check_name = $1", check);
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_daily_run_creates_the_configured_partitions_ahead_for_both_range_tables()
     {
         var cs = await server.CreateMigratedDatabaseAsync("ahead");
         await using var conn = await server.OpenAsync(cs);
+        // The daily run counts the months it creates from its own now(): a month turning during the test would
+        // make it create one more, so the test keeps clear of the turn and names every month from this one value.
+        var current = await MonthBoundary.CurrentMonthAsync(conn, TimeSpan.FromMinutes(1), Ct);
+        string Month(int ahead) => current.AddMonths(ahead).ToString("yyyy_MM", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var parent in new[] { "todos_archived", "ai_todo_interactions" })
         {
-            var name = parent + "_" + await Scalar<string>(conn, $"SELECT {MonthName}", 3);
-            await Exec(conn, "SELECT todoscale_execute_with_lock_retry(format('DROP TABLE %I', $1::text))", name);
+            await Exec(conn, "SELECT todoscale_execute_with_lock_retry(format('DROP TABLE %I', $1::text))", parent + "_" + Month(3));
         }
 
         await Exec(conn, "UPDATE maintenance_settings SET value = '5' WHERE name = 'partition_months_ahead'");
@@ -30,15 +31,14 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal(6L, run.Steps.Single(s => s.Step == "partitions").RowsAffected);
         for (var k = 0; k <= 5; k++)
         {
-            var month = await Scalar<string>(conn, $"SELECT {MonthName}", k);
-            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "todos_archived_" + month));
-            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "ai_todo_interactions_" + month));
+            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "todos_archived_" + Month(k)));
+            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "ai_todo_interactions_" + Month(k)));
         }
 
         Assert.Equal("OK", await Health(conn, "future_partitions"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rows_waiting_in_the_default_partitions_move_into_new_month_partitions_and_health_turns_ok()
     {
         var cs = await server.CreateMigratedDatabaseAsync("defaults");
@@ -74,7 +74,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
     // A realistic failure: a long report keeps a transaction open on ai_todo_interactions while a new
     // month is due. Partition DDL must give up quickly (not queue the application behind it), be
     // recorded with its error, and leave archival and ANALYZE to do their work.
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_step_blocked_by_a_long_transaction_fails_with_its_error_recorded_and_the_other_steps_still_run()
     {
         var cs = await server.CreateMigratedDatabaseAsync("failing");
@@ -110,7 +110,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_partition_missing_an_index_of_its_parent_is_critical()
     {
         var cs = await server.CreateMigratedDatabaseAsync("noindex");
@@ -125,7 +125,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
             "SELECT detail FROM check_partition_health() WHERE check_name = 'partition_indexes'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_weekly_run_drops_ai_log_months_past_retention_keeps_archived_todos_and_trims_old_history()
     {
         var cs = await server.CreateMigratedDatabaseAsync("weekly");
@@ -138,7 +138,9 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
             """, user);
         await new MaintenanceRunner(cs).RunDailyAsync(Ct); // gives every one of those months its partition
         await Exec(conn, "INSERT INTO maintenance_history (job, started_at, finished_at, status) VALUES ('daily', now() - interval '100 days', now() - interval '100 days', 'OK')");
-        var oldAiPartition = "ai_todo_interactions_" + await Scalar<string>(conn, $"SELECT {MonthName}", -14);
+        // The month of the row itself, which a second reading of the clock could already see as 13 months ago.
+        var oldAiPartition = await Scalar<string>(conn,
+            "SELECT 'ai_todo_interactions_' || to_char(min(created_at) AT TIME ZONE 'UTC', 'YYYY_MM') FROM ai_todo_interactions");
         Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", oldAiPartition));
 
         var run = await new MaintenanceRunner(cs).RunWeeklyAsync(Ct);
@@ -155,7 +157,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.True(await Scalar<bool>(conn, "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'users'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task psql_runs_003_twice_on_a_migrated_database_and_keeps_tuned_settings()
     {
         var cs = await server.CreateMigratedDatabaseAsync("psql003");
@@ -172,7 +174,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal("45", await Scalar<string>(conn, "SELECT value FROM maintenance_settings WHERE name = 'archive_after_days'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task every_maintenance_query_of_the_guide_runs_with_psql()
     {
         var cs = await server.CreateMigratedDatabaseAsync("guide");

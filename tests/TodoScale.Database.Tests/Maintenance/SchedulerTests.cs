@@ -6,9 +6,11 @@ namespace TodoScale.Database.Tests.Maintenance;
 
 public sealed class SchedulerTests(PostgresServer server)
 {
-    [Fact]
-    public void the_default_schedule_runs_daily_at_two_and_weekly_on_sunday_at_three_utc()
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task the_default_schedule_runs_daily_at_two_and_weekly_on_sunday_at_three_utc()
     {
+        // Yield first, so the body runs on the pool and the Timeout can end it should it never return.
+        await Task.Yield();
         var options = new MaintenanceOptions();
         var wednesday = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
         var sundayAfterDaily = new DateTimeOffset(2026, 11, 29, 2, 30, 0, TimeSpan.Zero);
@@ -17,7 +19,7 @@ public sealed class SchedulerTests(PostgresServer server)
         Assert.Equal((MaintenanceJob.Weekly, new DateTimeOffset(2026, 11, 29, 3, 0, 0, TimeSpan.Zero)), MaintenanceScheduler.Next(options, sundayAfterDaily));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_hosted_scheduler_runs_daily_maintenance_when_its_cron_falls_due()
     {
         var cs = await server.CreateMigratedDatabaseAsync("scheduler");

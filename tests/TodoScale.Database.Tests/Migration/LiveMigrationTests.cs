@@ -5,7 +5,7 @@ namespace TodoScale.Database.Tests.Migration;
 
 public sealed class LiveMigrationTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task concurrent_writers_during_a_small_batch_migration_leave_todos_and_the_new_tables_identical()
     {
         var cs = await CreateAsync(server, "livewrites", rows: 3_000);
@@ -46,7 +46,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal((0L, 0L), await DiffAsync(conn));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task killing_the_migrating_connection_mid_batch_then_resuming_loses_and_duplicates_nothing()
     {
         var cs = await CreateAsync(server, "killed", rows: 2_000);
@@ -93,7 +93,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal("edited while the migration waited", await ScalarAsync<string>(admin, $"SELECT title FROM ({NewRows}) u WHERE id = $1", blockedId));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rollback_after_cutover_and_new_writes_restores_todos_exactly()
     {
         var cs = await CreateAsync(server, "rollback", rows: 2_000);
@@ -142,7 +142,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal(0L, await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u WHERE title = 'legacy again'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rollback_before_cutover_stops_mirroring_leaves_todos_untouched_and_a_new_run_starts_clean()
     {
         var cs = await CreateAsync(server, "rollbackearly", rows: 800);
@@ -166,7 +166,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         await AssertAllPassAsync(cs);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rollback_refuses_in_one_piece_when_a_new_row_points_to_a_parent_that_no_longer_exists()
     {
         var cs = await CreateAsync(server, "rollbackorphan", rows: 1_000);
@@ -191,7 +191,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_trigger WHERE tgname = 'todoscale_readonly_after_cutover'"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rollback_with_drop_new_tables_drops_them_only_then()
     {
         var cs = await CreateAsync(server, "rollbackdrop", rows: 500);
@@ -206,7 +206,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal(500L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task cutover_refuses_while_validation_fails_unless_forced()
     {
         var cs = await CreateAsync(server, "cutoverfail", rows: 500);
@@ -224,7 +224,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal("cut_over", (await migration.StatusAsync()).State);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task validation_fails_on_a_changed_column_a_missing_copy_and_a_misplaced_row()
     {
         var cs = await CreateAsync(server, "validatefail", rows: 1_000);
@@ -249,7 +249,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.DoesNotContain("no_extra_id", failed);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_runner_stops_after_max_batches_or_cancellation_and_the_next_run_resumes()
     {
         var cs = await CreateAsync(server, "resume", rows: 1_000);
@@ -258,24 +258,39 @@ public sealed class LiveMigrationTests(PostgresServer server)
         var first = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100, MaxBatches = 3 });
         using var ctrlC = new CancellationTokenSource();
         var reports = new List<MigrationProgress>();
+        var secondClock = System.Diagnostics.Stopwatch.StartNew();
         var second = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100 },
             new SyncProgress<MigrationProgress>(p => { reports.Add(p); ctrlC.Cancel(); }), ctrlC.Token);
+        secondClock.Stop();
         var third = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100 });
         var fourth = await runner.RunAsync(new MigrationRunOptions { BatchSize = 100 });
 
         Assert.Equal((3L, 300L, false), (first.BatchesThisRun, first.RowsMovedThisRun, first.Completed));
         Assert.Equal((1L, 100L, true), (second.BatchesThisRun, second.RowsMovedThisRun, second.Cancelled));
-        Assert.Equal(new MigrationProgress(400, 1_000, 1, reports[0].RowsPerSecond, reports[0].Eta, false), reports.Single());
         Assert.Equal((6L, 600L, true), (third.BatchesThisRun, third.RowsMovedThisRun, third.Completed));
         Assert.Equal((0L, 0L, true), (fourth.BatchesThisRun, fourth.RowsMovedThisRun, fourth.Completed));
         await using var conn = await server.OpenAsync(cs);
+
+        // The one report of the second run, checked against clocks of its own rather than against itself: its rate is
+        // that run's 100 rows over the time the run had taken, so it lies between 100 rows over the test's stopwatch
+        // around the whole call and 100 rows over the batch's own duration as migration_progress recorded it (1%
+        // for the two clocks). A rate over all 400 rows moved so far, or over the first run's time, falls outside.
+        var report = Assert.Single(reports);
+        Assert.Equal((400L, 1_000L, 1L, false), (report.RowsDone, report.RowsTotal, report.Batches, report.Completed));
+        var batchSeconds = await ScalarAsync<double>(conn,
+            "SELECT extract(epoch FROM end_time - start_time)::float8 FROM migration_progress WHERE step = 'batch' ORDER BY start_time OFFSET 3 LIMIT 1");
+        Assert.InRange(report.RowsPerSecond, 100 / secondClock.Elapsed.TotalSeconds, 100 / batchSeconds * 1.01);
+        // The ETA is the 600 rows left at that rate: at most six times the test's stopwatch, at least six times the batch.
+        Assert.NotNull(report.Eta);
+        Assert.Equal(600 / report.RowsPerSecond, report.Eta.Value.TotalSeconds, 0.001);
+        Assert.InRange(report.Eta.Value.TotalSeconds, 6 * batchSeconds / 1.01, 6 * secondClock.Elapsed.TotalSeconds);
         Assert.Equal(10L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_progress WHERE step = 'batch'"));
         Assert.Empty(await ReadRowsAsync(conn, "SELECT * FROM migrate_todos_batch(100, 5)"));
         Assert.Equal(1_000L, await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u"));
         await AssertAllPassAsync(cs);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_second_runner_is_refused_while_another_holds_the_migration_lock()
     {
         var cs = await CreateAsync(server, "busy", rows: 200);
@@ -288,7 +303,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.True((await new MigrationRunner(cs).RunAsync(new MigrationRunOptions())).Completed);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task psql_f_002_on_a_legacy_database_migrates_everything_in_committed_batches_and_is_idempotent()
     {
         var cs = await server.CreateEmptyDatabaseAsync("psqlpath");
@@ -315,7 +330,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal(0L, await ScalarAsync<long>(check, "SELECT count(*) FROM todos_archived_default"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_migrator_applying_002_installs_the_functions_and_moves_nothing()
     {
         var empty = await server.CreateMigratedDatabaseAsync("migratorempty");

@@ -9,7 +9,7 @@ namespace TodoScale.Database.Tests.Migration;
 /// </summary>
 public sealed class MigrationFigures(PostgresServer server)
 {
-    [Fact(Explicit = true)]
+    [Fact(Explicit = true, Timeout = TestTimeouts.Measurement)]
     public async Task migration_figures()
     {
         var rows = int.Parse(Environment.GetEnvironmentVariable("TODOSCALE_BENCH_ROWS") ?? "100000", System.Globalization.CultureInfo.InvariantCulture);

@@ -6,7 +6,7 @@ namespace TodoScale.Database.Tests.Migration;
 /// <summary>Legacy quirks: each is either blocking (nothing moves, clear message) or moved by a documented rule.</summary>
 public sealed class PreflightTests(PostgresServer server)
 {
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_clean_legacy_table_has_no_blocking_issue()
     {
         var cs = await CreateAsync(server, "preclean", rows: 300);
@@ -17,7 +17,7 @@ public sealed class PreflightTests(PostgresServer server)
         Assert.Contains(issues, i => i.CheckName == "rows_to_migrate" && i.AffectedRows == 300);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_subtask_foreign_key_without_an_index_is_advised_and_an_index_on_it_satisfies_the_check()
     {
         var cs = await CreateAsync(server, "preparent", rows: 300);
@@ -37,7 +37,7 @@ public sealed class PreflightTests(PostgresServer server)
         Assert.Contains("todos_parent_todo_id_idx", after.Handling);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task unknown_status_values_block_the_run_and_nothing_moves()
     {
         var cs = await CreateAsync(server, "prestatus", rows: 300, conn =>
@@ -52,7 +52,7 @@ public sealed class PreflightTests(PostgresServer server)
         await AssertNothingMovedAsync(cs);
     }
 
-    [Theory]
+    [Theory(Timeout = TestTimeouts.Database)]
     [InlineData("user_id", "ALTER TABLE todos ALTER COLUMN user_id DROP NOT NULL; UPDATE todos SET user_id = NULL WHERE id = (SELECT id FROM todos ORDER BY id LIMIT 1)")]
     [InlineData("title", "ALTER TABLE todos ALTER COLUMN title DROP NOT NULL; UPDATE todos SET title = NULL WHERE id = (SELECT id FROM todos ORDER BY id LIMIT 1)")]
     [InlineData("priority", "ALTER TABLE todos ALTER COLUMN priority DROP NOT NULL; UPDATE todos SET priority = NULL WHERE id = (SELECT id FROM todos ORDER BY id LIMIT 1)")]
@@ -71,7 +71,7 @@ public sealed class PreflightTests(PostgresServer server)
         await AssertNothingMovedAsync(cs);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_null_status_counts_as_an_unknown_status()
     {
         var cs = await CreateAsync(server, "prenullstatus", rows: 300, conn =>
@@ -83,7 +83,7 @@ public sealed class PreflightTests(PostgresServer server)
         Assert.Contains("NULL", issue.Handling);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task user_ids_without_a_user_block_the_run()
     {
         var cs = await CreateAsync(server, "preorphanuser", rows: 300, conn => ExecAsync(conn, """
@@ -99,7 +99,7 @@ public sealed class PreflightTests(PostgresServer server)
         await AssertNothingMovedAsync(cs);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Long)]
     public async Task the_psql_path_stops_with_the_blocking_reason_and_moves_nothing()
     {
         var cs = await CreateAsync(server, "prepsql", rows: 300, conn =>
@@ -112,7 +112,7 @@ public sealed class PreflightTests(PostgresServer server)
         await AssertNothingMovedAsync(cs);
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task done_rows_without_completed_at_move_to_todos_active_unchanged()
     {
         var cs = await CreateAsync(server, "predonenull", rows: 600, conn => ExecAsync(conn,
@@ -128,7 +128,7 @@ public sealed class PreflightTests(PostgresServer server)
         Assert.Equal(7L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done' AND completed_at IS NULL"));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task project_ids_without_a_project_are_copied_unchanged()
     {
         var orphanProject = Guid.NewGuid();
@@ -147,7 +147,7 @@ public sealed class PreflightTests(PostgresServer server)
         Assert.Equal(4L, await ScalarAsync<long>(conn, $"SELECT count(*) FROM ({NewRows}) u WHERE project_id = $1", orphanProject));
     }
 
-    [Fact]
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rows_already_in_the_new_tables_block_a_fresh_start()
     {
         var cs = await CreateAsync(server, "prenotempty", rows: 300);
