@@ -328,6 +328,24 @@ public sealed class MalformedInputTests(PostgresServer server) : IAsyncLifetime
         }
     }
 
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_models_answer_with_characters_the_database_refuses_is_stored_without_them_instead_of_failing_the_caller()
+    {
+        // NUL and ESC escaped in the JSON array, a raw lone surrogate, a raw NUL after it, and a title whose cut at 500 splits a surrogate pair.
+        var answer = "[\"Book\\u0000 the venue\", \"Send\\u001b[31m invitations\", \"Call\ud800 the caterer\", \"" + new string('x', 499) + "😀\"]\u0000";
+        await using var host = await ApiHost.StartAsync(server, "malformedai", b => b.Services.AddSingleton<IChatClient>(new FakeChatClient(answer)));
+        var (_, client) = await host.NewUserAsync();
+        var todo = await client.CreateTodoAsync(new { title = "Plan the party" });
+
+        var created = await (await client.PostAsync($"/api/todos/{todo.Id}/suggest-subtasks", null)).ReadAsync<List<TodoView>>(HttpStatusCode.Created);
+
+        Assert.Equal(["Book the venue", "Send[31m invitations", "Call the caterer", new string('x', 499)], created.Select(t => t.Title));
+        var log = Assert.Single(await (await client.GetAsync($"/api/todos/{todo.Id}/ai-interactions")).ReadAsync<List<AiInteractionView>>(HttpStatusCode.OK));
+        Assert.StartsWith("[\"Book\\u0000 the venue\"", log.Response);
+        Assert.DoesNotContain('\0', log.Response!);
+        Assert.DoesNotContain('\ud800', log.Response!);
+    }
+
     // ------------------------------------------------------------------------------------------------
     // Probes
     // ------------------------------------------------------------------------------------------------

@@ -79,6 +79,34 @@ public static class InputRules
         return null;
     }
 
+    /// <summary>
+    /// <paramref name="value"/> without the characters <see cref="CharacterProblem"/> refuses, for text the application
+    /// did not get from the caller (a chat model's answer), which it must store rather than refuse.
+    /// </summary>
+    public static string WithoutRefusedCharacters(string value, TextShape shape)
+    {
+        if (CharacterProblem(value, shape) is null)
+        {
+            return value;
+        }
+
+        var kept = new System.Text.StringBuilder(value.Length);
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                kept.Append(c).Append(value[++i]);
+            }
+            else if (!char.IsSurrogate(c) && (!char.IsControl(c) || (shape == TextShape.MultiLine && c is '\t' or '\n' or '\r')))
+            {
+                kept.Append(c);
+            }
+        }
+
+        return kept.ToString();
+    }
+
     /// <summary>Adds the field's error when the value is too long or holds a character <see cref="CharacterProblem"/> refuses.</summary>
     public static void Text(IDictionary<string, string[]> errors, string field, string? value, TextShape shape, int maxLength, bool required = false)
     {
