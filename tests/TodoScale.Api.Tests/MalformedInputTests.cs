@@ -302,14 +302,22 @@ public sealed partial class MalformedInputTests(PostgresServer server) : IAsyncL
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_database_error_for_an_unstorable_character_is_a_400_problem_without_the_sql()
     {
-        // The validation stops every such value before a statement runs, so the safety net is driven with the error PostgreSQL really raises.
+        // The validation stops every such value before a statement runs, so the safety net is driven with the errors
+        // PostgreSQL (NUL) and Npgsql (an unpaired surrogate, refused by its strict UTF-8 encoder) really raise.
         await using var conn = new NpgsqlConnection(_host.ConnectionString);
         await conn.OpenAsync();
-        await using var insert = new NpgsqlCommand("UPDATE todos_active SET title = $1 WHERE id = $2", conn) { Parameters = { new() { Value = "a\0b" }, new() { Value = _todo } } };
-        var error = await Assert.ThrowsAsync<PostgresException>(() => insert.ExecuteNonQueryAsync());
-        Assert.Equal(PostgresErrorCodes.CharacterNotInRepertoire, error.SqlState);
+        async Task<Exception> StoreTitleAsync(string title)
+        {
+            await using var update = new NpgsqlCommand("UPDATE todos_active SET title = $1 WHERE id = $2", conn) { Parameters = { new() { Value = title }, new() { Value = _todo } } };
+            return await Assert.ThrowsAnyAsync<Exception>(() => update.ExecuteNonQueryAsync());
+        }
 
-        foreach (var exception in new Exception[] { error, new Microsoft.EntityFrameworkCore.DbUpdateException("saving", error) })
+        var nul = Assert.IsType<PostgresException>(await StoreTitleAsync("a\0b"));
+        Assert.Equal(PostgresErrorCodes.CharacterNotInRepertoire, nul.SqlState);
+        var loneSurrogate = await StoreTitleAsync("a\ud800b");
+        Assert.IsType<EncoderFallbackException>(loneSurrogate);
+
+        foreach (var exception in new[] { nul, new Microsoft.EntityFrameworkCore.DbUpdateException("saving", nul), loneSurrogate })
         {
             var http = new DefaultHttpContext { RequestServices = _host.App.Services };
             http.Response.Body = new MemoryStream();

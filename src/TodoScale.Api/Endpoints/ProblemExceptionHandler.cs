@@ -29,9 +29,9 @@ internal sealed class ProblemExceptionHandler : IExceptionHandler
             Microsoft.EntityFrameworkCore.DbUpdateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } } =>
                 TypedResults.Problem(statusCode: 409, title: "Conflict",
                     detail: "The user of this token does not exist in this database (was the token issued with `users add` for another --database?)."),
-            // Behind InputRules: a text the validation let through that the database cannot store (NUL, an invalid
-            // byte sequence, a character the server encoding lacks) is still the request's fault, not the server's.
-            // It answered 500 with the statement's error; the answer says what is wrong without the SQL.
+            // Behind InputRules: a text the validation let through that cannot be stored (NUL, an invalid byte
+            // sequence, a character the server encoding lacks) is the request's fault, not the server's. A NUL title
+            // answered 500; this says what is wrong without the statement or the server's message.
             _ when UnstorableText(exception) => TypedResults.Problem(statusCode: 400, title: "Bad request",
                 detail: "A text value contains a character that cannot be stored (NUL, an unpaired surrogate or an invalid byte sequence). Remove it and send the request again."),
             _ => null,
@@ -48,9 +48,9 @@ internal sealed class ProblemExceptionHandler : IExceptionHandler
     private static bool UnstorableText(Exception exception) => exception switch
     {
         PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } => true,
-        // Npgsql encodes text strictly: an unpaired surrogate throws before the statement is sent.
+        // Npgsql encodes parameters strictly: an unpaired surrogate throws this before the statement is sent.
         EncoderFallbackException => true,
-        // EF Core wraps both in DbUpdateException (SaveChanges) or InvalidOperationException, Npgsql in NpgsqlException.
+        // EF Core wraps the database's error (DbUpdateException from SaveChanges).
         { InnerException: { } inner } => UnstorableText(inner),
         _ => false,
     };

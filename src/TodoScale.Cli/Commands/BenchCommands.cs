@@ -8,7 +8,7 @@ namespace TodoScale.Cli.Commands;
 /// <summary>todoscale bench run: the guide's success metrics measured side by side on generated data.</summary>
 public static class BenchCommands
 {
-    /// <summary>The generator's limit for one run: 100 million rows is hours of generation and tens of GB; 2 billion would fill the disk first.</summary>
+    /// <summary>The most one run generates: 100 million rows is already hours of generation; --rows 2147483647 was accepted, to generate until the disk filled.</summary>
     internal const int MaxRows = 100_000_000;
 
     public static Command Create(CliContext ctx)

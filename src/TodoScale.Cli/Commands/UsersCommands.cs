@@ -11,7 +11,7 @@ namespace TodoScale.Cli.Commands;
 /// <summary>todoscale users add --email x@y [--operator] [--days N]</summary>
 public static class UsersCommands
 {
-    /// <summary>Ten years: a token is a password that cannot be revoked before it expires (and past year 9999 it cannot be issued at all).</summary>
+    /// <summary>Ten years: a token stays valid until it expires unless the signing key changes (--days 2147483647 would overflow the expiry).</summary>
     private const int MaxTokenDays = 3_650;
 
     public static Command Create(CliContext ctx)
