@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
@@ -28,6 +29,11 @@ internal sealed class ProblemExceptionHandler : IExceptionHandler
             Microsoft.EntityFrameworkCore.DbUpdateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation } } =>
                 TypedResults.Problem(statusCode: 409, title: "Conflict",
                     detail: "The user of this token does not exist in this database (was the token issued with `users add` for another --database?)."),
+            // Behind InputRules: a text the validation let through that cannot be stored (NUL, an invalid byte
+            // sequence, a character the server encoding lacks) is the request's fault, not the server's. A NUL title
+            // answered 500; this says what is wrong without the statement or the server's message.
+            _ when UnstorableText(exception) => TypedResults.Problem(statusCode: 400, title: "Bad request",
+                detail: "A text value contains a character that cannot be stored (NUL, an unpaired surrogate or an invalid byte sequence). Remove it and send the request again."),
             _ => null,
         };
         if (result is null)
@@ -38,6 +44,16 @@ internal sealed class ProblemExceptionHandler : IExceptionHandler
         await result.ExecuteAsync(http);
         return true;
     }
+
+    private static bool UnstorableText(Exception exception) => exception switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.UntranslatableCharacter } => true,
+        // Npgsql encodes parameters strictly: an unpaired surrogate throws this before the statement is sent.
+        EncoderFallbackException => true,
+        // EF Core wraps the database's error (DbUpdateException from SaveChanges).
+        { InnerException: { } inner } => UnstorableText(inner),
+        _ => false,
+    };
 
     /// <summary>A body that is not JSON or has a value of the wrong type: name the field (System.Text.Json's path, $.dueDate -> dueDate).</summary>
     private static IResult BadRequest(BadHttpRequestException e)

@@ -56,7 +56,39 @@ internal static class RequestParsing
             : throw new BadHttpRequestException("The token has no user id (sub).", StatusCodes.Status401Unauthorized);
 
     public static Guid Id(string value, string field = "id") =>
-        Guid.TryParse(value, out var id) ? id : throw TodoValidationException.For(field, $"'{value}' is not a valid id (a UUID)");
+        Guid.TryParse(value, out var id) ? id : throw TodoValidationException.For(field, $"{Shown(value)} is not a valid id (a UUID)");
+
+    /// <summary>
+    /// A refused value as an error message quotes it: at most 40 characters, and control characters and unpaired
+    /// surrogates as \uXXXX. A 2 kB id came back whole in its 400, and the JSON writer turns a lone surrogate into
+    /// U+FFFD, which hid the very character that was wrong.
+    /// </summary>
+    public static string Shown(string value)
+    {
+        var text = new System.Text.StringBuilder("'");
+        var end = Math.Min(value.Length, 40);
+        if (end < value.Length && char.IsHighSurrogate(value[end - 1]))
+        {
+            end--;
+        }
+
+        for (var i = 0; i < end; i++)
+        {
+            var c = value[i];
+            var paired = char.IsHighSurrogate(c) ? i + 1 < value.Length && char.IsLowSurrogate(value[i + 1])
+                : char.IsLowSurrogate(c) && i > 0 && char.IsHighSurrogate(value[i - 1]);
+            if (char.IsControl(c) || (char.IsSurrogate(c) && !paired))
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                text.Append(c);
+            }
+        }
+
+        return text.Append(end < value.Length ? $"...' ({value.Length} characters)" : "'").ToString();
+    }
 
     /// <summary>
     /// The list's query string. Unknown parameters are refused rather than ignored: a misspelt filter
@@ -75,6 +107,11 @@ internal static class RequestParsing
             {
                 errors[key] = ["give this parameter once"];
             }
+            // The parsers forgive too much: bool.TryParse ignores trailing NULs, so include_archived=TRUE%00 listed the archive.
+            else if (InputRules.CharacterProblem(query[key][0] ?? "", TextShape.SingleLine) is { } problem)
+            {
+                errors[key] = [problem];
+            }
         }
 
         string? One(string key) => query.TryGetValue(key, out var v) && v.Count == 1 ? v[0] : null;
@@ -88,7 +125,7 @@ internal static class RequestParsing
             }
             else
             {
-                errors["project_id"] = [$"'{p}' is not a valid id (a UUID)"];
+                errors["project_id"] = [$"{Shown(p)} is not a valid id (a UUID)"];
             }
         }
 
@@ -104,7 +141,7 @@ internal static class RequestParsing
                 return d.UtcDateTime;
             }
 
-            errors[key] = [$"'{s}' is not a date (ISO 8601, e.g. 2026-01-31 or 2026-01-31T12:00:00Z)"];
+            errors[key] = [$"{Shown(s)} is not a date (ISO 8601, e.g. 2026-01-31 or 2026-01-31T12:00:00Z)"];
             return null;
         }
 

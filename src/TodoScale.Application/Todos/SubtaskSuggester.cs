@@ -42,7 +42,8 @@ public sealed class SubtaskSuggester(TodoService todos, IChatClient? chatClient,
         }
 
         watch.Stop();
-        var text = response.Text ?? "";
+        // A model may answer NUL or stray control characters; its answer is logged, not refused: it is not the caller's input.
+        var text = InputRules.WithoutRefusedCharacters(response.Text ?? "", TextShape.MultiLine);
         var titles = ParseTitles(text);
         var subtasks = new List<TodoActive>();
         foreach (var title in titles)
@@ -75,9 +76,11 @@ public sealed class SubtaskSuggester(TodoService todos, IChatClient? chatClient,
             raw = Lines(trimmed);
         }
 
+        // Cut to length first, so that a surrogate pair split by the cut loses its lone half with the refused characters.
         return raw.Select(t => t.Trim())
-            .Where(t => t.Length > 0)
             .Select(t => t.Length > TodoLimits.TitleMaxLength ? t[..TodoLimits.TitleMaxLength] : t)
+            .Select(t => InputRules.WithoutRefusedCharacters(t, TextShape.SingleLine).Trim())
+            .Where(t => t.Length > 0)
             .Distinct(StringComparer.Ordinal)
             .Take(MaxSubtasks)
             .ToList();

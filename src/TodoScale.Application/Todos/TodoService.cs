@@ -39,8 +39,7 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
     internal async Task<TodoActive> PrepareNewTodoAsync(Guid userId, NewTodo input, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        ValidateTitle(input.Title, errors);
-        ValidatePriority(input.Priority, errors);
+        InputRules.NewTodo(input, errors);
         ThrowIfAny(errors);
 
         // No foreign key can span the partitions (guide, troubleshooting #3): the parent must be this
@@ -154,13 +153,7 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
     public async Task<TodoView> UpdateTodoAsync(Guid userId, Guid id, TodoUpdate input, CancellationToken ct = default)
     {
         var errors = new Dictionary<string, string[]>();
-        ValidateTitle(input.Title, errors);
-        ValidatePriority(input.Priority, errors);
-        if (input.Status is not null && !TodoStatus.IsValid(input.Status))
-        {
-            errors["status"] = [$"must be one of {string.Join(", ", TodoStatus.All)}"];
-        }
-
+        InputRules.Update(input, errors);
         ThrowIfAny(errors);
         var current = await GetRequiredTodoAsync(userId, id, ct);
         if (current.Archived)
@@ -218,7 +211,9 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
 
     public async Task<ProjectView> CreateProjectAsync(Guid userId, string? name, string? description, CancellationToken ct = default)
     {
-        ValidateProjectName(name);
+        var errors = new Dictionary<string, string[]>();
+        InputRules.Project(name, description, errors);
+        ThrowIfAny(errors);
         var project = new Project { Id = Guid.CreateVersion7(), UserId = userId, Name = name!.Trim(), Description = description };
         db.Projects.Add(project);
         await db.SaveChangesAsync(ct);
@@ -228,7 +223,9 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
 
     public async Task<ProjectView> RenameProjectAsync(Guid userId, Guid id, string? name, CancellationToken ct = default)
     {
-        ValidateProjectName(name);
+        var errors = new Dictionary<string, string[]>();
+        InputRules.Project(name, null, errors);
+        ThrowIfAny(errors);
         var changed = await db.Projects.Where(p => p.UserId == userId && p.Id == id)
             .ExecuteUpdateAsync(s => s.SetProperty(p => p.Name, name!.Trim()).SetProperty(p => p.UpdatedAt, _clock.GetUtcNow().UtcDateTime), ct);
         if (changed == 0)
@@ -275,10 +272,9 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
 
     public async Task<AiInteractionView> RecordAiInteractionAsync(Guid userId, Guid todoId, NewAiInteraction input, CancellationToken ct = default)
     {
-        if (string.IsNullOrWhiteSpace(input.InteractionType))
-        {
-            throw TodoValidationException.For("interactionType", "is required");
-        }
+        var errors = new Dictionary<string, string[]>();
+        InputRules.AiInteraction(input, errors);
+        ThrowIfAny(errors);
 
         await GetRequiredTodoAsync(userId, todoId, ct);
         var entity = NewInteraction(userId, todoId, input);
@@ -382,11 +378,15 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
     /// <summary>Creates the user, or returns the existing one with that email (Created false).</summary>
     public async Task<(User User, bool Created)> EnsureUserAsync(string email, string? displayName = null, CancellationToken ct = default)
     {
-        email = email.Trim();
-        if (email.Length == 0 || !email.Contains('@', StringComparison.Ordinal))
+        var errors = new Dictionary<string, string[]>();
+        if (InputRules.EmailProblem(email) is { } emailProblem)
         {
-            throw TodoValidationException.For("email", "must be an email address");
+            errors["email"] = [emailProblem];
         }
+
+        InputRules.Text(errors, "displayName", displayName, TextShape.SingleLine, InputRules.LabelMaxLength);
+        ThrowIfAny(errors);
+        email = email.Trim();
 
         var existing = await db.Users.Where(u => u.Email == email).FirstOrDefaultAsync(ct);
         if (existing is not null)
@@ -413,46 +413,7 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db, T
         }
     }
 
-    private static void ValidateTitle(string? title, Dictionary<string, string[]> errors)
-    {
-        if (string.IsNullOrWhiteSpace(title))
-        {
-            errors["title"] = ["is required"];
-        }
-        else if (title.Length > TodoLimits.TitleMaxLength)
-        {
-            errors["title"] = [$"must be at most {TodoLimits.TitleMaxLength} characters (got {title.Length})"];
-        }
-    }
-
-    private static void ValidatePriority(int priority, Dictionary<string, string[]> errors)
-    {
-        if (priority is < TodoLimits.MinPriority or > TodoLimits.MaxPriority)
-        {
-            errors["priority"] = [$"must be between {TodoLimits.MinPriority} and {TodoLimits.MaxPriority}"];
-        }
-    }
-
-    private static void ValidateProjectName(string? name)
-    {
-        if (string.IsNullOrWhiteSpace(name))
-        {
-            throw TodoValidationException.For("name", "is required");
-        }
-
-        if (name.Length > TodoLimits.TitleMaxLength)
-        {
-            throw TodoValidationException.For("name", $"must be at most {TodoLimits.TitleMaxLength} characters");
-        }
-    }
-
-    private static void ThrowIfAny(Dictionary<string, string[]> errors)
-    {
-        if (errors.Count > 0)
-        {
-            throw new TodoValidationException(errors);
-        }
-    }
+    private static void ThrowIfAny(Dictionary<string, string[]> errors) => InputRules.ThrowIfAny(errors);
 
     private async Task<TodoView?> SingleTodoAsync(string sql, NpgsqlParameter[] parameters, CancellationToken ct)
     {

@@ -10,23 +10,24 @@ public static class BenchArchivalCommand
     public static Command Create(CliContext ctx)
     {
         var defaults = new ArchivalBenchOptions();
-        var doneRows = new Option<long>("--done-rows") { Description = "Done todos completed 40-70 days ago: what archival moves.", DefaultValueFactory = _ => defaults.DoneRows };
-        var openRows = new Option<long>("--open-rows") { Description = "Open todos (todo, in_progress), which stay and which the probe lists.", DefaultValueFactory = _ => defaults.OpenRows };
-        var recentRows = new Option<long>("--recent-rows") { Description = "Done todos completed 1-29 days ago, which must stay.", DefaultValueFactory = _ => defaults.RecentRows };
-        var users = new Option<int>("--users") { Description = "Users owning the todos; the heaviest 1% own 35% of them.", DefaultValueFactory = _ => defaults.Users };
-        var batchSize = new Option<int>("--batch-size") { Description = "Rows per archival batch of the batched variants.", DefaultValueFactory = _ => defaults.BatchSize };
-        var probeRate = new Option<double>("--probe-rate") { Description = "Requests per second of the open-loop list-query probe.", DefaultValueFactory = _ => defaults.ProbeRate };
-        var probeConnections = new Option<int>("--probe-connections") { Description = "Connections the probe spreads its requests over.", DefaultValueFactory = _ => defaults.ProbeConnections };
-        var idleSeconds = new Option<double>("--idle-seconds") { Description = "Seconds the probe measures before archival starts (the idle figures).", DefaultValueFactory = _ => defaults.Idle.TotalSeconds };
-        var afterSeconds = new Option<double>("--after-seconds") { Description = "Seconds the probe goes on after archival ends, before any VACUUM.", DefaultValueFactory = _ => defaults.After.TotalSeconds };
-        var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "Unmeasured seconds of probing on each fresh copy first.", DefaultValueFactory = _ => defaults.ProbeWarmup.TotalSeconds };
-        var rounds = new Option<int>("--rounds") { Description = "Rounds; each runs every variant on a fresh copy, and figures are medians over the rounds.", DefaultValueFactory = _ => defaults.Rounds };
+        var doneRows = new Option<long>("--done-rows") { Description = "Done todos completed 40-70 days ago: what archival moves.", DefaultValueFactory = _ => defaults.DoneRows }.Between(100L, 100_000_000L);
+        var openRows = new Option<long>("--open-rows") { Description = "Open todos (todo, in_progress), which stay and which the probe lists.", DefaultValueFactory = _ => defaults.OpenRows }.Between(0L, 100_000_000L);
+        var recentRows = new Option<long>("--recent-rows") { Description = "Done todos completed 1-29 days ago, which must stay.", DefaultValueFactory = _ => defaults.RecentRows }.Between(0L, 100_000_000L);
+        var users = new Option<int>("--users") { Description = "Users owning the todos; the heaviest 1% own 35% of them.", DefaultValueFactory = _ => defaults.Users }.Between(1, 10_000_000);
+        var batchSize = new Option<int>("--batch-size") { Description = "Rows per archival batch of the batched variants.", DefaultValueFactory = _ => defaults.BatchSize }.Between(1, 1_000_000);
+        var probeRate = new Option<double>("--probe-rate") { Description = "Requests per second of the open-loop list-query probe.", DefaultValueFactory = _ => defaults.ProbeRate }.Between(0.001, 20_000, " per second");
+        var probeConnections = new Option<int>("--probe-connections") { Description = "Connections the probe spreads its requests over.", DefaultValueFactory = _ => defaults.ProbeConnections }.Between(1, 64);
+        var idleSeconds = new Option<double>("--idle-seconds") { Description = "Seconds the probe measures before archival starts (the idle figures).", DefaultValueFactory = _ => defaults.Idle.TotalSeconds }.Between(0.001, 86_400, " seconds");
+        var afterSeconds = new Option<double>("--after-seconds") { Description = "Seconds the probe goes on after archival ends, before any VACUUM.", DefaultValueFactory = _ => defaults.After.TotalSeconds }.Between(0, 86_400, " seconds");
+        var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "Unmeasured seconds of probing on each fresh copy first.", DefaultValueFactory = _ => defaults.ProbeWarmup.TotalSeconds }.Between(0, 86_400, " seconds");
+        var rounds = new Option<int>("--rounds") { Description = "Rounds; each runs every variant on a fresh copy, and figures are medians over the rounds.", DefaultValueFactory = _ => defaults.Rounds }.Between(1, 20);
         var closedLoop = new Option<bool>("--closed-loop") { Description = "Also run each variant with a closed-loop probe of one client (one more copy and archival per variant and round)." };
-        var variants = new Option<string>("--variants") { Description = $"Variants to measure, comma-separated: {string.Join(", ", ArchivalVariants.AllKeys)}.", DefaultValueFactory = _ => string.Join(',', defaults.Variants) };
-        var throttleMs = new Option<double>("--throttle-ms") { Description = "Pause after each batch's commit in the throttled variant, in ms.", DefaultValueFactory = _ => defaults.Throttle.TotalMilliseconds };
+        var variants = new Option<string>("--variants") { Description = $"Variants to measure, comma-separated: {string.Join(", ", ArchivalVariants.AllKeys)}.", DefaultValueFactory = _ => string.Join(',', defaults.Variants) }
+            .Refusing(OptionRules.NamesFrom("archival variant", ArchivalVariants.AllKeys));
+        var throttleMs = new Option<double>("--throttle-ms") { Description = "Pause after each batch's commit in the throttled variant, in ms.", DefaultValueFactory = _ => defaults.Throttle.TotalMilliseconds }.Between(0, 10_000, " ms");
         var reuse = new Option<bool>("--reuse") { Description = "Reuse the template database of an earlier run with the same data options (filled within 7 days)." };
-        var output = new Option<string>("--out") { Description = "Folder of benchmarks.md (only this benchmark's marked block is replaced); empty prints only.", DefaultValueFactory = _ => "docs" };
-        var dbName = new Option<string>("--bench-database") { Description = "Prefix of the databases the run creates (and drops first).", DefaultValueFactory = _ => defaults.DatabaseName };
+        var output = new Option<string>("--out") { Description = "Folder of benchmarks.md (only this benchmark's marked block is replaced); empty prints only.", DefaultValueFactory = _ => "docs" }.Refusing(OptionRules.Folder);
+        var dbName = new Option<string>("--bench-database") { Description = "Prefix of the databases the run creates (and drops first).", DefaultValueFactory = _ => defaults.DatabaseName }.Refusing(OptionRules.DatabaseName(41));
 
         var command = new Command("archival", "Measure archival (003) against one DELETE … RETURNING into the archive, and the list query's latency while it runs; writes a block of docs/benchmarks.md.")
         {

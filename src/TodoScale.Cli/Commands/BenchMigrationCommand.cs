@@ -9,14 +9,15 @@ public static class BenchMigrationCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var rows = new Option<int>("--rows") { Description = "Rows of the generated legacy todos table.", DefaultValueFactory = _ => 1_000_000 };
-        var batchSize = new Option<int>("--batch-size") { Description = "Rows per committed migration batch.", DefaultValueFactory = _ => 5_000 };
-        var writers = new Option<int>("--writers") { Description = "Connections of the simulated legacy application writing during the copy.", DefaultValueFactory = _ => 4 };
-        var thinkMs = new Option<int>("--think-ms") { Description = "Pause of each writer connection between two statements, in ms.", DefaultValueFactory = _ => 5 };
-        var aloneSeconds = new Option<int>("--writers-alone") { Description = "Seconds the writers run alone first (their latency without a migration).", DefaultValueFactory = _ => 30 };
+        var rows = new Option<int>("--rows") { Description = "Rows of the generated legacy todos table.", DefaultValueFactory = _ => 1_000_000 }.Between(1_000, BenchCommands.MaxRows);
+        var batchSize = new Option<int>("--batch-size") { Description = "Rows per committed migration batch.", DefaultValueFactory = _ => 5_000 }.Between(1, 1_000_000);
+        var writers = new Option<int>("--writers") { Description = "Connections of the simulated legacy application writing during the copy.", DefaultValueFactory = _ => 4 }.Between(0, 64);
+        var thinkMs = new Option<int>("--think-ms") { Description = "Pause of each writer connection between two statements, in ms.", DefaultValueFactory = _ => 5 }.Between(0, 60_000, " ms");
+        var aloneSeconds = new Option<int>("--writers-alone") { Description = "Seconds the writers run alone first (their latency without a migration).", DefaultValueFactory = _ => 30 }.Between(1, 3_600, " seconds");
         var noIndexVariant = new Option<bool>("--no-index-variant") { Description = "Skip the second variant with the index on todos(parent_todo_id) that the preflight advises." };
-        var output = new Option<string>("--out") { Description = "Folder of benchmarks.md (only this benchmark's marked block is replaced); empty prints only.", DefaultValueFactory = _ => "docs" };
-        var dbName = new Option<string>("--bench-database") { Description = "Prefix of the databases the run creates (and drops first).", DefaultValueFactory = _ => "todoscale_bench_migration" };
+        var output = new Option<string>("--out") { Description = "Folder of benchmarks.md (only this benchmark's marked block is replaced); empty prints only.", DefaultValueFactory = _ => "docs" }.Refusing(OptionRules.Folder);
+        var dbName = new Option<string>("--bench-database") { Description = "Prefix of the databases the run creates (and drops first).", DefaultValueFactory = _ => "todoscale_bench_migration" }
+            .Refusing(OptionRules.DatabaseName(51));
 
         var command = new Command("migration", "Measure the live migration (002) against one INSERT … SELECT, alone and while a simulated application writes; writes a block of docs/benchmarks.md.")
         {

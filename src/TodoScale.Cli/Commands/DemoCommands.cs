@@ -20,10 +20,11 @@ public static class DemoCommands
 {
     public static Command Create(CliContext ctx)
     {
-        var rows = new Option<int>("--rows") { Description = "Todos in the generated legacy table.", DefaultValueFactory = _ => 200_000 };
-        var dbName = new Option<string>("--demo-database") { Description = "Name of the demo database (dropped and re-created).", DefaultValueFactory = _ => "todoscale_demo" };
+        var rows = new Option<int>("--rows") { Description = "Todos in the generated legacy table.", DefaultValueFactory = _ => 200_000 }.Between(1_000, 50_000_000);
+        var dbName = new Option<string>("--demo-database") { Description = "Name of the demo database (dropped and re-created).", DefaultValueFactory = _ => "todoscale_demo" }
+            .Refusing(OptionRules.DatabaseName(63));
         var noServe = new Option<bool>("--no-serve") { Description = "Stop after the scaling phases instead of serving the API." };
-        var urls = new Option<string>("--urls") { Description = "Where the API listens.", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var urls = new Option<string>("--urls") { Description = "Where the API listens.", DefaultValueFactory = _ => "http://127.0.0.1:5080" }.Refusing(OptionRules.HttpUrls);
 
         var demo = new Command("demo", "Run the scaling guide end to end on the built-in database: legacy table, schema, live migration, validation, maintenance, indexes, health, then serve the API.");
         demo.Options.Add(rows);

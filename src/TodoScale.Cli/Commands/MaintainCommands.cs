@@ -82,26 +82,12 @@ public static class MaintainCommands
         {
             Description = "CLUSTER a partition whose pg_stats correlation of user_id is below this (0 to 1; default: maintenance_settings cluster_min_correlation, 0.9). " +
                           "1 clusters every partition not already in perfect order.",
-        };
-        minCorrelation.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<decimal?>() is < 0 or > 1)
-            {
-                r.AddError("--min-correlation must be between 0 and 1");
-            }
-        });
+        }.Between(0m, 1m);
         var lockTimeout = new Option<int?>("--lock-timeout")
         {
             Description = "Milliseconds one CLUSTER may wait for its partition's lock before that partition is skipped until the next run " +
                           "(default: maintenance_settings cluster_lock_timeout_ms, 2000). Readers of the partition queue behind a waiting CLUSTER, so keep it short.",
-        };
-        lockTimeout.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int?>() is < 1)
-            {
-                r.AddError("--lock-timeout must be at least 1 (ms)");
-            }
-        });
+        }.Between(1, int.MaxValue, " ms");
 
         var cluster = new Command("cluster",
             "Keep each user's rows together on disk: CLUSTER, one partition per transaction, every todos_active partition and closed todos_archived month whose order by user " +

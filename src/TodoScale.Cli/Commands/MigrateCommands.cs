@@ -16,6 +16,12 @@ public static class MigrateCommands
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    /// <summary>Each batch is one transaction holding a row lock on every row it copies: beyond this it is the single long copy the run exists to avoid.</summary>
+    private const int MaxBatchSize = 1_000_000;
+
+    /// <summary>Ten minutes between batches already stretches a million rows at the default batch size over 33 hours; more is a mistake, not a throttle.</summary>
+    private const int MaxThrottleMs = 600_000;
+
     public static Command Create(CliContext ctx)
     {
         var migrate = new Command("migrate",
@@ -57,34 +63,13 @@ public static class MigrateCommands
         {
             Description = "Rows per batch; each batch is one short transaction. Smaller holds row locks for less time.",
             DefaultValueFactory = _ => 5_000,
-        };
-        batchSize.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 1)
-            {
-                r.AddError("--batch-size must be at least 1");
-            }
-        });
-        var maxBatches = new Option<int?>("--max-batches") { Description = "Stop after this many batches (running again resumes)." };
-        maxBatches.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int?>() is < 1)
-            {
-                r.AddError("--max-batches must be at least 1");
-            }
-        });
+        }.Between(1, MaxBatchSize);
+        var maxBatches = new Option<int?>("--max-batches") { Description = "Stop after this many batches (running again resumes)." }.Between(1, int.MaxValue);
         var throttle = new Option<int>("--throttle")
         {
             Description = "Milliseconds to pause between batches, leaving the server to the application.",
             DefaultValueFactory = _ => 0,
-        };
-        throttle.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 0)
-            {
-                r.AddError("--throttle must not be negative");
-            }
-        });
+        }.Between(0, MaxThrottleMs, " ms");
 
         var takeover = new Option<bool>("--takeover")
         {

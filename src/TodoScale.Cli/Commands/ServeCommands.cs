@@ -15,7 +15,7 @@ public static class ServeCommands
         {
             Description = "Address(es) to listen on, separated by ';'.",
             DefaultValueFactory = _ => DefaultUrl,
-        };
+        }.Refusing(OptionRules.HttpUrls);
         var serve = new Command("serve",
             "Apply the schema, then run the HTTP API (OpenAPI UI at /scalar, health at /health) until Ctrl-C. " +
             "AI suggestions need Ai__Endpoint, Ai__Model, Ai__ApiKey in the environment.") { urls };

@@ -11,18 +11,23 @@ namespace TodoScale.Cli.Commands;
 /// <summary>todoscale users add --email x@y [--operator] [--days N]</summary>
 public static class UsersCommands
 {
+    /// <summary>Ten years: a token stays valid until it expires unless the signing key changes (--days 2147483647 would overflow the expiry).</summary>
+    private const int MaxTokenDays = 3_650;
+
     public static Command Create(CliContext ctx)
     {
         var users = new Command("users", "Manage application users and their API tokens.");
 
-        var email = new Option<string>("--email") { Description = "The user's email (the user is created when new).", Required = true };
-        var displayName = new Option<string?>("--name") { Description = "Display name for a new user." };
+        var email = new Option<string>("--email") { Description = "The user's email (the user is created when new).", Required = true }
+            .Refusing(OptionRules.Email);
+        var displayName = new Option<string?>("--name") { Description = "Display name for a new user." }
+            .Refusing(OptionRules.PlainText(InputRules.LabelMaxLength));
         var isOperator = new Option<bool>("--operator") { Description = "Give the token the operator role (read-only /api/ops endpoints)." };
         var days = new Option<int>("--days")
         {
             Description = "Token lifetime in days.",
             DefaultValueFactory = _ => (int)TokenIssuer.DefaultLifetime.TotalDays,
-        };
+        }.Between(1, MaxTokenDays);
         var add = new Command("add", "Create a user (or find it by email) and print a bearer token for the API.") { email, displayName, isOperator, days };
         add.SetHandler(async (parse, ct) =>
         {

@@ -47,7 +47,8 @@ public static class CommandRunner
             }
             catch (ArgumentException e)
             {
-                Ui.Error(e.Message);
+                // These messages quote what the user typed ("unknown scenario 'x'"): an ESC in it must not reach the terminal.
+                Ui.Error(OptionRules.Printable(e.Message));
                 return ExitCodes.Usage;
             }
         });

@@ -91,14 +91,20 @@ public static class ConnectionStrings
             var v = query[key]!;
             switch (key.ToLowerInvariant())
             {
+                // Parsed here rather than by Enum.Parse/int.Parse, whose FormatException ended `todoscale` with a stack trace
+                // and whose other messages did not say which parameter was wrong.
                 case "sslmode":
-                    builder.SslMode = Enum.Parse<SslMode>(v.Replace("-", ""), ignoreCase: true);
+                    builder.SslMode = Enum.TryParse<SslMode>(v.Replace("-", ""), ignoreCase: true, out var mode) && Enum.IsDefined(mode) && !char.IsDigit(v.FirstOrDefault())
+                        ? mode
+                        : throw new ArgumentException($"sslmode '{v}' in the database URL is not one of disable, allow, prefer, require, verify-ca, verify-full.");
                     break;
                 case "application_name":
                     builder.ApplicationName = v;
                     break;
                 case "connect_timeout":
-                    builder.Timeout = int.Parse(v, System.Globalization.CultureInfo.InvariantCulture);
+                    builder.Timeout = int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var timeout) && timeout <= 1024
+                        ? timeout
+                        : throw new ArgumentException($"connect_timeout '{v}' in the database URL must be a whole number of seconds from 0 to 1024.");
                     break;
                 case "user":
                     builder.Username = v;
