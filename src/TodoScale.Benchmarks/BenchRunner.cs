@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Npgsql;
 using TodoScale.Database.Cluster;
-using TodoScale.Database.Legacy;
+using TodoScale.Simulation.LegacyData;
 using TodoScale.Database.Maintenance;
 using TodoScale.Database.Migration;
 using TodoScale.Database.Schema;

@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
-using TodoScale.Database.Legacy;
-using TodoScale.Database.Migration;
 using TodoScale.Database.Schema;
+using TodoScale.Simulation.LegacyData;
 
 namespace TodoScale.Benchmarks;
 
@@ -41,12 +40,12 @@ public sealed record MigrationBenchOptions
     }
 }
 
-public sealed record MigrationBenchVariant(string Name, bool ParentIndex, MigrationBenchmarkResult Result);
+public sealed record MigrationBenchVariant(string Name, bool ParentIndex, MigrationMeasurementResult Result);
 
 public sealed record MigrationBenchResult(MigrationBenchOptions Options, DateTime StartedUtc, TimeSpan Total, IReadOnlyList<MigrationBenchVariant> Variants);
 
 /// <summary>
-/// The live migration's figures (MigrationBenchmark: one INSERT … SELECT, the batched copy alone and under a simulated
+/// `todoscale bench migration`: the live migration's figures (one <see cref="MigrationMeasurement"/> each: one INSERT … SELECT, the batched copy alone and under a simulated
 /// application's writes, validate_migration) on a generated legacy database, once as generated and once with the index
 /// the preflight advises, each on its own copy of the same legacy data.
 /// </summary>
@@ -83,7 +82,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
             var db = options.DatabaseName + (parentIndex ? "_idx" : "_plain");
             await RecreateAsync(db, template, ct);
             log($"{name}: {db}");
-            var result = await MigrationBenchmark.RunAsync(Database(db), new MigrationBenchmarkOptions
+            var result = await MigrationMeasurement.RunAsync(Database(db), new MigrationMeasurementOptions
             {
                 BatchSize = options.BatchSize, WriterConnections = options.Writers, WriterThinkTime = options.ThinkTime,
                 WriterBaselineDuration = options.WritersAlone, LegacyParentIndex = parentIndex,
@@ -146,7 +145,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
         sb.AppendLine();
         sb.AppendLine("Ratios are rows/s relative to the single statement of the same variant. Details per variant:");
         sb.AppendLine();
-        var mo = new MigrationBenchmarkOptions { BatchSize = o.BatchSize, WriterConnections = o.Writers, WriterThinkTime = o.ThinkTime, WriterBaselineDuration = o.WritersAlone };
+        var mo = new MigrationMeasurementOptions { BatchSize = o.BatchSize, WriterConnections = o.Writers, WriterThinkTime = o.ThinkTime, WriterBaselineDuration = o.WritersAlone };
         foreach (var v in r.Variants)
         {
             sb.AppendLine(inv, $"**{v.Name}**");
