@@ -1,4 +1,5 @@
 using TodoScale.Database.Migration;
+using TodoScale.Simulation.LegacyWriters;
 using static TodoScale.Database.Tests.Migration.LegacyDb;
 
 namespace TodoScale.Database.Tests.Migration;
@@ -310,8 +311,8 @@ public sealed class LiveMigrationTests(PostgresServer server)
         var cs = await server.CreateEmptyDatabaseAsync("psqlpath");
         await using (var conn = await server.OpenAsync(cs))
         {
-            await TodoScale.Database.Legacy.LegacyDatabase.CreateSchemaAsync(conn);
-            await TodoScale.Database.Legacy.LegacyDatabase.GenerateAsync(conn, new TodoScale.Database.Legacy.LegacyDataOptions { Rows = 12_000 });
+            await TodoScale.Simulation.LegacyData.LegacyDatabase.CreateSchemaAsync(conn);
+            await TodoScale.Simulation.LegacyData.LegacyDatabase.GenerateAsync(conn, new TodoScale.Simulation.LegacyData.LegacyDataOptions { Rows = 12_000 });
         }
 
         foreach (var file in new[] { "001_create_partitioned_tables.sql", "002_migrate_existing_data.sql", "002_migrate_existing_data.sql" })

@@ -1,48 +1,12 @@
-using System.Diagnostics;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace TodoScale.Benchmarks;
 
-/// <summary>Latency distribution and throughput of one scenario cell.</summary>
-public sealed record LatencyStats(long Count, double Seconds, double P50Ms, double P95Ms, double P99Ms, double MeanMs)
-{
-    public double PerSecond => Seconds > 0 ? Count / Seconds : 0;
-
-    /// <summary>The median of each figure over several rounds of the same cell.</summary>
-    public static LatencyStats MedianOf(IReadOnlyList<LatencyStats> rounds)
-    {
-        // Count and seconds keep the median rate: PerSecond of the result is the median of the rounds' rates.
-        var rate = Median(rounds.Select(r => r.PerSecond));
-        var seconds = rounds.Sum(r => r.Seconds);
-        return new LatencyStats((long)Math.Round(rate * seconds), seconds,
-            Median(rounds.Select(r => r.P50Ms)), Median(rounds.Select(r => r.P95Ms)), Median(rounds.Select(r => r.P99Ms)), Median(rounds.Select(r => r.MeanMs)));
-    }
-
-    /// <summary>The median of the values that are numbers; NaN when there are none.</summary>
-    internal static double Median(IEnumerable<double> values)
-    {
-        var v = values.Where(x => !double.IsNaN(x)).Order().ToArray();
-        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-    }
-
-    public static LatencyStats From(List<double> latenciesMs, double seconds)
-    {
-        if (latenciesMs.Count == 0)
-        {
-            return new LatencyStats(0, seconds, double.NaN, double.NaN, double.NaN, double.NaN);
-        }
-
-        latenciesMs.Sort();
-        double At(double q) => latenciesMs[Math.Min(latenciesMs.Count - 1, (int)Math.Ceiling(q * latenciesMs.Count) - 1)];
-        return new LatencyStats(latenciesMs.Count, seconds, At(0.50), At(0.95), At(0.99), latenciesMs.Average());
-    }
-}
-
 /// <summary>
 /// Drives one statement set through Npgsql as the application does: each client holds one connection,
-/// prepares the statements once and executes them with a user id drawn from the given set, closed loop
-/// (next request as soon as the previous answered). Latency is measured on the client, end to end.
+/// prepares the statements once and executes them with a user id drawn from the given set, in the <see cref="ClosedLoop"/>
+/// (one request: the batch of statements, every row read).
 /// </summary>
 public static class LoadDriver
 {
@@ -73,18 +37,11 @@ public static class LoadDriver
             // time-based warm-up, charging one layout for what the application pays once per connection.
             await Task.WhenAll(ready.Select((r, i) => ExecuteOnceAsync(r.Batch, users[i % users.Count], ct)));
 
-            var start = Stopwatch.GetTimestamp();
-            var measureFrom = start + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
-            var stopAt = measureFrom + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-            var perClient = await Task.WhenAll(ready.Select((r, i) => Task.Run(
-                () => ClientLoopAsync(r.Batch, users, measureFrom, stopAt, seed + i, ct), ct)));
-            var all = new List<double>(perClient.Sum(l => l.Count));
-            foreach (var l in perClient)
+            return (await ClosedLoop.RunAsync(clients, users, warmup, duration, seed, async (client, user, token) =>
             {
-                all.AddRange(l);
-            }
-
-            return LatencyStats.From(all, duration.TotalSeconds);
+                await ExecuteOnceAsync(ready[client].Batch, user, token);
+                return null;
+            }, ct)).Stats;
         }
         finally
         {
@@ -111,37 +68,6 @@ public static class LoadDriver
             }
         }
         while (await reader.NextResultAsync(ct));
-    }
-
-    private static async Task<List<double>> ClientLoopAsync(
-        NpgsqlBatch batch, IReadOnlyList<Guid> users, long measureFrom, long stopAt, int seed, CancellationToken ct)
-    {
-        var random = new Random(seed);
-        var latencies = new List<double>(4096);
-        while (true)
-        {
-            ct.ThrowIfCancellationRequested();
-            var user = users[random.Next(users.Count)];
-            var t0 = Stopwatch.GetTimestamp();
-            // On a loaded machine one slow warm-up call can outlast the whole window: each client still measures
-            // at least one call, or a cell would have no figure at all.
-            if (t0 >= stopAt && latencies.Count > 0)
-            {
-                break;
-            }
-
-            await ExecuteOnceAsync(batch, user, ct);
-
-            var t1 = Stopwatch.GetTimestamp();
-            // Every call started in the window counts, including one that ends after it: dropping the slow
-            // calls that straddle the end would bias the tail percentiles down.
-            if (t0 >= measureFrom)
-            {
-                latencies.Add((t1 - t0) * 1000.0 / Stopwatch.Frequency);
-            }
-        }
-
-        return latencies;
     }
 
     /// <summary>Every row of every statement for one user, as text: used to check that all layouts answer alike.</summary>

@@ -1,4 +1,4 @@
-namespace TodoScale.Database.Legacy;
+namespace TodoScale.Simulation.LegacyData;
 
 /// <summary>Shape of a generated legacy todos table: skewed users, months of history, mostly done.</summary>
 public sealed record LegacyDataOptions

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace TodoScale.Database.Legacy;
+namespace TodoScale.Simulation.LegacyData;
 
 /// <summary>
 /// Creates the pre-TodoScale application schema and fills it with realistic data through binary COPY:
@@ -15,7 +15,7 @@ public static class LegacyDatabase
 
     public static string SchemaSql()
     {
-        using var stream = typeof(LegacyDatabase).Assembly.GetManifestResourceStream("TodoScale.Legacy.legacy_app_schema.sql")!;
+        using var stream = typeof(LegacyDatabase).Assembly.GetManifestResourceStream("TodoScale.Simulation.legacy_app_schema.sql")!;
         return new StreamReader(stream).ReadToEnd();
     }
 

@@ -1,52 +1,17 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
-using TodoScale.Database.Legacy;
-using TodoScale.Database.Migration;
 using TodoScale.Database.Schema;
+using TodoScale.Simulation.LegacyData;
 
 namespace TodoScale.Benchmarks;
 
-/// <summary>What `todoscale bench migration` generates and measures.</summary>
-public sealed record MigrationBenchOptions
-{
-    public int Rows { get; init; } = 1_000_000;
-    public int BatchSize { get; init; } = 5_000;
-    public int Writers { get; init; } = 4;
-    public TimeSpan ThinkTime { get; init; } = TimeSpan.FromMilliseconds(5);
-    public TimeSpan WritersAlone { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Also measure the legacy table with the index on todos(parent_todo_id) that migration_preflight() advises.</summary>
-    public bool CompareParentIndex { get; init; } = true;
-
-    public string DatabaseName { get; init; } = "todoscale_bench_migration";
-    public string CommandLine { get; init; } = "todoscale bench migration";
-
-    public void Validate()
-    {
-        if (Rows < 1_000)
-        {
-            throw new ArgumentException("--rows must be at least 1000.");
-        }
-
-        if (BatchSize is < 1 or > 1_000_000 || Writers is < 0 or > 64 || ThinkTime < TimeSpan.Zero || WritersAlone <= TimeSpan.Zero)
-        {
-            throw new ArgumentException("--batch-size must be 1..1000000, --writers 0..64, --think-ms >= 0, --writers-alone > 0.");
-        }
-
-        if (!System.Text.RegularExpressions.Regex.IsMatch(DatabaseName, "^[a-z_][a-z0-9_]{0,50}$"))
-        {
-            throw new ArgumentException($"Database name '{DatabaseName}' must be lower-case letters, digits and underscores (at most 51).");
-        }
-    }
-}
-
-public sealed record MigrationBenchVariant(string Name, bool ParentIndex, MigrationBenchmarkResult Result);
+public sealed record MigrationBenchVariant(string Name, bool ParentIndex, MigrationMeasurementResult Result);
 
 public sealed record MigrationBenchResult(MigrationBenchOptions Options, DateTime StartedUtc, TimeSpan Total, IReadOnlyList<MigrationBenchVariant> Variants);
 
 /// <summary>
-/// The live migration's figures (MigrationBenchmark: one INSERT … SELECT, the batched copy alone and under a simulated
+/// `todoscale bench migration`: the live migration's figures (one <see cref="MigrationMeasurement"/> each: one INSERT … SELECT, the batched copy alone and under a simulated
 /// application's writes, validate_migration) on a generated legacy database, once as generated and once with the index
 /// the preflight advises, each on its own copy of the same legacy data.
 /// </summary>
@@ -83,7 +48,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
             var db = options.DatabaseName + (parentIndex ? "_idx" : "_plain");
             await RecreateAsync(db, template, ct);
             log($"{name}: {db}");
-            var result = await MigrationBenchmark.RunAsync(Database(db), new MigrationBenchmarkOptions
+            var result = await MigrationMeasurement.RunAsync(Database(db), new MigrationMeasurementOptions
             {
                 BatchSize = options.BatchSize, WriterConnections = options.Writers, WriterThinkTime = options.ThinkTime,
                 WriterBaselineDuration = options.WritersAlone, LegacyParentIndex = parentIndex,
@@ -97,34 +62,18 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
         return new MigrationBenchResult(options, started, sw.Elapsed, variants);
     }
 
-    private string Database(string name) =>
-        new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name, CommandTimeout = 0 }.ConnectionString;
+    private BenchDatabases Databases => new(serverConnectionString);
 
-    private async Task RecreateAsync(string name, string? template, CancellationToken ct)
-    {
-        // Names were checked against ^[a-z_][a-z0-9_]*$ (Validate): plain identifiers.
-        await using var server = new NpgsqlConnection(serverConnectionString);
-        await server.OpenAsync(ct);
-        await using (var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", server))
-        {
-            await drop.ExecuteNonQueryAsync(ct);
-        }
+    private string Database(string name) => Databases.ConnectionString(name);
 
-        await using var create = new NpgsqlCommand(template is null ? $"CREATE DATABASE \"{name}\"" : $"CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"", server);
-        await create.ExecuteNonQueryAsync(ct);
-    }
+    private Task RecreateAsync(string name, string? template, CancellationToken ct) => Databases.RecreateAsync(name, template, ct);
 
     public static string Markdown(MigrationBenchResult r)
     {
         var inv = CultureInfo.InvariantCulture;
         var o = r.Options;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"Generated run of {r.StartedUtc:yyyy-MM-dd HH:mm} UTC ({r.Total.TotalMinutes:F1} min). Repeat it with:");
-        sb.AppendLine();
-        sb.AppendLine("```bash");
-        sb.AppendLine(o.CommandLine);
-        sb.AppendLine("```");
-        sb.AppendLine();
+        ReportHeader.Write(sb, null, r.StartedUtc, r.Total, o.CommandLine);
         sb.AppendLine(inv, $"Each variant runs on its own copy of the same generated legacy database: the writers alone ({o.WritersAlone.TotalSeconds:N0} s), " +
                            $"one `INSERT … SELECT`, the batched migration ({o.BatchSize:N0} rows per committed batch) alone, then while {o.Writers} writer connections " +
                            $"({o.ThinkTime.TotalMilliseconds:N0} ms think time) keep writing, then `validate_migration()`.");
@@ -146,7 +95,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
         sb.AppendLine();
         sb.AppendLine("Ratios are rows/s relative to the single statement of the same variant. Details per variant:");
         sb.AppendLine();
-        var mo = new MigrationBenchmarkOptions { BatchSize = o.BatchSize, WriterConnections = o.Writers, WriterThinkTime = o.ThinkTime, WriterBaselineDuration = o.WritersAlone };
+        var mo = new MigrationMeasurementOptions { BatchSize = o.BatchSize, WriterConnections = o.Writers, WriterThinkTime = o.ThinkTime, WriterBaselineDuration = o.WritersAlone };
         foreach (var v in r.Variants)
         {
             sb.AppendLine(inv, $"**{v.Name}**");

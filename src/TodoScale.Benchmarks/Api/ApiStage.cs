@@ -93,7 +93,7 @@ internal sealed class ApiStage(string apiConnectionString, BenchOptions options,
                     foreach (var clients in options.ApiClients)
                     {
                         var db = new List<LatencyStats>();
-                        var http = new List<HttpLoadResult>();
+                        var http = new List<ClosedLoopResult>();
                         var wrkRounds = new List<WrkResult>();
                         for (var round = 0; round < options.Rounds; round++)
                         {

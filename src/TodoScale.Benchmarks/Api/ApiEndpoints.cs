@@ -69,7 +69,7 @@ public static class ApiEndpoints
         // ListTodosAsync: $2 status, $3 project, $4 due_before, $5 due_after, $6..$8 cursor, $9 limit + 1.
         ApiEndpoint.List =>
         [
-            new(TodoQueries.ListActivePage,
+            new(TodoQueries.ListActivePageTemplate,
             [
                 new(NpgsqlDbType.Text, "todo"), new(NpgsqlDbType.Uuid, null), new(Tstz, null), new(Tstz, null),
                 new(NpgsqlDbType.Integer, null), new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, ListLimit + 1),
@@ -87,10 +87,10 @@ public static class ApiEndpoints
         var weekStart = today.AddDays(-(((int)today.DayOfWeek + 6) % 7));
         return
         [
-            new(TodoQueries.DashboardCounts, [new(Tstz, now), new(Tstz, today), new(Tstz, today.AddDays(1)), new(Tstz, weekStart), new(Tstz, weekStart.AddDays(7))]),
-            new(TodoQueries.DashboardTopOpen, [new(NpgsqlDbType.Integer, TodoService.DashboardTopOpenCount)]),
-            new(TodoQueries.ProjectsWithCounts, []),
-            new(TodoQueries.RecentAiInteractions, [new(NpgsqlDbType.Integer, TodoService.DashboardRecentAiCount)]),
+            new(TodoQueries.DashboardCountsTemplate, [new(Tstz, now), new(Tstz, today), new(Tstz, today.AddDays(1)), new(Tstz, weekStart), new(Tstz, weekStart.AddDays(7))]),
+            new(TodoQueries.DashboardTopOpenTemplate, [new(NpgsqlDbType.Integer, TodoService.DashboardTopOpenCount)]),
+            new(TodoQueries.ProjectsWithCountsTemplate, []),
+            new(TodoQueries.RecentAiInteractionsTemplate, [new(NpgsqlDbType.Integer, TodoService.DashboardRecentAiCount)]),
         ];
     }
 }

@@ -1,6 +1,6 @@
-using TodoScale.Database.Migration;
+using TodoScale.Simulation.LegacyWriters;
 
-namespace TodoScale.Database.Tests.Migration;
+namespace TodoScale.Simulation.Tests;
 
 public sealed class LegacyWriterReportTests
 {

@@ -22,11 +22,7 @@ public static partial class PgBenchRunner
         // pgbench ends an SQL command at the semicolon; one line keeps the per-statement report readable.
         // $1 becomes the drawn user (a prepared parameter); the statement's fixed values go in as literals, since a
         // pgbench variable cannot hold NULL. All of them are numbers, NULL or the status, never input.
-        var sql = Parameter().Replace(Regex.Replace(statement.Sql, @"\s+", " "), m =>
-        {
-            var n = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            return n == 1 ? ":uid" : Literal(statement.Args[n - 2]);
-        });
+        var sql = Whitespace().Replace(statement.Render(n => n == 1 ? ":uid" : Literal(statement.Args[n - 2])), " ");
         var script = Path.Combine(Path.GetTempPath(), $"todoscale-bench-{layout.Key}-{Guid.NewGuid():N}.sql");
         await File.WriteAllTextAsync(script,
             "\\set n random(1, :npick)\n" +
@@ -116,6 +112,6 @@ public static partial class PgBenchRunner
         var v => throw new InvalidOperationException($"no pgbench literal for {v.GetType().Name}"),
     };
 
-    [GeneratedRegex(@"\$([0-9]+)")]
-    private static partial Regex Parameter();
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
 }
