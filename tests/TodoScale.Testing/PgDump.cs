@@ -25,9 +25,9 @@ public static class PgDump
             psi.ArgumentList.Add(a);
         }
 
-        if (!string.IsNullOrEmpty(cs.Password))
+        foreach (var (k, v) in TodoScale.Database.Connections.ConnectionStrings.LibpqCredentials(connectionString))
         {
-            psi.Environment["PGPASSWORD"] = cs.Password;
+            psi.Environment[k] = v;
         }
 
         using var p = Process.Start(psi)!;
