@@ -58,31 +58,9 @@ public sealed class ApiHost : IAsyncDisposable
         return (user.Id, Client(new TokenIssuer(Jwt).Issue(user.Id, user.Email, isOperator)));
     }
 
-    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
-    {
-        await using var conn = new NpgsqlConnection(ConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var p in parameters)
-        {
-            cmd.Parameters.AddWithValue(p);
-        }
+    public Task<T> ScalarAsync<T>(string sql, params object[] parameters) => Sql.ScalarAsync<T>(ConnectionString, sql, parameters);
 
-        return (T)(await cmd.ExecuteScalarAsync())!;
-    }
-
-    public async Task ExecuteAsync(string sql, params object[] parameters)
-    {
-        await using var conn = new NpgsqlConnection(ConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var p in parameters)
-        {
-            cmd.Parameters.AddWithValue(p);
-        }
-
-        await cmd.ExecuteNonQueryAsync();
-    }
+    public Task ExecuteAsync(string sql, params object[] parameters) => Sql.ExecAsync(ConnectionString, sql, parameters);
 
     public Task ArchiveAsync(Guid userId, Guid id) => TestArchive.ArchiveTodoAsync(ConnectionString, userId, id);
 

@@ -22,27 +22,9 @@ public sealed class AppDatabase : IAsyncDisposable
     public async Task<Guid> NewUserAsync(string? email = null) =>
         (await Service.EnsureUserAsync(email ?? $"{Guid.NewGuid():N}@example.com")).User.Id;
 
-    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
-    {
-        await using var cmd = DataSource.CreateCommand(sql);
-        foreach (var p in parameters)
-        {
-            cmd.Parameters.AddWithValue(p);
-        }
+    public Task<T> ScalarAsync<T>(string sql, params object[] parameters) => Sql.ScalarAsync<T>(DataSource, sql, parameters);
 
-        return (T)(await cmd.ExecuteScalarAsync())!;
-    }
-
-    public async Task ExecuteAsync(string sql, params object[] parameters)
-    {
-        await using var cmd = DataSource.CreateCommand(sql);
-        foreach (var p in parameters)
-        {
-            cmd.Parameters.AddWithValue(p);
-        }
-
-        await cmd.ExecuteNonQueryAsync();
-    }
+    public Task ExecuteAsync(string sql, params object[] parameters) => Sql.ExecAsync(DataSource, sql, parameters);
 
     public Task ArchiveAsync(Guid userId, Guid id) => TestArchive.ArchiveTodoAsync(ConnectionString, userId, id);
 

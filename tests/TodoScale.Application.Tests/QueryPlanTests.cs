@@ -71,9 +71,9 @@ public sealed partial class QueryPlanTests(PostgresServer server)
         // What the API's connections do (AppConnection.ForApplication): force_generic_plan, and every statement prepared with
         // the parameter types TodoService binds. EXECUTE's arguments cannot be bind parameters (the server evaluates them
         // without any), so the test's own values are spelled as literals of those types.
-        await ExecuteAsync(conn, "SET plan_cache_mode = force_generic_plan");
-        await ExecuteAsync(conn, $"PREPARE statement_under_test ({string.Join(", ", parameters.Select(TypeName))}) AS {sql}");
-        var plan = await ScalarAsync<string>(conn,
+        await Sql.ExecAsync(conn, "SET plan_cache_mode = force_generic_plan");
+        await Sql.ExecAsync(conn, $"PREPARE statement_under_test ({string.Join(", ", parameters.Select(TypeName))}) AS {sql}");
+        var plan = await Sql.ScalarAsync<string>(conn,
             $"EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) EXECUTE statement_under_test ({string.Join(", ", parameters.Select(Literal))})");
 
         var nodes = Nodes(JsonDocument.Parse(plan).RootElement[0].GetProperty("Plan")).ToList();
@@ -211,18 +211,6 @@ public sealed partial class QueryPlanTests(PostgresServer server)
                 yield return n;
             }
         }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        await cmd.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        return (T)(await cmd.ExecuteScalarAsync())!;
     }
 
     [GeneratedRegex(@"^todos_active_part_\d+$")]

@@ -1,6 +1,7 @@
 using Npgsql;
 using TodoScale.Simulation.LegacyData;
 using TodoScale.Database.Migration;
+using static TodoScale.Testing.Sql;
 
 namespace TodoScale.Cli.Tests;
 
@@ -19,17 +20,6 @@ public sealed class MigrateRecoveryCommandTests(PostgresServer server)
         var migrate = await Todoscale.RunAsync(["db", "migrate", "--database", cs]);
         Assert.True(migrate.ExitCode == 0, migrate.Stdout + migrate.Stderr);
         return cs;
-    }
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlConnection conn, string sql, params object[] args)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var a in args)
-        {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
-        }
-
-        return (T)(await cmd.ExecuteScalarAsync())!;
     }
 
     [Fact(Timeout = TestTimeouts.Long)]

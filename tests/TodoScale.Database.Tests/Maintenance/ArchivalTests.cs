@@ -10,29 +10,29 @@ public sealed class ArchivalTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_window");
         await using var conn = await server.OpenAsync(cs);
-        var user = await Scalar<Guid>(conn, "INSERT INTO users (email) VALUES ('window@example.com') RETURNING id");
-        var old = await Scalar<Guid>(conn, """
+        var user = await ScalarAsync<Guid>(conn, "INSERT INTO users (email) VALUES ('window@example.com') RETURNING id");
+        var old = await ScalarAsync<Guid>(conn, """
             INSERT INTO todos_active (user_id, parent_todo_id, project_id, title, description, status, priority, due_date,
                                       completed_at, ai_generated, created_at, updated_at)
             VALUES ($1, gen_random_uuid(), gen_random_uuid(), 'file taxes', 'before April', 'done', 4, now() - interval '35 days',
                     now() - interval '31 days', true, now() - interval '90 days', now() - interval '31 days')
             RETURNING id
             """, user);
-        var recent = await Scalar<Guid>(conn,
+        var recent = await ScalarAsync<Guid>(conn,
             "INSERT INTO todos_active (user_id, title, status, completed_at) VALUES ($1, 'recent', 'done', now() - interval '29 days') RETURNING id", user);
-        var open = await Scalar<Guid>(conn,
+        var open = await ScalarAsync<Guid>(conn,
             "INSERT INTO todos_active (user_id, title, status) VALUES ($1, 'still open', 'todo') RETURNING id", user);
-        var before = await Scalar<string>(conn, "SELECT to_jsonb(t)::text FROM todos_active t WHERE id = $1", old);
+        var before = await ScalarAsync<string>(conn, "SELECT to_jsonb(t)::text FROM todos_active t WHERE id = $1", old);
 
-        var moved = await Scalar<long>(conn, "SELECT archive_completed_todos()");
+        var moved = await ScalarAsync<long>(conn, "SELECT archive_completed_todos()");
 
         Assert.Equal(1L, moved);
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE id = $1", old));
-        var after = await Scalar<string>(conn, "SELECT (to_jsonb(t) - 'archived_at')::text FROM todos_archived t WHERE id = $1", old);
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE id = $1", old));
+        var after = await ScalarAsync<string>(conn, "SELECT (to_jsonb(t) - 'archived_at')::text FROM todos_archived t WHERE id = $1", old);
         Assert.Equal(before, after);
-        Assert.True(await Scalar<bool>(conn, "SELECT archived_at > now() - interval '1 minute' FROM todos_archived WHERE id = $1", old));
-        Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE id = $1", recent));
-        Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE id = $1", open));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT archived_at > now() - interval '1 minute' FROM todos_archived WHERE id = $1", old));
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE id = $1", recent));
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE id = $1", open));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -41,14 +41,14 @@ public sealed class ArchivalTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("archive_zero");
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 10, todosPerUser: 30, doneDaysAgo: 0);
-        var done = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
+        var done = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
 
-        var moved = await Scalar<long>(conn, "SELECT archive_completed_todos(0, 7)");
+        var moved = await ScalarAsync<long>(conn, "SELECT archive_completed_todos(0, 7)");
 
         Assert.Equal(done, moved);
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
-        Assert.Equal(300L - done, await Scalar<long>(conn, "SELECT count(*) FROM todos_active"));
-        Assert.Equal(done, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(300L - done, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active"));
+        Assert.Equal(done, await ScalarAsync<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -57,7 +57,7 @@ public sealed class ArchivalTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("archive_bad");
         await using var conn = await server.OpenAsync(cs);
 
-        var e = await Assert.ThrowsAsync<PostgresException>(() => Scalar<long>(conn, "SELECT archive_completed_todos(-1)"));
+        var e = await Assert.ThrowsAsync<PostgresException>(() => ScalarAsync<long>(conn, "SELECT archive_completed_todos(-1)"));
 
         Assert.Equal("22023", e.SqlState);
         Assert.Contains("days must be 0 or more", e.MessageText);
@@ -70,10 +70,10 @@ public sealed class ArchivalTests(PostgresServer server)
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 5, todosPerUser: 30, doneDaysAgo: 45);
 
-        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 4)");
+        await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 4)");
 
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
-        Assert.Equal(50L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(50L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -83,20 +83,20 @@ public sealed class ArchivalTests(PostgresServer server)
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 40, todosPerUser: 60, doneDaysAgo: 45);
         // A backlog: 800 old done todos over a few dozen heap pages, far more than two per page.
-        await Exec(conn, "INSERT INTO todos_active (user_id, title, status, completed_at) SELECT id, 'recent', 'done', now() - interval '10 days' FROM users");
-        var before = await Scalar<string>(conn, """
+        await ExecAsync(conn, "INSERT INTO todos_active (user_id, title, status, completed_at) SELECT id, 'recent', 'done', now() - interval '10 days' FROM users");
+        var before = await ScalarAsync<string>(conn, """
             SELECT string_agg(to_jsonb(t)::text, '|' ORDER BY id) FROM todos_active t WHERE status = 'done' AND completed_at < now() - interval '30 days'
             """);
-        var open = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status <> 'done'");
+        var open = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status <> 'done'");
 
-        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 25)");
+        await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 25)");
 
-        Assert.Equal(800L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
-        Assert.Equal(800L, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
-        Assert.Equal(before, await Scalar<string>(conn, "SELECT string_agg((to_jsonb(a) - 'archived_at')::text, '|' ORDER BY id) FROM todos_archived a"));
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done' AND completed_at < now() - interval '30 days'"));
-        Assert.Equal(40L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
-        Assert.Equal(open, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status <> 'done'"));
+        Assert.Equal(800L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(800L, await ScalarAsync<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
+        Assert.Equal(before, await ScalarAsync<string>(conn, "SELECT string_agg((to_jsonb(a) - 'archived_at')::text, '|' ORDER BY id) FROM todos_archived a"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done' AND completed_at < now() - interval '30 days'"));
+        Assert.Equal(40L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(open, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status <> 'done'"));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -105,7 +105,7 @@ public sealed class ArchivalTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("archive_daily_backlog");
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 40, todosPerUser: 60, doneDaysAgo: 45);
-        var sources = await Scalar<string>(conn, """
+        var sources = await ScalarAsync<string>(conn, """
             SELECT string_agg(DISTINCT tableoid::regclass::text, ',' ORDER BY tableoid::regclass::text)
             FROM todos_active WHERE status = 'done'
             """);
@@ -114,7 +114,7 @@ public sealed class ArchivalTests(PostgresServer server)
 
         var archive = run.Steps.Single(s => s.Step == "archive");
         Assert.Equal(800L, archive.RowsAffected);
-        Assert.Equal(800L, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
+        Assert.Equal(800L, await ScalarAsync<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
         var vacuumed = run.Steps.Single(s => s.Step == "vacuum").Detail!;
         foreach (var partition in sources.Split(','))
         {
@@ -132,15 +132,15 @@ public sealed class ArchivalTests(PostgresServer server)
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 40, todosPerUser: 60, doneDaysAgo: 10);
         // Five eligible rows among 2,400: far fewer than two per heap page.
-        var old = await Ids(conn, """
+        var old = await ColumnAsync<Guid>(conn, """
             UPDATE todos_active SET completed_at = now() - interval '40 days'
             WHERE id IN (SELECT id FROM todos_active WHERE status = 'done' ORDER BY id LIMIT 5) RETURNING id
             """);
 
-        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 2)");
+        await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 2)");
 
-        Assert.Equal(old.Order(), await Ids(conn, "SELECT id FROM todos_archived ORDER BY id"));
-        Assert.Equal(2_395L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active"));
+        Assert.Equal(old.Order(), await ColumnAsync<Guid>(conn, "SELECT id FROM todos_archived ORDER BY id"));
+        Assert.Equal(2_395L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active"));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -151,18 +151,18 @@ public sealed class ArchivalTests(PostgresServer server)
         await SeedAsync(conn, users: 10, todosPerUser: 60, doneDaysAgo: 45);
         await using var app = await server.OpenAsync(cs);
         await using var tx = await app.BeginTransactionAsync(Ct);
-        var held = await Scalar<Guid>(app, "SELECT id FROM todos_active WHERE status = 'done' ORDER BY id LIMIT 1 FOR UPDATE");
+        var held = await ScalarAsync<Guid>(app, "SELECT id FROM todos_active WHERE status = 'done' ORDER BY id LIMIT 1 FOR UPDATE");
 
-        await Exec(conn, "SET lock_timeout = '10s'");
-        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 50)");
-        var leftActive = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
+        await ExecAsync(conn, "SET lock_timeout = '10s'");
+        await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 50)");
+        var leftActive = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
         await tx.CommitAsync(Ct);
-        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 50)");
+        await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 50)");
 
         Assert.Equal(1L, leftActive);
-        Assert.Equal(200L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
-        Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived WHERE id = $1", held));
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(200L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived WHERE id = $1", held));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -172,26 +172,26 @@ public sealed class ArchivalTests(PostgresServer server)
         await using var conn = await server.OpenAsync(cs);
         // Four users with a few heap pages each: batches of 30 rows take a page or two at a time, so several batches.
         await SeedAsync(conn, users: 4, todosPerUser: 200, doneDaysAgo: 45);
-        var eligible = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
+        var eligible = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
         await using var watcher = await server.OpenAsync(cs);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var call = Exec(conn, "CALL archive_completed_todos_in_batches(30, 30, throttle => '300 ms')");
+        var call = ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 30, throttle => '300 ms')");
         long seenMidway = 0;
         while (!call.IsCompleted && seenMidway == 0)
         {
-            var archived = await Scalar<long>(watcher, "SELECT count(*) FROM todos_archived");
+            var archived = await ScalarAsync<long>(watcher, "SELECT count(*) FROM todos_archived");
             seenMidway = archived > 0 && archived < eligible ? archived : 0;
             await Task.Delay(20, Ct);
         }
 
         await call;
         var elapsed = clock.Elapsed;
-        var refused = await Assert.ThrowsAsync<PostgresException>(() => Exec(conn, "CALL archive_completed_todos_in_batches(30, 100, throttle => '-1 s')"));
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 100, throttle => '-1 s')"));
 
         Assert.True(seenMidway > 0, "no session saw a committed batch while the procedure paused");
         Assert.True(elapsed >= TimeSpan.FromMilliseconds(600), $"two or more batches with a 300 ms pause after each took only {elapsed}");
-        Assert.Equal(eligible, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(eligible, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
         Assert.Equal("22023", refused.SqlState);
         Assert.Contains("throttle must be 0 or more", refused.MessageText);
     }
@@ -203,7 +203,7 @@ public sealed class ArchivalTests(PostgresServer server)
         await using (var conn = await server.OpenAsync(cs))
         {
             // The procedure as 003 defined it before throttle existed.
-            await Exec(conn, """
+            await ExecAsync(conn, """
                 DROP PROCEDURE archive_completed_todos_in_batches(int, int, interval);
                 CREATE PROCEDURE archive_completed_todos_in_batches(days int DEFAULT 30, batch_size int DEFAULT 5000)
                 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the old procedure ran'; END; $$;
@@ -213,11 +213,11 @@ public sealed class ArchivalTests(PostgresServer server)
         var (code, output) = await Psql.RunFileAsync(server.Binaries, cs, Psql.ScriptPath("003_create_maintenance_jobs.sql"));
         await using var db = await server.OpenAsync(cs);
         await SeedAsync(db, users: 3, todosPerUser: 30, doneDaysAgo: 45);
-        await Exec(db, "CALL archive_completed_todos_in_batches(30, 5000)");
+        await ExecAsync(db, "CALL archive_completed_todos_in_batches(30, 5000)");
 
         Assert.True(code == 0, output);
-        Assert.Equal(1L, await Scalar<long>(db, "SELECT count(*) FROM pg_proc WHERE proname = 'archive_completed_todos_in_batches'"));
-        Assert.Equal(30L, await Scalar<long>(db, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(1L, await ScalarAsync<long>(db, "SELECT count(*) FROM pg_proc WHERE proname = 'archive_completed_todos_in_batches'"));
+        Assert.Equal(30L, await ScalarAsync<long>(db, "SELECT count(*) FROM todos_archived"));
     }
 
     // The application keeps working on the same todos while archival runs: every change that the
@@ -263,11 +263,11 @@ public sealed class ArchivalTests(PostgresServer server)
             {
                 if (procedure)
                 {
-                    await Exec(conn, "CALL archive_completed_todos_in_batches(30, 25)");
+                    await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 25)");
                 }
                 else
                 {
-                    archived += await Scalar<long>(conn, "SELECT archive_completed_todos(30, 25)");
+                    archived += await ScalarAsync<long>(conn, "SELECT archive_completed_todos(30, 25)");
                 }
             }
         }, Ct);
@@ -287,7 +287,7 @@ public sealed class ArchivalTests(PostgresServer server)
                 switch (random.Next(4))
                 {
                     case 0: // complete, old enough to be archived at once
-                        if (await Exec(conn, "UPDATE todos_active SET status = 'done', completed_at = now() - interval '40 days', title = $2 WHERE id = $1 AND status <> 'done'", id, title) == 1)
+                        if (await ExecAsync(conn, "UPDATE todos_active SET status = 'done', completed_at = now() - interval '40 days', title = $2 WHERE id = $1 AND status <> 'done'", id, title) == 1)
                         {
                             changes[id] = (title, "done");
                         }
@@ -296,8 +296,8 @@ public sealed class ArchivalTests(PostgresServer server)
                     case 1: // reopen, inside a transaction that holds the row lock for a moment
                         await using (var tx = await conn.BeginTransactionAsync(Ct))
                         {
-                            var n = await Exec(conn, "UPDATE todos_active SET status = 'todo', completed_at = NULL, title = $2 WHERE id = $1 AND status = 'done'", id, title);
-                            await Exec(conn, "SELECT pg_sleep(0.005)");
+                            var n = await ExecAsync(conn, "UPDATE todos_active SET status = 'todo', completed_at = NULL, title = $2 WHERE id = $1 AND status = 'done'", id, title);
+                            await ExecAsync(conn, "SELECT pg_sleep(0.005)");
                             await tx.CommitAsync(Ct);
                             if (n == 1)
                             {
@@ -307,7 +307,7 @@ public sealed class ArchivalTests(PostgresServer server)
 
                         break;
                     case 2: // edit
-                        var status = await Scalar<string?>(conn, "UPDATE todos_active SET title = $2 WHERE id = $1 RETURNING status", id, title);
+                        var status = await ScalarAsync<string?>(conn, "UPDATE todos_active SET title = $2 WHERE id = $1 RETURNING status", id, title);
                         if (status is not null)
                         {
                             changes[id] = (title, status);
@@ -315,7 +315,7 @@ public sealed class ArchivalTests(PostgresServer server)
 
                         break;
                     default: // delete
-                        if (await Exec(conn, "DELETE FROM todos_active WHERE id = $1", id) == 1)
+                        if (await ExecAsync(conn, "DELETE FROM todos_active WHERE id = $1", id) == 1)
                         {
                             changes[id] = null;
                         }
@@ -331,12 +331,12 @@ public sealed class ArchivalTests(PostgresServer server)
         if (procedure)
         {
             // A row the application held locked, or moved to a page already walked, waits for the next run: this one.
-            await Exec(setup, "CALL archive_completed_todos_in_batches(30)");
-            archived = await Scalar<long>(setup, "SELECT count(*) FROM todos_archived");
+            await ExecAsync(setup, "CALL archive_completed_todos_in_batches(30)");
+            archived = await ScalarAsync<long>(setup, "SELECT count(*) FROM todos_archived");
         }
         else
         {
-            archived += await Scalar<long>(setup, "SELECT archive_completed_todos(30)");
+            archived += await ScalarAsync<long>(setup, "SELECT archive_completed_todos(30)");
         }
 
         foreach (var changes in results)
@@ -371,9 +371,9 @@ public sealed class ArchivalTests(PostgresServer server)
             Assert.Equal(state, got);
         }
 
-        Assert.Equal(archived, await Scalar<long>(setup, "SELECT count(*) FROM todos_archived"));
-        Assert.Equal(0L, await Scalar<long>(setup, "SELECT count(*) FROM todos_archived WHERE status <> 'done'"));
-        Assert.Equal(0L, await Scalar<long>(setup,
+        Assert.Equal(archived, await ScalarAsync<long>(setup, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(0L, await ScalarAsync<long>(setup, "SELECT count(*) FROM todos_archived WHERE status <> 'done'"));
+        Assert.Equal(0L, await ScalarAsync<long>(setup,
             "SELECT count(*) FROM todos_active WHERE status = 'done' AND completed_at < now() - interval '30 days'"));
         Assert.True(archived > 480, $"archival should have moved the seeded done todos and more, moved {archived}");
     }
@@ -384,8 +384,8 @@ public sealed class ArchivalTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("archive_twice");
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 20, todosPerUser: 60, doneDaysAgo: 40);
-        await Exec(conn, "UPDATE maintenance_settings SET value = '50' WHERE name = 'archive_batch_size'");
-        var eligible = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
+        await ExecAsync(conn, "UPDATE maintenance_settings SET value = '50' WHERE name = 'archive_batch_size'");
+        var eligible = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'");
 
         var runs = await Task.WhenAll(
             Task.Run(() => new MaintenanceRunner(cs).RunDailyAsync(Ct), Ct),
@@ -393,9 +393,9 @@ public sealed class ArchivalTests(PostgresServer server)
 
         var archivedByRuns = runs.SelectMany(r => r.Steps).Where(s => s.Step == "archive").Sum(s => s.RowsAffected);
         Assert.Equal(eligible, archivedByRuns);
-        Assert.Equal(eligible, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
-        Assert.Equal(eligible, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(eligible, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(eligible, await ScalarAsync<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
         Assert.All(runs, r => Assert.False(r.Failed, string.Join("; ", r.Steps)));
     }
 
@@ -406,7 +406,7 @@ public sealed class ArchivalTests(PostgresServer server)
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 3, todosPerUser: 30, doneDaysAgo: 40);
         await using var other = await server.OpenAsync(cs);
-        await Exec(other, "SELECT pg_advisory_lock(todoscale_maintenance_lock_key())");
+        await ExecAsync(other, "SELECT pg_advisory_lock(todoscale_maintenance_lock_key())");
         var otherPid = other.ProcessID;
 
         var run = await new MaintenanceRunner(cs).RunDailyAsync(Ct);
@@ -415,10 +415,10 @@ public sealed class ArchivalTests(PostgresServer server)
         var step = Assert.Single(run.Steps);
         Assert.Equal("SKIPPED", step.Status);
         Assert.Contains($"pid {otherPid}", step.Detail);
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
-        Assert.Equal("SKIPPED", await Scalar<string>(conn, "SELECT status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal("SKIPPED", await ScalarAsync<string>(conn, "SELECT status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
 
-        await Exec(other, "SELECT pg_advisory_unlock(todoscale_maintenance_lock_key())");
+        await ExecAsync(other, "SELECT pg_advisory_unlock(todoscale_maintenance_lock_key())");
         var next = await new MaintenanceRunner(cs).RunDailyAsync(Ct);
         Assert.False(next.Skipped);
         Assert.Equal(30L, next.Steps.Single(s => s.Step == "archive").RowsAffected);

@@ -18,13 +18,13 @@ public sealed class ClusterTests(PostgresServer server)
         """;
 
     private static Task<long> Scattered(NpgsqlConnection conn, string table) =>
-        Scalar<long>(conn, string.Format(System.Globalization.CultureInfo.InvariantCulture, ScatteredUsers, table));
+        ScalarAsync<long>(conn, string.Format(System.Globalization.CultureInfo.InvariantCulture, ScatteredUsers, table));
 
     private static Task<string> ContentHash(NpgsqlConnection conn, string table) =>
-        Scalar<string>(conn, $"SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM {table} t");
+        ScalarAsync<string>(conn, $"SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM {table} t");
 
     private static Task<long> Filenode(NpgsqlConnection conn, string partition) =>
-        Scalar<long>(conn, "SELECT relfilenode::bigint FROM pg_class WHERE oid = $1::regclass", partition);
+        ScalarAsync<long>(conn, "SELECT relfilenode::bigint FROM pg_class WHERE oid = $1::regclass", partition);
 
     /// <summary>The archive partitions the seed wrote: the current (open) month and the closed one three months before it.</summary>
     private sealed record SeededMonths(string Open, string Closed);
@@ -39,18 +39,18 @@ public sealed class ClusterTests(PostgresServer server)
     /// </summary>
     private static async Task<SeededMonths> SeedInterleavedAsync(NpgsqlConnection conn, int users = 200, int rounds = 15)
     {
-        var open = await Scalar<DateTime>(conn, "SELECT date_trunc('month', now() AT TIME ZONE 'UTC')");
+        var open = await ScalarAsync<DateTime>(conn, "SELECT date_trunc('month', now() AT TIME ZONE 'UTC')");
         var closed = open.AddMonths(-3);
-        await Exec(conn, "INSERT INTO users (email) SELECT 'c' || g || '-' || gen_random_uuid() || '@example.com' FROM generate_series(1, $1) g", users);
-        await Exec(conn, """
+        await ExecAsync(conn, "INSERT INTO users (email) SELECT 'c' || g || '-' || gen_random_uuid() || '@example.com' FROM generate_series(1, $1) g", users);
+        await ExecAsync(conn, """
             INSERT INTO todos_active (user_id, title, description, status, priority, created_at)
             SELECT u.id, 'todo ' || g, repeat('x', 200), CASE WHEN g % 4 = 0 THEN 'in_progress' ELSE 'todo' END, g % 5, now() - make_interval(mins => g)
             FROM generate_series(1, $1) g CROSS JOIN users u ORDER BY g, u.id
             """, rounds);
-        await Exec(conn, "SELECT todoscale_create_month_partition('todos_archived', $1::date)", closed);
+        await ExecAsync(conn, "SELECT todoscale_create_month_partition('todos_archived', $1::date)", closed);
         foreach (var (month, step) in new[] { (closed, "make_interval(hours => g)"), (open, "make_interval(secs => g)") })
         {
-            await Exec(conn, $"""
+            await ExecAsync(conn, $"""
                 INSERT INTO todos_archived (id, user_id, title, description, status, priority, completed_at, created_at, updated_at)
                 SELECT gen_random_uuid(), u.id, 'archived ' || g, repeat('y', 200), 'done', g % 5,
                        ($2::timestamp AT TIME ZONE 'UTC') + {step}, now() - interval '1 year', now() - interval '1 year'
@@ -58,13 +58,13 @@ public sealed class ClusterTests(PostgresServer server)
                 """, rounds, month);
         }
 
-        await Exec(conn, "ANALYZE todos_active, todos_archived");
+        await ExecAsync(conn, "ANALYZE todos_active, todos_archived");
         return new SeededMonths($"todos_archived_{open:yyyy_MM}", $"todos_archived_{closed:yyyy_MM}");
     }
 
     // The busiest todos_active partition: certainly more than one page, so certainly clustered.
     private static Task<string> Largest(NpgsqlConnection conn) =>
-        Scalar<string>(conn, "SELECT tableoid::regclass::text FROM todos_active GROUP BY tableoid ORDER BY count(*) DESC, 1 LIMIT 1");
+        ScalarAsync<string>(conn, "SELECT tableoid::regclass::text FROM todos_active GROUP BY tableoid ORDER BY count(*) DESC, 1 LIMIT 1");
 
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task clustering_groups_each_users_rows_together_in_every_partition_and_keeps_every_row()
@@ -82,21 +82,21 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.False(run.Failed, string.Join("; ", run.Steps));
         Assert.Equal(0L, await Scattered(conn, "todos_active"));
         Assert.Equal(0L, await Scattered(conn, closed));
-        Assert.Equal(3_000L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active"));
+        Assert.Equal(3_000L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active"));
         Assert.Equal(activeHash, await ContentHash(conn, "todos_active"));
-        Assert.Equal(6_000L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(6_000L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
         Assert.Equal(archivedHash, await ContentHash(conn, "todos_archived"));
-        Assert.True(await Scalar<double>(conn,
+        Assert.True(await ScalarAsync<double>(conn,
             "SELECT min(correlation)::float8 FROM pg_stats WHERE tablename ~ '^todos_active_part_' AND attname = 'user_id'") > 0.99);
 
         // One history run: a step per partition, each clustered, then the VACUUM of all of them.
         var clustered = run.Steps.Where(s => s.Detail?.StartsWith("clustered USING", StringComparison.Ordinal) == true).Select(s => s.Step).ToList();
         Assert.Equal(Enumerable.Range(0, 16).Select(i => $"todos_active_part_{i}").Append(closed), clustered);
         Assert.Equal(("vacuum", "OK", 17L), (run.Steps[^1].Step, run.Steps[^1].Status, run.Steps[^1].RowsAffected));
-        Assert.Equal("cluster OK", await Scalar<string>(conn, "SELECT job || ' ' || status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
-        Assert.Equal(18L, await Scalar<long>(conn, "SELECT count(*) FROM maintenance_job_log WHERE history_id = $1", run.RunId!.Value));
-        Assert.True(await Scalar<bool>(conn, "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'todos_active_part_0'"));
-        Assert.Equal(0L, await Scalar<long>(conn,
+        Assert.Equal("cluster OK", await ScalarAsync<string>(conn, "SELECT job || ' ' || status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
+        Assert.Equal(18L, await ScalarAsync<long>(conn, "SELECT count(*) FROM maintenance_job_log WHERE history_id = $1", run.RunId!.Value));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'todos_active_part_0'"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn,
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"));
     }
 
@@ -130,7 +130,7 @@ public sealed class ClusterTests(PostgresServer server)
         // A long report reading one partition: its ACCESS SHARE lock is held until it ends.
         await using var report = await server.OpenAsync(cs);
         await using var reportTx = await report.BeginTransactionAsync(Ct);
-        await Scalar<long>(report, $"SELECT count(*) FROM {busy}");
+        await ScalarAsync<long>(report, $"SELECT count(*) FROM {busy}");
 
         // The run returns while the report is still open: the CLUSTER gave up after lock_timeout
         // instead of waiting for the report (and queueing every reader of that partition behind it).
@@ -144,7 +144,7 @@ public sealed class ClusterTests(PostgresServer server)
             s => Assert.Matches("^(clustered|in order: fits in one page)", s.Detail));
         Assert.True(await Scattered(conn, busy) > 0);
         Assert.Equal(0L, await Scattered(conn, $"(SELECT tableoid, user_id, ctid FROM todos_active WHERE tableoid <> '{busy}'::regclass) others"));
-        Assert.Contains($"{busy} SKIPPED (another transaction held its lock", await Scalar<string>(conn,
+        Assert.Contains($"{busy} SKIPPED (another transaction held its lock", await ScalarAsync<string>(conn,
             "SELECT summary FROM maintenance_history WHERE id = $1", run.RunId!.Value));
 
         await reportTx.RollbackAsync(Ct);
@@ -160,8 +160,8 @@ public sealed class ClusterTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("clusterwrites");
         await using var conn = await server.OpenAsync(cs);
         await SeedInterleavedAsync(conn, users: 200, rounds: 20);
-        var users = await Ids(conn, "SELECT id FROM users ORDER BY id");
-        var existing = await Ids(conn, "SELECT id FROM todos_active ORDER BY id");
+        var users = await ColumnAsync<Guid>(conn, "SELECT id FROM users ORDER BY id");
+        var existing = await ColumnAsync<Guid>(conn, "SELECT id FROM todos_active ORDER BY id");
         var inserted = new List<Guid>();
         var updated = new List<Guid>();
 
@@ -171,9 +171,9 @@ public sealed class ClusterTests(PostgresServer server)
             await using var app = await server.OpenAsync(cs);
             for (var k = 0; !stop.IsCancellationRequested || k < 20; k++)
             {
-                inserted.Add(await Scalar<Guid>(app, "INSERT INTO todos_active (user_id, title) VALUES ($1, $2) RETURNING id",
+                inserted.Add(await ScalarAsync<Guid>(app, "INSERT INTO todos_active (user_id, title) VALUES ($1, $2) RETURNING id",
                     users[k % users.Count], $"written during the run {k}"));
-                await Exec(app, "UPDATE todos_active SET title = 'updated during the run', priority = 4 WHERE id = $1", existing[k % existing.Count]);
+                await ExecAsync(app, "UPDATE todos_active SET title = 'updated during the run', priority = 4 WHERE id = $1", existing[k % existing.Count]);
                 updated.Add(existing[k % existing.Count]);
             }
         }, Ct);
@@ -183,9 +183,9 @@ public sealed class ClusterTests(PostgresServer server)
         await writer;
 
         Assert.False(run.Failed, string.Join("; ", run.Steps));
-        Assert.Equal(4_000L + inserted.Count, await Scalar<long>(conn, "SELECT count(*) FROM todos_active"));
-        Assert.Equal((long)inserted.Count, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE id = ANY($1)", inserted.ToArray()));
-        Assert.Equal((long)updated.Distinct().Count(), await Scalar<long>(conn,
+        Assert.Equal(4_000L + inserted.Count, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active"));
+        Assert.Equal((long)inserted.Count, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE id = ANY($1)", inserted.ToArray()));
+        Assert.Equal((long)updated.Distinct().Count(), await ScalarAsync<long>(conn,
             "SELECT count(*) FROM todos_active WHERE id = ANY($1) AND title = 'updated during the run' AND priority = 4", updated.ToArray()));
     }
 
@@ -200,13 +200,13 @@ public sealed class ClusterTests(PostgresServer server)
         var closedFilenode = await Filenode(conn, closed);
 
         // Archival still moves todos completed three months ago when they become that old only now.
-        await Exec(conn, "UPDATE maintenance_settings SET value = '200' WHERE name = 'archive_after_days'");
+        await ExecAsync(conn, "UPDATE maintenance_settings SET value = '200' WHERE name = 'archive_after_days'");
         var early = await new MaintenanceRunner(cs).RunClusterAsync(ct: Ct);
 
         Assert.DoesNotContain(early.Steps, s => s.Step.StartsWith("todos_archived", StringComparison.Ordinal));
         Assert.Equal(closedFilenode, await Filenode(conn, closed));
 
-        await Exec(conn, "UPDATE maintenance_settings SET value = '30' WHERE name = 'archive_after_days'");
+        await ExecAsync(conn, "UPDATE maintenance_settings SET value = '30' WHERE name = 'archive_after_days'");
         var run = await new MaintenanceRunner(cs).RunClusterAsync(ct: Ct);
 
         Assert.StartsWith("clustered", run.Steps.Single(s => s.Step == closed).Detail);
@@ -226,15 +226,15 @@ public sealed class ClusterTests(PostgresServer server)
         var largest = await Largest(conn);
         var filenode = await Filenode(conn, largest);
         await using var other = await server.OpenAsync(cs);
-        await Scalar<bool>(other, "SELECT pg_try_advisory_lock(todoscale_maintenance_lock_key())");
+        await ScalarAsync<bool>(other, "SELECT pg_try_advisory_lock(todoscale_maintenance_lock_key())");
 
         var run = await new MaintenanceRunner(cs).RunClusterAsync(ct: Ct);
 
         Assert.True(run.Skipped, string.Join("; ", run.Steps));
         Assert.Equal(filenode, await Filenode(conn, largest));
-        Assert.Equal("SKIPPED", await Scalar<string>(conn, "SELECT status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
+        Assert.Equal("SKIPPED", await ScalarAsync<string>(conn, "SELECT status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
 
-        await Scalar<bool>(other, "SELECT pg_advisory_unlock(todoscale_maintenance_lock_key())");
+        await ScalarAsync<bool>(other, "SELECT pg_advisory_unlock(todoscale_maintenance_lock_key())");
         var next = await new MaintenanceRunner(cs).RunClusterAsync(ct: Ct);
         Assert.False(next.Skipped);
         Assert.NotEqual(filenode, await Filenode(conn, largest));
@@ -256,7 +256,7 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal("statistics", run.Steps[^1].Step);
         Assert.Contains(run.AllSteps, s => s.Step == "cluster " + largest && s.Detail!.StartsWith("clustered", StringComparison.Ordinal));
         Assert.Equal(0L, await Scattered(conn, "todos_active"));
-        Assert.Equal("cluster", await Scalar<string>(conn, "SELECT job FROM maintenance_history WHERE id = $1", run.Cluster.RunId!.Value));
+        Assert.Equal("cluster", await ScalarAsync<string>(conn, "SELECT job FROM maintenance_history WHERE id = $1", run.Cluster.RunId!.Value));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -269,7 +269,7 @@ public sealed class ClusterTests(PostgresServer server)
 
         Assert.Equal("22023", e.SqlState);
         Assert.Contains("min_correlation must be between 0 and 1", e.MessageText);
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM maintenance_history"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM maintenance_history"));
     }
 
     [Fact(Timeout = TestTimeouts.Long)]
@@ -278,7 +278,7 @@ public sealed class ClusterTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("psql006");
         await using var conn = await server.OpenAsync(cs);
         await SeedInterleavedAsync(conn, users: 200, rounds: 10);
-        await Exec(conn, "UPDATE maintenance_settings SET value = '0.8' WHERE name = 'cluster_min_correlation'");
+        await ExecAsync(conn, "UPDATE maintenance_settings SET value = '0.8' WHERE name = 'cluster_min_correlation'");
 
         for (var round = 1; round <= 2; round++)
         {
@@ -287,7 +287,7 @@ public sealed class ClusterTests(PostgresServer server)
             Assert.DoesNotContain("ERROR", output);
         }
 
-        Assert.Equal("0.8", await Scalar<string>(conn, "SELECT value FROM maintenance_settings WHERE name = 'cluster_min_correlation'"));
+        Assert.Equal("0.8", await ScalarAsync<string>(conn, "SELECT value FROM maintenance_settings WHERE name = 'cluster_min_correlation'"));
 
         var inTransaction = await Psql.RunCommandAsync(server.Binaries, cs, "BEGIN; CALL cluster_partitions(); COMMIT;");
         Assert.NotEqual(0, inTransaction.ExitCode);

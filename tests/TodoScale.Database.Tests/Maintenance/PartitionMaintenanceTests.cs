@@ -6,7 +6,7 @@ namespace TodoScale.Database.Tests.Maintenance;
 public sealed class PartitionMaintenanceTests(PostgresServer server)
 {
     private static async Task<string> Health(NpgsqlConnection conn, string check) =>
-        await Scalar<string>(conn, "SELECT status FROM check_partition_health() WHERE check_name = $1", check);
+        await ScalarAsync<string>(conn, "SELECT status FROM check_partition_health() WHERE check_name = $1", check);
 
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_daily_run_creates_the_configured_partitions_ahead_for_both_range_tables()
@@ -19,10 +19,10 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         string Month(int ahead) => current.AddMonths(ahead).ToString("yyyy_MM", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var parent in new[] { "todos_archived", "ai_todo_interactions" })
         {
-            await Exec(conn, "SELECT todoscale_execute_with_lock_retry(format('DROP TABLE %I', $1::text))", parent + "_" + Month(3));
+            await ExecAsync(conn, "SELECT todoscale_execute_with_lock_retry(format('DROP TABLE %I', $1::text))", parent + "_" + Month(3));
         }
 
-        await Exec(conn, "UPDATE maintenance_settings SET value = '5' WHERE name = 'partition_months_ahead'");
+        await ExecAsync(conn, "UPDATE maintenance_settings SET value = '5' WHERE name = 'partition_months_ahead'");
         Assert.Equal("WARNING", await Health(conn, "future_partitions"));
 
         var run = await new MaintenanceRunner(cs).RunDailyAsync(Ct);
@@ -31,8 +31,8 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal(6L, run.Steps.Single(s => s.Step == "partitions").RowsAffected);
         for (var k = 0; k <= 5; k++)
         {
-            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "todos_archived_" + Month(k)));
-            Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", "ai_todo_interactions_" + Month(k)));
+            Assert.NotNull(await ScalarAsync<string?>(conn, "SELECT to_regclass($1)::text", "todos_archived_" + Month(k)));
+            Assert.NotNull(await ScalarAsync<string?>(conn, "SELECT to_regclass($1)::text", "ai_todo_interactions_" + Month(k)));
         }
 
         Assert.Equal("OK", await Health(conn, "future_partitions"));
@@ -43,29 +43,29 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("defaults");
         await using var conn = await server.OpenAsync(cs);
-        var user = await Scalar<Guid>(conn, "INSERT INTO users (email) VALUES ('d@example.com') RETURNING id");
-        await Exec(conn, """
+        var user = await ScalarAsync<Guid>(conn, "INSERT INTO users (email) VALUES ('d@example.com') RETURNING id");
+        await ExecAsync(conn, """
             INSERT INTO ai_todo_interactions (user_id, interaction_type, created_at)
             SELECT $1, 'suggest', now() + interval '8 months' + make_interval(mins => g) FROM generate_series(1, 40) g
             """, user);
-        await Exec(conn, """
+        await ExecAsync(conn, """
             INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
             SELECT gen_random_uuid(), $1, 'old', 'done', 0, now() - interval '2 years', now() - interval '3 years', now() - interval '2 years'
             FROM generate_series(1, 25)
             """, user);
-        Assert.Equal(40L, await Scalar<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
-        Assert.Equal(25L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived_default"));
+        Assert.Equal(40L, await ScalarAsync<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
+        Assert.Equal(25L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_default"));
         Assert.Equal("WARNING", await Health(conn, "default_partition_empty"));
 
         var run = await new MaintenanceRunner(cs).RunDailyAsync(Ct);
 
         Assert.False(run.Failed, string.Join("; ", run.Steps));
         Assert.Contains("moved 65 row(s) out of DEFAULT", run.Steps.Single(s => s.Step == "partitions").Detail);
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived_default"));
-        Assert.Equal(40L, await Scalar<long>(conn,
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_default"));
+        Assert.Equal(40L, await ScalarAsync<long>(conn,
             "SELECT count(*) FROM ai_todo_interactions WHERE tableoid::regclass::text = 'ai_todo_interactions_' || to_char(created_at AT TIME ZONE 'UTC', 'YYYY_MM')"));
-        Assert.Equal(25L, await Scalar<long>(conn,
+        Assert.Equal(25L, await ScalarAsync<long>(conn,
             "SELECT count(*) FROM todos_archived WHERE tableoid::regclass::text = 'todos_archived_' || to_char(completed_at AT TIME ZONE 'UTC', 'YYYY_MM')"));
         Assert.Equal("OK", await Health(conn, "default_partition_empty"));
         Assert.Equal("OK", await Health(conn, "daily_maintenance_recent"));
@@ -80,15 +80,15 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("failing");
         await using var conn = await server.OpenAsync(cs);
         await SeedAsync(conn, users: 2, todosPerUser: 30, doneDaysAgo: 40);
-        var user = await Scalar<Guid>(conn, "SELECT id FROM users LIMIT 1");
-        await Exec(conn, "INSERT INTO ai_todo_interactions (user_id, interaction_type, created_at) VALUES ($1, 'chat', now() + interval '9 months')", user);
-        await Exec(conn, """
+        var user = await ScalarAsync<Guid>(conn, "SELECT id FROM users LIMIT 1");
+        await ExecAsync(conn, "INSERT INTO ai_todo_interactions (user_id, interaction_type, created_at) VALUES ($1, 'chat', now() + interval '9 months')", user);
+        await ExecAsync(conn, """
             UPDATE maintenance_settings SET value = CASE name WHEN 'ddl_lock_timeout' THEN '50ms' WHEN 'ddl_lock_retries' THEN '1' ELSE '10ms' END
             WHERE name IN ('ddl_lock_timeout', 'ddl_lock_retries', 'ddl_retry_delay')
             """);
         await using var report = await server.OpenAsync(cs);
         await using var reportTx = await report.BeginTransactionAsync(Ct);
-        await Scalar<long>(report, "SELECT count(*) FROM ai_todo_interactions");
+        await ScalarAsync<long>(report, "SELECT count(*) FROM ai_todo_interactions");
 
         var run = await new MaintenanceRunner(cs).RunDailyAsync(Ct);
 
@@ -98,16 +98,16 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.StartsWith("55P03", partitions.Detail);
         Assert.Equal(("OK", 20L), run.Steps.Single(s => s.Step == "archive") is var a ? (a.Status, a.RowsAffected) : default);
         Assert.Equal("OK", run.Steps.Single(s => s.Step == "analyze").Status);
-        Assert.Equal("FAILED", await Scalar<string>(conn, "SELECT status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
-        Assert.Contains("partitions FAILED (55P03", await Scalar<string>(conn, "SELECT summary FROM maintenance_history WHERE id = $1", run.RunId!.Value));
-        Assert.Contains("lock_timeout 50ms", await Scalar<string>(conn,
+        Assert.Equal("FAILED", await ScalarAsync<string>(conn, "SELECT status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
+        Assert.Contains("partitions FAILED (55P03", await ScalarAsync<string>(conn, "SELECT summary FROM maintenance_history WHERE id = $1", run.RunId!.Value));
+        Assert.Contains("lock_timeout 50ms", await ScalarAsync<string>(conn,
             "SELECT error FROM maintenance_job_log WHERE history_id = $1 AND step = 'partitions'", run.RunId!.Value));
-        Assert.Equal(20L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(20L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
 
         await reportTx.RollbackAsync(Ct);
         var retry = await new MaintenanceRunner(cs).RunDailyAsync(Ct);
         Assert.False(retry.Failed, string.Join("; ", retry.Steps));
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM ai_todo_interactions_default"));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -118,10 +118,10 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         Assert.Equal("OK", await Health(conn, "partition_indexes"));
 
         // What an interrupted index build leaves: the parent index exists, the partitions' do not.
-        await Exec(conn, "CREATE INDEX idx_todos_archived_title ON ONLY todos_archived (title)");
+        await ExecAsync(conn, "CREATE INDEX idx_todos_archived_title ON ONLY todos_archived (title)");
 
         Assert.Equal("CRITICAL", await Health(conn, "partition_indexes"));
-        Assert.Contains("lacks idx_todos_archived_title", await Scalar<string>(conn,
+        Assert.Contains("lacks idx_todos_archived_title", await ScalarAsync<string>(conn,
             "SELECT detail FROM check_partition_health() WHERE check_name = 'partition_indexes'"));
     }
 
@@ -130,31 +130,31 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("weekly");
         await using var conn = await server.OpenAsync(cs);
-        var user = await Scalar<Guid>(conn, "INSERT INTO users (email) VALUES ('w@example.com') RETURNING id");
-        await Exec(conn, "INSERT INTO ai_todo_interactions (user_id, interaction_type, created_at) VALUES ($1, 'chat', now() - interval '14 months'), ($1, 'chat', now() - interval '2 months')", user);
-        await Exec(conn, """
+        var user = await ScalarAsync<Guid>(conn, "INSERT INTO users (email) VALUES ('w@example.com') RETURNING id");
+        await ExecAsync(conn, "INSERT INTO ai_todo_interactions (user_id, interaction_type, created_at) VALUES ($1, 'chat', now() - interval '14 months'), ($1, 'chat', now() - interval '2 months')", user);
+        await ExecAsync(conn, """
             INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
             VALUES (gen_random_uuid(), $1, 'ancient', 'done', 0, now() - interval '5 years', now() - interval '6 years', now() - interval '5 years')
             """, user);
         await new MaintenanceRunner(cs).RunDailyAsync(Ct); // gives every one of those months its partition
-        await Exec(conn, "INSERT INTO maintenance_history (job, started_at, finished_at, status) VALUES ('daily', now() - interval '100 days', now() - interval '100 days', 'OK')");
+        await ExecAsync(conn, "INSERT INTO maintenance_history (job, started_at, finished_at, status) VALUES ('daily', now() - interval '100 days', now() - interval '100 days', 'OK')");
         // The month of the row itself, which a second reading of the clock could already see as 13 months ago.
-        var oldAiPartition = await Scalar<string>(conn,
+        var oldAiPartition = await ScalarAsync<string>(conn,
             "SELECT 'ai_todo_interactions_' || to_char(min(created_at) AT TIME ZONE 'UTC', 'YYYY_MM') FROM ai_todo_interactions");
-        Assert.NotNull(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", oldAiPartition));
+        Assert.NotNull(await ScalarAsync<string?>(conn, "SELECT to_regclass($1)::text", oldAiPartition));
 
         var run = await new MaintenanceRunner(cs).RunWeeklyAsync(Ct);
 
         Assert.False(run.Failed, string.Join("; ", run.Steps));
         Assert.Equal(["health", "retention ai_todo_interactions", "retention todos_archived", "retention maintenance_history", "statistics"],
             run.Steps.Select(s => s.Step));
-        Assert.Null(await Scalar<string?>(conn, "SELECT to_regclass($1)::text", oldAiPartition));
-        Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM ai_todo_interactions"));
-        Assert.Equal(1L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Null(await ScalarAsync<string?>(conn, "SELECT to_regclass($1)::text", oldAiPartition));
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM ai_todo_interactions"));
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
         Assert.Equal("SKIPPED", run.Steps.Single(s => s.Step == "retention todos_archived").Status);
         Assert.Equal(1L, run.Steps.Single(s => s.Step == "retention maintenance_history").RowsAffected);
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM maintenance_history WHERE started_at < now() - interval '90 days'"));
-        Assert.True(await Scalar<bool>(conn, "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'users'"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM maintenance_history WHERE started_at < now() - interval '90 days'"));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'users'"));
     }
 
     [Fact(Timeout = TestTimeouts.Long)]
@@ -162,7 +162,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("psql003");
         await using var conn = await server.OpenAsync(cs);
-        await Exec(conn, "UPDATE maintenance_settings SET value = '45' WHERE name = 'archive_after_days'");
+        await ExecAsync(conn, "UPDATE maintenance_settings SET value = '45' WHERE name = 'archive_after_days'");
 
         for (var round = 1; round <= 2; round++)
         {
@@ -171,7 +171,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
             Assert.DoesNotContain("ERROR", output);
         }
 
-        Assert.Equal("45", await Scalar<string>(conn, "SELECT value FROM maintenance_settings WHERE name = 'archive_after_days'"));
+        Assert.Equal("45", await ScalarAsync<string>(conn, "SELECT value FROM maintenance_settings WHERE name = 'archive_after_days'"));
     }
 
     [Fact(Timeout = TestTimeouts.Long)]
@@ -210,7 +210,7 @@ public sealed class PartitionMaintenanceTests(PostgresServer server)
         }
 
         await using var check = await server.OpenAsync(cs);
-        Assert.Equal(0L, await Scalar<long>(check, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
-        Assert.Equal(0L, await Scalar<long>(check, "SELECT count(*) FROM maintenance_history WHERE status <> 'OK'"));
+        Assert.Equal(0L, await ScalarAsync<long>(check, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(0L, await ScalarAsync<long>(check, "SELECT count(*) FROM maintenance_history WHERE status <> 'OK'"));
     }
 }

@@ -35,7 +35,7 @@ public sealed class SchedulerTests(PostgresServer server)
         {
             await Task.Delay(100, Ct);
             // The vacuum step is the runner's last: once it is recorded the whole run is done.
-            runs = await Scalar<long>(conn, """
+            runs = await ScalarAsync<long>(conn, """
                 SELECT count(*) FROM maintenance_history h
                 WHERE h.job = 'daily' AND h.status = 'OK' AND EXISTS (SELECT 1 FROM maintenance_job_log l WHERE l.history_id = h.id AND l.step = 'vacuum')
                 """);
@@ -44,8 +44,8 @@ public sealed class SchedulerTests(PostgresServer server)
         await scheduler.StopAsync(Ct);
 
         Assert.True(runs > 0, "no daily run was recorded within 30 s of a cron due every 2 s");
-        Assert.Equal(20L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
-        Assert.True(await Scalar<bool>(conn,
+        Assert.Equal(20L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.True(await ScalarAsync<bool>(conn,
             "SELECT EXISTS (SELECT 1 FROM maintenance_job_log WHERE step = 'vacuum' AND status = 'OK' AND detail LIKE 'VACUUM (ANALYZE) %')"));
     }
 }

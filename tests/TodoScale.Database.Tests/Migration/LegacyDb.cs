@@ -39,28 +39,6 @@ internal static class LegacyDb
         return (missing, extra);
     }
 
-    public static async Task<T> ScalarAsync<T>(NpgsqlConnection conn, string sql, params object[] args)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var a in args)
-        {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
-        }
-
-        return (T)(await cmd.ExecuteScalarAsync())!;
-    }
-
-    public static async Task ExecAsync(NpgsqlConnection conn, string sql, params object[] args)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var a in args)
-        {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
-        }
-
-        await cmd.ExecuteNonQueryAsync();
-    }
-
     public static async Task AssertAllPassAsync(string cs)
     {
         var checks = await new LegacyMigration(cs).ValidateAsync();

@@ -28,7 +28,7 @@ public sealed class IndexBuildTests(PostgresServer server)
         var ct = TestContext.Current.CancellationToken;
         var cs = await server.CreateMigratedDatabaseAsync("idxwriters");
         await using var conn = await server.OpenAsync(cs);
-        var bound = TimeSpan.FromSeconds(await ScalarAsync<double>(conn,
+        var bound = TimeSpan.FromSeconds(await ScalarWithoutTimeoutAsync<double>(conn,
             "SELECT extract(epoch FROM todoscale_index_lock_timeout()::interval)::float8")) + Margin;
         await DropAllAsync(conn);
 
@@ -41,8 +41,8 @@ public sealed class IndexBuildTests(PostgresServer server)
         for (var perUser = 60; perUser > 0 && rows < 1_500_000;)
         {
             await AddTodosAsync(conn, users: 2_500, perUser);
-            rows = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active");
-            await ExecuteAsync(conn, "ANALYZE todos_active");
+            rows = await ScalarWithoutTimeoutAsync<long>(conn, "SELECT count(*) FROM todos_active");
+            await ExecWithoutTimeoutAsync(conn, "ANALYZE todos_active");
             await using (var tx = await conn.BeginTransactionAsync(ct))
             {
                 oneTransactionBuild = await TimeAsync(() => OneTransactionBuildAsync(conn, "todos_active"));
@@ -75,7 +75,7 @@ public sealed class IndexBuildTests(PostgresServer server)
         });
         AssertWritersKeptGoing("the migrator", viaMigrator, bound);
         Assert.Empty(await PlanAsync(conn));
-        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"));
+        Assert.Equal(0L, await ScalarWithoutTimeoutAsync<long>(conn, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"));
     }
 
     [Fact(Timeout = TestTimeouts.Long)]
@@ -104,7 +104,7 @@ public sealed class IndexBuildTests(PostgresServer server)
         // index needs a lock that conflicts with it, so that step times out (1 s) and is retried until it ends.
         await using var app = await server.OpenAsync(cs);
         await using var appTx = await app.BeginTransactionAsync(ct);
-        await ExecuteAsync(app, "UPDATE todos_active SET priority = priority WHERE id = (SELECT id FROM todos_active LIMIT 1)");
+        await ExecWithoutTimeoutAsync(app, "UPDATE todos_active SET priority = priority WHERE id = (SELECT id FROM todos_active LIMIT 1)");
         var release = Task.Run(async () =>
         {
             await Task.Delay(TimeSpan.FromSeconds(4), ct);
@@ -196,7 +196,7 @@ public sealed class IndexBuildTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("idxnewmonth");
         await using var conn = await server.OpenAsync(cs);
 
-        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_create_month_partition('todos_archived', date '2019-07-01')"));
+        Assert.True(await ScalarWithoutTimeoutAsync<bool>(conn, "SELECT todoscale_create_month_partition('todos_archived', date '2019-07-01')"));
 
         var indexes = (await SnapshotAsync(conn)).Where(l => l.StartsWith("todos_archived_2019_07 | ", StringComparison.Ordinal)).ToList();
         foreach (var parent in new[] { "idx_todos_archived_user_completed", "idx_todos_archived_user_created", "idx_todos_archived_user_parent" })
@@ -242,22 +242,22 @@ public sealed class IndexBuildTests(PostgresServer server)
     private async Task<uint> InterruptedBuildAsync(string cs, NpgsqlConnection conn)
     {
         await AddTodosAsync(conn, users: 200, perUser: 20);
-        await ExecuteAsync(conn, "DROP INDEX idx_todos_active_user_due");
+        await ExecWithoutTimeoutAsync(conn, "DROP INDEX idx_todos_active_user_due");
         var build = (await PlanAsync(conn)).Single(s => s.StartsWith("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_todos_active_user_due_p3 ", StringComparison.Ordinal));
 
         await using var app = await server.OpenAsync(cs);
         await using (var appTx = await app.BeginTransactionAsync())
         {
-            await ExecuteAsync(app, "UPDATE todos_active_part_3 SET priority = priority WHERE id = (SELECT id FROM todos_active_part_3 LIMIT 1)");
-            await ExecuteAsync(conn, "SET lock_timeout = '300ms'");
-            var error = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(conn, build));
+            await ExecWithoutTimeoutAsync(app, "UPDATE todos_active_part_3 SET priority = priority WHERE id = (SELECT id FROM todos_active_part_3 LIMIT 1)");
+            await ExecWithoutTimeoutAsync(conn, "SET lock_timeout = '300ms'");
+            var error = await Assert.ThrowsAsync<PostgresException>(() => ExecWithoutTimeoutAsync(conn, build));
             Assert.Equal(PostgresErrorCodes.LockNotAvailable, error.SqlState);
-            await ExecuteAsync(conn, "RESET lock_timeout");
+            await ExecWithoutTimeoutAsync(conn, "RESET lock_timeout");
         }
 
-        Assert.False(await ScalarAsync<bool>(conn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_todos_active_user_due_p3'::regclass"));
+        Assert.False(await ScalarWithoutTimeoutAsync<bool>(conn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_todos_active_user_due_p3'::regclass"));
         Assert.Contains("DROP INDEX CONCURRENTLY IF EXISTS public.idx_todos_active_user_due_p3", await PlanAsync(conn));
-        return await ScalarAsync<uint>(conn, "SELECT 'idx_todos_active_user_due_p3'::regclass::oid");
+        return await ScalarWithoutTimeoutAsync<uint>(conn, "SELECT 'idx_todos_active_user_due_p3'::regclass::oid");
     }
 
     private static async Task AssertReplacedAsync(NpgsqlConnection conn, uint leftover)
@@ -266,10 +266,10 @@ public sealed class IndexBuildTests(PostgresServer server)
         var p3 = (await SnapshotAsync(conn, withOids: true)).Single(l => l.StartsWith("todos_active_part_3 | idx_todos_active_user_due_p3 | ", StringComparison.Ordinal));
         Assert.Contains(" | valid=true | attached to idx_todos_active_user_due | ", p3);
         Assert.DoesNotContain($" | oid {leftover}", p3);
-        Assert.True(await ScalarAsync<bool>(conn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_todos_active_user_due'::regclass"));
+        Assert.True(await ScalarWithoutTimeoutAsync<bool>(conn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_todos_active_user_due'::regclass"));
         // Built from the same definition as every other partition's index.
         Assert.Equal(
-            await ScalarAsync<string>(conn, "SELECT replace(pg_get_indexdef('idx_todos_active_user_due_p4'::regclass), '4', '#')"),
-            await ScalarAsync<string>(conn, "SELECT replace(pg_get_indexdef('idx_todos_active_user_due_p3'::regclass), '3', '#')"));
+            await ScalarWithoutTimeoutAsync<string>(conn, "SELECT replace(pg_get_indexdef('idx_todos_active_user_due_p4'::regclass), '4', '#')"),
+            await ScalarWithoutTimeoutAsync<string>(conn, "SELECT replace(pg_get_indexdef('idx_todos_active_user_due_p3'::regclass), '3', '#')"));
     }
 }

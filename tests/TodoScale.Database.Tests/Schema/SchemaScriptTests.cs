@@ -45,11 +45,11 @@ public sealed class SchemaScriptTests(PostgresServer server)
         }
 
         await using var check = await server.OpenAsync(cs);
-        Assert.Equal(5_000L, await Scalar<long>(check, "SELECT count(*) FROM todos"));
-        Assert.Equal(16L, await Scalar<long>(check,
+        Assert.Equal(5_000L, await ScalarAsync<long>(check, "SELECT count(*) FROM todos"));
+        Assert.Equal(16L, await ScalarAsync<long>(check,
             "SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_active'::regclass"));
         // The application's own users table was kept, and the new tables reference it.
-        Assert.Equal(1L, await Scalar<long>(check,
+        Assert.Equal(1L, await ScalarAsync<long>(check,
             "SELECT count(*) FROM pg_constraint WHERE conname = 'todos_active_user_fk' AND conrelid = 'todos_active'::regclass"));
     }
 
@@ -59,14 +59,14 @@ public sealed class SchemaScriptTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("listing");
         await using var conn = await server.OpenAsync(cs);
 
-        var activeTables = await Scalar<long>(conn,
+        var activeTables = await ScalarAsync<long>(conn,
             "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'todos_active_part_%'");
-        var bounds = await Scalar<string>(conn, """
+        var bounds = await ScalarAsync<string>(conn, """
             SELECT string_agg(pg_get_expr(c.relpartbound, c.oid), ' | ' ORDER BY c.relname)
             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = 'todos_active'::regclass
             """);
-        var archiveMonths = await Scalar<long>(conn,
+        var archiveMonths = await ScalarAsync<long>(conn,
             "SELECT count(*) FROM pg_tables WHERE tablename ~ '^todos_archived_\\d{4}_\\d{2}$'");
 
         Assert.Equal(16L, activeTables);
@@ -83,14 +83,14 @@ public sealed class SchemaScriptTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("oneuser");
         await using var conn = await server.OpenAsync(cs);
-        await Execute(conn, """
+        await ExecAsync(conn, """
             INSERT INTO users (id, email) SELECT gen_random_uuid(), 'u' || g || '@example.com' FROM generate_series(1, 200) g;
             INSERT INTO todos_active (user_id, title) SELECT u.id, 'todo ' || g FROM users u, generate_series(1, 10) g;
             """);
 
-        var usersSpanningPartitions = await Scalar<long>(conn,
+        var usersSpanningPartitions = await ScalarAsync<long>(conn,
             "SELECT count(*) FROM (SELECT user_id FROM todos_active GROUP BY user_id HAVING count(DISTINCT tableoid) > 1) x");
-        var partitionsUsed = await Scalar<long>(conn, "SELECT count(DISTINCT tableoid) FROM todos_active");
+        var partitionsUsed = await ScalarAsync<long>(conn, "SELECT count(DISTINCT tableoid) FROM todos_active");
 
         Assert.Equal(0L, usersSpanningPartitions);
         Assert.True(partitionsUsed > 8, $"200 users should spread over most of the 16 partitions, used {partitionsUsed}");
@@ -101,7 +101,7 @@ public sealed class SchemaScriptTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("plan");
         await using var conn = await server.OpenAsync(cs);
-        await Execute(conn, """
+        await ExecAsync(conn, """
             INSERT INTO users (id, email) SELECT gen_random_uuid(), 'u' || g || '@example.com' FROM generate_series(1, 400) g;
             INSERT INTO todos_active (user_id, title, status, priority)
                 SELECT u.id, 'todo ' || g, (ARRAY['todo','in_progress','done','cancelled'])[1 + g % 4], g % 5
@@ -113,7 +113,7 @@ public sealed class SchemaScriptTests(PostgresServer server)
                 FROM generate_series(1, 4000) g;
             ANALYZE todos_active;
             """);
-        var userId = await Scalar<Guid>(conn, "SELECT id FROM users ORDER BY email LIMIT 1");
+        var userId = await ScalarAsync<Guid>(conn, "SELECT id FROM users ORDER BY email LIMIT 1");
 
         await using var cmd = new NpgsqlCommand(
             "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM todos_active WHERE user_id = $1 AND status = 'todo' ORDER BY priority DESC LIMIT 20", conn);
@@ -136,7 +136,7 @@ public sealed class SchemaScriptTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("default");
         await using var conn = await server.OpenAsync(cs);
-        await Execute(conn, """
+        await ExecAsync(conn, """
             INSERT INTO users (id, email) VALUES ('00000000-0000-4000-8000-000000000001', 'far@example.com');
             INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
             VALUES (gen_random_uuid(), '00000000-0000-4000-8000-000000000001', 'far future', 'done', 1,
@@ -145,10 +145,10 @@ public sealed class SchemaScriptTests(PostgresServer server)
                     now(), now(), now());
             """);
 
-        var far = await Scalar<string>(conn, "SELECT tableoid::regclass::text FROM todos_archived WHERE title = 'far future'");
-        var current = await Scalar<string>(conn, "SELECT tableoid::regclass::text FROM todos_archived WHERE title = 'this month'");
+        var far = await ScalarAsync<string>(conn, "SELECT tableoid::regclass::text FROM todos_archived WHERE title = 'far future'");
+        var current = await ScalarAsync<string>(conn, "SELECT tableoid::regclass::text FROM todos_archived WHERE title = 'this month'");
         // The month the row was stamped with, not the test's clock, which may already be in the next month.
-        var expected = await Scalar<string>(conn,
+        var expected = await ScalarAsync<string>(conn,
             "SELECT 'todos_archived_' || to_char(completed_at AT TIME ZONE 'UTC', 'YYYY_MM') FROM todos_archived WHERE title = 'this month'");
 
         Assert.Equal("todos_archived_default", far);
@@ -160,21 +160,21 @@ public sealed class SchemaScriptTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("movedefault");
         await using var conn = await server.OpenAsync(cs);
-        await Execute(conn, """
+        await ExecAsync(conn, """
             INSERT INTO users (id, email) VALUES ('00000000-0000-4000-8000-000000000002', 'm@example.com');
             INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
             SELECT gen_random_uuid(), '00000000-0000-4000-8000-000000000002', 'old ' || g, 'done', 1,
                    timestamptz '2020-03-15 12:00:00+00' + g * interval '1 hour', now(), now()
             FROM generate_series(1, 25) g;
             """);
-        Assert.Equal(25L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived_default"));
+        Assert.Equal(25L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_default"));
 
-        var created = await Scalar<bool>(conn, "SELECT todoscale_create_month_partition('todos_archived', date '2020-03-01')");
+        var created = await ScalarAsync<bool>(conn, "SELECT todoscale_create_month_partition('todos_archived', date '2020-03-01')");
 
         Assert.True(created);
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived_default"));
-        Assert.Equal(25L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived_2020_03"));
-        Assert.False(await Scalar<bool>(conn, "SELECT todoscale_create_month_partition('todos_archived', date '2020-03-01')"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_default"));
+        Assert.Equal(25L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_2020_03"));
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_create_month_partition('todos_archived', date '2020-03-01')"));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -184,7 +184,7 @@ public sealed class SchemaScriptTests(PostgresServer server)
         await using (var conn = await server.OpenAsync(cs))
         {
             // An application object in the way: todos_active exists but is not a partitioned table.
-            await Execute(conn, "CREATE TABLE todos_active (id int)");
+            await ExecAsync(conn, "CREATE TABLE todos_active (id int)");
         }
 
         var error = await Assert.ThrowsAsync<SchemaMigrationException>(() => new SchemaMigrator(cs).MigrateAsync());
@@ -207,7 +207,7 @@ public sealed class SchemaScriptTests(PostgresServer server)
 
         Assert.Equal(ScalingScripts.Names, results.SelectMany(r => r).Order(StringComparer.Ordinal));
         await using var conn = await server.OpenAsync(cs);
-        Assert.Equal((long)ScalingScripts.Names.Count, await Scalar<long>(conn, "SELECT count(*) FROM todoscale_schema_versions"));
+        Assert.Equal((long)ScalingScripts.Names.Count, await ScalarAsync<long>(conn, "SELECT count(*) FROM todoscale_schema_versions"));
     }
 
     private static IEnumerable<JsonElement> Flatten(JsonElement node)
@@ -223,17 +223,5 @@ public sealed class SchemaScriptTests(PostgresServer server)
                 }
             }
         }
-    }
-
-    private static async Task Execute(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        await cmd.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<T> Scalar<T>(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        return (T)(await cmd.ExecuteScalarAsync())!;
     }
 }

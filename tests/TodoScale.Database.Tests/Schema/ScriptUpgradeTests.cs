@@ -5,12 +5,6 @@ namespace TodoScale.Database.Tests.Schema;
 /// <summary>An installation migrated by an earlier version gets the scripts whose content changed since.</summary>
 public sealed class ScriptUpgradeTests(PostgresServer server)
 {
-    private static async Task ExecAsync(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        await cmd.ExecuteNonQueryAsync();
-    }
-
     [Fact(Timeout = TestTimeouts.Long)]
     public async Task a_database_journalled_before_checksums_gets_every_script_again_and_then_none()
     {
