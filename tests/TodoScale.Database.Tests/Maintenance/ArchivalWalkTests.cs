@@ -27,7 +27,7 @@ public sealed class ArchivalWalkTests(PostgresServer server)
         conn.Notice += (_, e) => notices.Add(e.Notice.MessageText);
 
         // 1,600 old done todos, a third of every heap page: a backlog, one page (some 20 rows) per batch of 10.
-        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 10)");
+        await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 10)");
 
         var soFar = notices.Where(n => n.StartsWith("archived ", StringComparison.Ordinal) && n.EndsWith(" rows so far", StringComparison.Ordinal))
             .Select(n => long.Parse(n.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
@@ -37,19 +37,19 @@ public sealed class ArchivalWalkTests(PostgresServer server)
         Assert.Equal("archived 1600 rows in total", notices[^1]);
 
         // The function on a trickle: five rows, batches of two, through the index.
-        await Exec(conn, """
+        await ExecAsync(conn, """
             UPDATE todos_active SET status = 'done', completed_at = now() - interval '40 days'
             WHERE id IN (SELECT id FROM todos_active WHERE status <> 'done' ORDER BY id LIMIT 5)
             """);
-        var trickle = await Scalar<string>(conn, """
+        var trickle = await ScalarAsync<string>(conn, """
             SELECT format('%s rows in %s batches from %s partitions into %s', moved, batches, cardinality(active_partitions),
                           array_to_string(archived_partitions, ','))
             FROM todoscale_archive(30, 2)
             """);
 
         Assert.StartsWith("5 rows in 3 batches from ", trickle);
-        Assert.Equal(1_605L, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
-        Assert.Equal(0L, await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
+        Assert.Equal(1_605L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done'"));
     }
 
     private async Task StopsWhenAMigrationStartsAsync(bool backlog)
@@ -60,29 +60,29 @@ public sealed class ArchivalWalkTests(PostgresServer server)
         if (!backlog)
         {
             // Ten eligible rows among 2,400: far fewer than two per heap page, so batches go through the index.
-            await Exec(conn, """
+            await ExecAsync(conn, """
                 UPDATE todos_active SET completed_at = now() - interval '40 days'
                 WHERE id IN (SELECT id FROM todos_active WHERE status = 'done' ORDER BY id LIMIT 10)
                 """);
         }
 
-        var eligible = await Scalar<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done' AND completed_at < now() - interval '30 days'");
+        var eligible = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_active WHERE status = 'done' AND completed_at < now() - interval '30 days'");
         var notices = new List<string>();
         conn.Notice += (_, e) => notices.Add(e.Notice.MessageText);
         await using var watcher = await server.OpenAsync(cs);
 
-        var call = Exec(conn, "CALL archive_completed_todos_in_batches(30, $1, throttle => $2)",
+        var call = ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, $1, throttle => $2)",
             backlog ? 25 : 1, TimeSpan.FromMilliseconds(backlog ? 150 : 300));
-        while (await Scalar<long>(watcher, "SELECT count(*) FROM todos_archived") == 0)
+        while (await ScalarAsync<long>(watcher, "SELECT count(*) FROM todos_archived") == 0)
         {
             Assert.False(call.IsCompleted, "the procedure ended before any batch was seen committed");
             await Task.Delay(10, Ct);
         }
 
         // What migration_start() does first; it waits for a batch in flight, whose check holds the row FOR SHARE.
-        await Exec(watcher, "UPDATE migration_state SET state = 'migrating'");
+        await ExecAsync(watcher, "UPDATE migration_state SET state = 'migrating'");
         await call;
-        var archived = await Scalar<long>(conn, "SELECT count(*) FROM todos_archived");
+        var archived = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived");
 
         Assert.InRange(archived, 1, eligible - 1);
         Assert.Equal(
@@ -92,10 +92,10 @@ public sealed class ArchivalWalkTests(PostgresServer server)
         Assert.DoesNotContain(notices, n => n.EndsWith("rows in total", StringComparison.Ordinal));
 
         // After the migration, the next run moves exactly what is left.
-        await Exec(watcher, "UPDATE migration_state SET state = 'cut_over'");
-        await Exec(conn, "CALL archive_completed_todos_in_batches(30, 25)");
+        await ExecAsync(watcher, "UPDATE migration_state SET state = 'cut_over'");
+        await ExecAsync(conn, "CALL archive_completed_todos_in_batches(30, 25)");
         Assert.Equal($"archived {eligible - archived} rows in total", notices[^1]);
-        Assert.Equal(eligible, await Scalar<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
-        Assert.Equal(eligible, await Scalar<long>(conn, "SELECT count(*) FROM todos_archived"));
+        Assert.Equal(eligible, await ScalarAsync<long>(conn, "SELECT count(DISTINCT id) FROM todos_archived"));
+        Assert.Equal(eligible, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
     }
 }
