@@ -1,4 +1,5 @@
 using NpgsqlTypes;
+using TodoScale.Application.Dashboards;
 using TodoScale.Application.Data;
 using TodoScale.Application.Todos;
 
@@ -67,7 +68,7 @@ public static class BenchQueries
                 single
                     ? new(DashboardCountsSingle(table), [.. DashboardArgs(ctx), new(Tstz, ctx.ArchivedThrough)])
                     : new(TodoQueries.DashboardCounts, DashboardArgs(ctx)),
-                new(OnTable(TodoQueries.DashboardTopOpen, single ? table : null), [new(NpgsqlDbType.Integer, TodoService.DashboardTopOpenCount)]),
+                new(OnTable(TodoQueries.DashboardTopOpen, single ? table : null), [new(NpgsqlDbType.Integer, DashboardService.TopOpenCount)]),
             ],
             QueryKind.ListWithArchive => single
                 ?
@@ -98,7 +99,7 @@ public static class BenchQueries
         new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, ListLimit),
     ];
 
-    // As TodoService.GetDashboardAsync binds them: now, today, tomorrow, this Monday, next Monday (UTC).
+    // As DashboardService.GetDashboardAsync binds them: now, today, tomorrow, this Monday, next Monday (UTC).
     private static BenchArg[] DashboardArgs(BenchQueryContext ctx)
     {
         var today = ctx.Now.Date;
