@@ -1,8 +1,9 @@
 -- TodoScale phase 6: keep each user's rows together on disk (periodic CLUSTER, one partition at a time).
 --
 -- Run with: psql -v ON_ERROR_STOP=1 -f migrations/scaling/006_cluster_partitions.sql
--- Needs 003 (maintenance history, lock and settings) and 005 (the indexes it clusters by). Only creates
--- a procedure, two functions and two settings; running it again is a no-op and keeps tuned settings.
+-- Needs 003 (maintenance history, lock, settings, the VACUUM-statement helper) and 005 (the indexes it
+-- clusters by). Only creates a procedure, three functions and two settings; running it again is a no-op
+-- and keeps tuned settings.
 --
 --   CALL cluster_partitions();                                              -- thresholds from maintenance_settings
 --   CALL cluster_partitions(min_correlation => 0.9, lock_timeout_ms => 2000);
@@ -252,15 +253,15 @@ END;
 $$;
 
 -- The VACUUM that restores index-only scans after a cluster run (VACUUM cannot run inside a
--- procedure): the partitions the run clustered, quoted here so no identifier is built in C#.
+-- procedure): the partitions the run clustered (todoscale_vacuum_statement, in 003's bookkeeping).
 -- NULL when the run clustered nothing.
 CREATE OR REPLACE FUNCTION cluster_vacuum_statement(p_history_id bigint) RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT 'VACUUM ' || string_agg(to_regclass(r)::text, ', ' ORDER BY r)
-    FROM (SELECT DISTINCT unnest(l.relations) AS r
-          FROM maintenance_job_log l
-          WHERE l.history_id = p_history_id AND l.status = 'OK' AND l.detail LIKE 'clustered%') rels
-    WHERE to_regclass(r) IS NOT NULL;
+    SELECT todoscale_vacuum_statement(
+        ARRAY(SELECT unnest(l.relations)
+              FROM maintenance_job_log l
+              WHERE l.history_id = p_history_id AND l.status = 'OK' AND l.detail LIKE 'clustered%'),
+        false);
 $$;
 
 RESET client_min_messages;

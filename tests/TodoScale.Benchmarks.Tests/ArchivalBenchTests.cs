@@ -54,8 +54,8 @@ public sealed class ArchivalBenchTests(PostgresServer server)
         Directory.CreateDirectory(dir);
         const string existing = "# Benchmarks\n\n## Migration\n\nmigration figures stay\n\n## Maintenance\n\nthe hand-written findings stay\n";
         await File.WriteAllTextAsync(Path.Combine(dir, "benchmarks.md"), existing);
-        ArchivalBench.Write(result, dir);
-        ArchivalBench.Write(result, dir); // a second run replaces its own block instead of adding another
+        ArchivalReport.Write(result, dir);
+        ArchivalReport.Write(result, dir); // a second run replaces its own block instead of adding another
 
         var md = await File.ReadAllTextAsync(Path.Combine(dir, "benchmarks.md"));
         Assert.Contains("## Migration\n\nmigration figures stay\n\n## Maintenance\n\nthe hand-written findings stay\n", md);
@@ -100,8 +100,8 @@ public sealed class ArchivalBenchTests(PostgresServer server)
             """;
         var scanned = plan.Replace("Index Scan using idx_todos_active_done_completed_p3 on", "Seq Scan on", StringComparison.Ordinal);
 
-        var found = ArchivalBench.AnalysePlans([plan, plan], null);
-        var mixed = ArchivalBench.AnalysePlans([plan, scanned], null);
+        var found = ArchivalPlanText.AnalysePlans([plan, plan], null);
+        var mixed = ArchivalPlanText.AnalysePlans([plan, scanned], null);
 
         Assert.True(found.FindsRowsThroughIndex);
         Assert.Equal(2, found.BatchPlansUsingIndex);

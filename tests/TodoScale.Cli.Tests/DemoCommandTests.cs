@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
 namespace TodoScale.Cli.Tests;
 
 public sealed class DemoCommandTests(PostgresServer server)
@@ -16,6 +19,21 @@ public sealed class DemoCommandTests(PostgresServer server)
         Assert.Contains("Index Scan using idx_todos_active_user_status_priority_p", result.Stdout);
         Assert.Matches(@"legacy writers: [1-9][\d,]* statements", result.Stdout);
         Assert.DoesNotContain("CRITICAL", result.Stdout);
+
+        // The copy is counted against the rows it has to copy, never "200,543 of 200,000".
+        var copying = Regex.Matches(result.Stdout, @"copying todos: ([\d,]+) of ([\d,]+)");
+        Assert.NotEmpty(copying);
+        Assert.All(copying, m => Assert.True(
+            long.Parse(m.Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture) <=
+            long.Parse(m.Groups[2].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture), m.Value));
+
+        // A failed legacy statement is named (SQLSTATE, message, whether a real application meets it), not only counted.
+        var failed = Regex.Match(result.Stdout, @"p99 [\d.]+ ms, (\d+) failed");
+        Assert.True(failed.Success, result.Stdout);
+        if (failed.Groups[1].Value != "0")
+        {
+            Assert.Matches(@"\d+ × [0-9A-Z]{5} .+ — (expected of a real application|NOT expected|not expected)", result.Stdout);
+        }
     }
 
     [Fact(Timeout = TestTimeouts.Long)]

@@ -1,5 +1,5 @@
 using Npgsql;
-using TodoScale.Database.Legacy;
+using TodoScale.Simulation.LegacyData;
 using TodoScale.Database.Migration;
 
 namespace TodoScale.Cli.Tests;

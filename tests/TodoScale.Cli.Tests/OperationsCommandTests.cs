@@ -1,5 +1,5 @@
 using Npgsql;
-using TodoScale.Database.Legacy;
+using TodoScale.Simulation.LegacyData;
 
 namespace TodoScale.Cli.Tests;
 

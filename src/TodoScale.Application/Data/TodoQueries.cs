@@ -13,6 +13,8 @@ namespace TodoScale.Application.Data;
 /// Sent unprepared with PostgreSQL's default plan cache, they get custom plans instead, with the values
 /// known, the unused filters folded away and idx_todos_active_user_status_priority used for a status.
 /// Rows of every statement here have the columns of <see cref="TodoColumns"/>, in that order.
+/// Each statement is written once as a <see cref="SqlTemplate"/> (tables as placeholders); the string beside it is
+/// that template rendered for the application, and the benchmarks render the same template on their tables.
 /// </summary>
 public static class TodoQueries
 {
@@ -29,9 +31,9 @@ public static class TodoQueries
     /// $5 due_after timestamptz|null, $6 after_priority int|null, $7 after_created_at timestamptz|null,
     /// $8 after_id uuid|null, $9 limit int.
     /// </summary>
-    public const string ListActivePage = $"""
-        SELECT {TodoColumns}, NULL::timestamptz AS archived_at
-        FROM todos_active
+    public static readonly SqlTemplate ListActivePageTemplate = new($$"""
+        SELECT {{TodoColumns}}, NULL::timestamptz AS archived_at
+        FROM {todos_active}
         WHERE user_id = $1
           AND ($2::text IS NULL OR status = $2::text)
           AND ($3::uuid IS NULL OR project_id = $3::uuid)
@@ -40,7 +42,10 @@ public static class TodoQueries
           AND ($6::int IS NULL OR (priority, created_at, id) < ($6::int, $7::timestamptz, $8::uuid))
         ORDER BY priority DESC, created_at DESC, id DESC
         LIMIT $9
-        """;
+        """);
+
+    /// <inheritdoc cref="ListActivePageTemplate"/>
+    public static readonly string ListActivePage = ListActivePageTemplate.Sql;
 
     /// <summary>
     /// One page of a user's archived todos, newest completion first (idx_todos_archived_user_completed),
@@ -49,9 +54,9 @@ public static class TodoQueries
     /// $1 user_id, $2 status|null, $3 project_id|null, $4 due_before|null, $5 due_after|null,
     /// $6 after_completed_at timestamptz|null, $7 after_id uuid|null, $8 limit.
     /// </summary>
-    public const string ListArchivedPage = $"""
-        SELECT {TodoColumns}, archived_at
-        FROM todos_archived
+    public static readonly SqlTemplate ListArchivedPageTemplate = new($$"""
+        SELECT {{TodoColumns}}, archived_at
+        FROM {todos_archived}
         WHERE user_id = $1
           AND ($2::text IS NULL OR status = $2::text)
           AND ($3::uuid IS NULL OR project_id = $3::uuid)
@@ -60,16 +65,22 @@ public static class TodoQueries
           AND ($6::timestamptz IS NULL OR (completed_at, id) < ($6::timestamptz, $7::uuid))
         ORDER BY completed_at DESC, id DESC
         LIMIT $8
-        """;
+        """);
+
+    /// <inheritdoc cref="ListArchivedPageTemplate"/>
+    public static readonly string ListArchivedPage = ListArchivedPageTemplate.Sql;
 
     /// <summary>The dashboard's top open todos. $1 user_id, $2 limit.</summary>
-    public const string DashboardTopOpen = $"""
-        SELECT {TodoColumns}, NULL::timestamptz AS archived_at
-        FROM todos_active
+    public static readonly SqlTemplate DashboardTopOpenTemplate = new($$"""
+        SELECT {{TodoColumns}}, NULL::timestamptz AS archived_at
+        FROM {todos_active}
         WHERE user_id = $1 AND status IN ('todo', 'in_progress')
         ORDER BY priority DESC, created_at DESC, id DESC
         LIMIT $2
-        """;
+        """);
+
+    /// <inheritdoc cref="DashboardTopOpenTemplate"/>
+    public static readonly string DashboardTopOpen = DashboardTopOpenTemplate.Sql;
 
     /// <summary>
     /// The dashboard's counters in one pass over the user's partition. Open means todo or in_progress.
@@ -77,7 +88,7 @@ public static class TodoQueries
     /// $6 start of next week (all UTC). Columns: todo, in_progress, done, cancelled, overdue, due_today,
     /// due_this_week, completed_this_week (active and archived).
     /// </summary>
-    public const string DashboardCounts = """
+    public static readonly SqlTemplate DashboardCountsTemplate = new("""
         SELECT count(*) FILTER (WHERE status = 'todo')        AS todo,
                count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
                count(*) FILTER (WHERE status = 'done')        AS done,
@@ -86,113 +97,143 @@ public static class TodoQueries
                count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $3 AND due_date < $4) AS due_today,
                count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $5 AND due_date < $6) AS due_this_week,
                count(*) FILTER (WHERE status = 'done' AND completed_at >= $5 AND completed_at < $6)
-                 + (SELECT count(*) FROM todos_archived a
+                 + (SELECT count(*) FROM {todos_archived} a
                     WHERE a.user_id = $1 AND a.completed_at >= $5 AND a.completed_at < $6)        AS completed_this_week
-        FROM todos_active
+        FROM {todos_active}
         WHERE user_id = $1
-        """;
+        """);
+
+    /// <inheritdoc cref="DashboardCountsTemplate"/>
+    public static readonly string DashboardCounts = DashboardCountsTemplate.Sql;
 
     /// <summary>
     /// A user's projects with open and done counts (done includes archived todos).
     /// $1 user_id. Columns: id, name, description, created_at, updated_at, open_count, done_count.
     /// </summary>
-    public const string ProjectsWithCounts = """
+    public static readonly SqlTemplate ProjectsWithCountsTemplate = new("""
         SELECT p.id, p.name, p.description, p.created_at, p.updated_at,
                count(t.id) FILTER (WHERE t.status IN ('todo', 'in_progress')) AS open_count,
                count(t.id) FILTER (WHERE t.status = 'done')
-                 + (SELECT count(*) FROM todos_archived a WHERE a.user_id = $1 AND a.project_id = p.id) AS done_count
+                 + (SELECT count(*) FROM {todos_archived} a WHERE a.user_id = $1 AND a.project_id = p.id) AS done_count
         FROM projects p
-        LEFT JOIN todos_active t ON t.user_id = $1 AND t.project_id = p.id
+        LEFT JOIN {todos_active} t ON t.user_id = $1 AND t.project_id = p.id
         WHERE p.user_id = $1
         GROUP BY p.id
         ORDER BY p.name, p.id
-        """;
+        """);
+
+    /// <inheritdoc cref="ProjectsWithCountsTemplate"/>
+    public static readonly string ProjectsWithCounts = ProjectsWithCountsTemplate.Sql;
 
     /// <summary>A user's latest AI interactions. $1 user_id, $2 limit.</summary>
-    public const string RecentAiInteractions = """
+    public static readonly SqlTemplate RecentAiInteractionsTemplate = new("""
         SELECT id, todo_id, interaction_type, prompt, response, model, prompt_tokens, completion_tokens, latency_ms, created_at
         FROM ai_todo_interactions
         WHERE user_id = $1
         ORDER BY created_at DESC, id DESC
         LIMIT $2
-        """;
+        """);
+
+    /// <inheritdoc cref="RecentAiInteractionsTemplate"/>
+    public static readonly string RecentAiInteractions = RecentAiInteractionsTemplate.Sql;
 
     /// <summary>Marks an active todo done, keeping the first completion time. $1 user_id, $2 id.</summary>
-    public const string Complete = $"""
-        UPDATE todos_active SET status = 'done', completed_at = coalesce(completed_at, now())
+    public static readonly SqlTemplate CompleteTemplate = new($$"""
+        UPDATE {todos_active} SET status = 'done', completed_at = coalesce(completed_at, now())
         WHERE user_id = $1 AND id = $2
-        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
-        """;
+        RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
+        """);
+
+    /// <inheritdoc cref="CompleteTemplate"/>
+    public static readonly string Complete = CompleteTemplate.Sql;
 
     /// <summary>Reopens an active todo. $1 user_id, $2 id.</summary>
-    public const string ReopenActive = $"""
-        UPDATE todos_active SET status = 'todo', completed_at = NULL
+    public static readonly SqlTemplate ReopenActiveTemplate = new($$"""
+        UPDATE {todos_active} SET status = 'todo', completed_at = NULL
         WHERE user_id = $1 AND id = $2
-        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
-        """;
+        RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
+        """);
+
+    /// <inheritdoc cref="ReopenActiveTemplate"/>
+    public static readonly string ReopenActive = ReopenActiveTemplate.Sql;
 
     /// <summary>
     /// Moves an archived todo back into todos_active as open: delete and insert in one statement, so one
     /// transaction; a reader sees it in exactly one of the two tables, and a failure leaves it archived.
     /// $1 user_id, $2 id.
     /// </summary>
-    public const string ReopenArchived = $"""
+    public static readonly SqlTemplate ReopenArchivedTemplate = new($$"""
         WITH moved AS (
-            DELETE FROM todos_archived WHERE user_id = $1 AND id = $2
-            RETURNING {TodoColumns}
+            DELETE FROM {todos_archived} WHERE user_id = $1 AND id = $2
+            RETURNING {{TodoColumns}}
         )
-        INSERT INTO todos_active ({TodoColumns})
+        INSERT INTO {todos_active} ({{TodoColumns}})
         SELECT id, user_id, parent_todo_id, project_id, title, description, 'todo', priority, due_date, NULL,
                ai_generated, created_at, now()
         FROM moved
-        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
-        """;
+        RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
+        """);
+
+    /// <inheritdoc cref="ReopenArchivedTemplate"/>
+    public static readonly string ReopenArchived = ReopenArchivedTemplate.Sql;
 
     /// <summary>
     /// Replaces the editable fields of an active todo. A status other than done clears completed_at; done
     /// keeps the first completion time. $1 user_id, $2 id, $3 title, $4 description, $5 priority,
     /// $6 due_date, $7 project_id, $8 status|null (null keeps the status).
     /// </summary>
-    public const string Update = $"""
-        UPDATE todos_active
+    public static readonly SqlTemplate UpdateTemplate = new($$"""
+        UPDATE {todos_active}
         SET title = $3, description = $4, priority = $5, due_date = $6, project_id = $7,
             status = coalesce($8::text, status),
             completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, now()) END
         WHERE user_id = $1 AND id = $2
-        RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
-        """;
+        RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
+        """);
+
+    /// <inheritdoc cref="UpdateTemplate"/>
+    public static readonly string Update = UpdateTemplate.Sql;
 
     /// <summary>
     /// Deletes a todo and, recursively, its subtasks, active or archived (the legacy schema's
     /// ON DELETE CASCADE, which no foreign key can give across partitions). One statement, so all or
     /// nothing. Returns the number of todos deleted (0: not found for this user). $1 user_id, $2 id.
     /// </summary>
-    public const string DeleteWithSubtasks = """
+    public static readonly SqlTemplate DeleteWithSubtasksTemplate = new("""
         WITH RECURSIVE tree(id) AS (
-            SELECT id FROM todos_active WHERE user_id = $1 AND id = $2
+            SELECT id FROM {todos_active} WHERE user_id = $1 AND id = $2
             UNION
-            SELECT id FROM todos_archived WHERE user_id = $1 AND id = $2
+            SELECT id FROM {todos_archived} WHERE user_id = $1 AND id = $2
             UNION
             SELECT c.id
-            FROM (SELECT id, parent_todo_id FROM todos_active WHERE user_id = $1 AND parent_todo_id IS NOT NULL
+            FROM (SELECT id, parent_todo_id FROM {todos_active} WHERE user_id = $1 AND parent_todo_id IS NOT NULL
                   UNION ALL
-                  SELECT id, parent_todo_id FROM todos_archived WHERE user_id = $1 AND parent_todo_id IS NOT NULL) c
+                  SELECT id, parent_todo_id FROM {todos_archived} WHERE user_id = $1 AND parent_todo_id IS NOT NULL) c
             JOIN tree ON c.parent_todo_id = tree.id
         ),
         deleted_active AS (
-            DELETE FROM todos_active t USING tree WHERE t.user_id = $1 AND t.id = tree.id RETURNING t.id
+            DELETE FROM {todos_active} t USING tree WHERE t.user_id = $1 AND t.id = tree.id RETURNING t.id
         ),
         deleted_archived AS (
-            DELETE FROM todos_archived t USING tree WHERE t.user_id = $1 AND t.id = tree.id RETURNING t.id
+            DELETE FROM {todos_archived} t USING tree WHERE t.user_id = $1 AND t.id = tree.id RETURNING t.id
         )
         SELECT (SELECT count(*) FROM deleted_active) + (SELECT count(*) FROM deleted_archived)
-        """;
+        """);
+
+    /// <inheritdoc cref="DeleteWithSubtasksTemplate"/>
+    public static readonly string DeleteWithSubtasks = DeleteWithSubtasksTemplate.Sql;
 
     /// <summary>Detaches a user's todos from a project that is being deleted. $1 user_id, $2 project_id.</summary>
-    public const string DetachProjectActive =
-        "UPDATE todos_active SET project_id = NULL WHERE user_id = $1 AND project_id = $2";
+    public static readonly SqlTemplate DetachProjectActiveTemplate = new(
+        "UPDATE {todos_active} SET project_id = NULL WHERE user_id = $1 AND project_id = $2");
+
+    /// <inheritdoc cref="DetachProjectActiveTemplate"/>
+    public static readonly string DetachProjectActive = DetachProjectActiveTemplate.Sql;
 
     /// <summary>As <see cref="DetachProjectActive"/> for archived todos; updated_at keeps its value (history).</summary>
-    public const string DetachProjectArchived =
-        "UPDATE todos_archived SET project_id = NULL WHERE user_id = $1 AND project_id = $2";
+    public static readonly SqlTemplate DetachProjectArchivedTemplate = new(
+        "UPDATE {todos_archived} SET project_id = NULL WHERE user_id = $1 AND project_id = $2");
+
+    /// <inheritdoc cref="DetachProjectArchivedTemplate"/>
+    public static readonly string DetachProjectArchived = DetachProjectArchivedTemplate.Sql;
 }

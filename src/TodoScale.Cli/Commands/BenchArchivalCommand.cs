@@ -65,14 +65,14 @@ public static class BenchArchivalCommand
             var result = await new ArchivalBench(server, options, Ui.Info).RunAsync(ct);
             if (parse.GetValue(output) is { Length: > 0 } dir)
             {
-                Ui.Info($"wrote {ArchivalBench.Write(result, dir)}");
+                Ui.Info($"wrote {ArchivalReport.Write(result, dir)}");
             }
             else
             {
-                Console.WriteLine(ArchivalBench.Markdown(result));
+                Console.WriteLine(ArchivalReport.Markdown(result));
             }
 
-            foreach (var s in ArchivalBench.Summaries(result).Where(s => s.Variant.Key != ArchivalVariants.Single && s.Variant.MovesRows))
+            foreach (var s in ArchivalReport.Summaries(result).Where(s => s.Variant.Key != ArchivalVariants.Single && s.Variant.MovesRows))
             {
                 Ui.Info($"{s.Variant.Key}: {s.RateRatio:F2}x the single statement's rate, list p99 {s.P99Ratio:F2}x idle during archival: target {(s.MeetsTarget ? "met" : "not met")}");
             }

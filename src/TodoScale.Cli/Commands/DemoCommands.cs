@@ -7,7 +7,8 @@ using TodoScale.Database.Migration;
 using Npgsql;
 using TodoScale.Cli.Demo;
 using TodoScale.Cli.Infrastructure;
-using TodoScale.Database.Legacy;
+using TodoScale.Simulation.LegacyData;
+using TodoScale.Simulation.LegacyWriters;
 using TodoScale.Database.Schema;
 
 namespace TodoScale.Cli.Commands;

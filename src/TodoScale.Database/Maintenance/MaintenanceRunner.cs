@@ -5,10 +5,11 @@ using NpgsqlTypes;
 namespace TodoScale.Database.Maintenance;
 
 /// <summary>
-/// Runs the maintenance SQL functions of 003_create_maintenance_jobs.sql and 006_cluster_partitions.sql
-/// and what they cannot do themselves (VACUUM cannot run inside a function or transaction): after a
-/// daily run, VACUUM (ANALYZE) of the partitions archival deleted from and inserted into; after a
-/// cluster run (alone or at the end of the weekly run), VACUUM of the partitions it rewrote.
+/// Runs the maintenance SQL functions that 003_create_maintenance_jobs.sql installs (from the files it includes,
+/// migrations/scaling/maintenance/*.sql) and those of 006_cluster_partitions.sql, and what they cannot do
+/// themselves (VACUUM cannot run inside a function or transaction): after a daily run, VACUUM (ANALYZE) of the
+/// partitions archival deleted from and inserted into; after a cluster run (alone or at the end of the weekly
+/// run), VACUUM of the partitions it rewrote.
 /// </summary>
 public sealed class MaintenanceRunner(string connectionString)
 {

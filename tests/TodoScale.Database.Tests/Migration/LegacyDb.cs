@@ -1,4 +1,4 @@
-using TodoScale.Database.Legacy;
+using TodoScale.Simulation.LegacyData;
 using TodoScale.Database.Migration;
 using TodoScale.Database.Schema;
 

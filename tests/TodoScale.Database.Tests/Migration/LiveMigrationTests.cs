@@ -1,4 +1,5 @@
 using TodoScale.Database.Migration;
+using TodoScale.Simulation.LegacyWriters;
 using static TodoScale.Database.Tests.Migration.LegacyDb;
 
 namespace TodoScale.Database.Tests.Migration;
@@ -54,7 +55,8 @@ public sealed class LiveMigrationTests(PostgresServer server)
         await ExecAsync(admin, "SELECT * FROM migration_start()");
         var blockedId = await ScalarAsync<Guid>(admin, "SELECT id FROM todos ORDER BY id OFFSET 250 LIMIT 1");
 
-        // A writer holds the 251st row: the third batch of 100 locks rows 201..250, then waits for it.
+        // A writer holds the 251st row: the third batch of 100 copies rows 201..250 and stops before it, the
+        // fourth waits for that row alone (up to its bound).
         await using var writer = await server.OpenAsync(cs);
         await using var writerTx = await writer.BeginTransactionAsync();
         await ExecAsync(writer, "UPDATE todos SET title = 'edited while the migration waited' WHERE id = $1", blockedId);
@@ -73,7 +75,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
             await Task.Delay(20);
         }
 
-        // Two batches of copies exist in the killed transaction at this point.
+        // Three batches of copies exist in the killed transaction at this point.
         Assert.True(await ScalarAsync<bool>(admin, "SELECT pg_terminate_backend($1)", pid));
         await Assert.ThrowsAnyAsync<NpgsqlException>(() => batches);
         await writerTx.CommitAsync();
@@ -309,8 +311,8 @@ public sealed class LiveMigrationTests(PostgresServer server)
         var cs = await server.CreateEmptyDatabaseAsync("psqlpath");
         await using (var conn = await server.OpenAsync(cs))
         {
-            await TodoScale.Database.Legacy.LegacyDatabase.CreateSchemaAsync(conn);
-            await TodoScale.Database.Legacy.LegacyDatabase.GenerateAsync(conn, new TodoScale.Database.Legacy.LegacyDataOptions { Rows = 12_000 });
+            await TodoScale.Simulation.LegacyData.LegacyDatabase.CreateSchemaAsync(conn);
+            await TodoScale.Simulation.LegacyData.LegacyDatabase.GenerateAsync(conn, new TodoScale.Simulation.LegacyData.LegacyDataOptions { Rows = 12_000 });
         }
 
         foreach (var file in new[] { "001_create_partitioned_tables.sql", "002_migrate_existing_data.sql", "002_migrate_existing_data.sql" })

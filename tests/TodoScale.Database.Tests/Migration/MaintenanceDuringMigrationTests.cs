@@ -1,5 +1,6 @@
 using TodoScale.Database.Maintenance;
 using TodoScale.Database.Migration;
+using TodoScale.Simulation.LegacyWriters;
 using static TodoScale.Database.Tests.Migration.LegacyDb;
 
 namespace TodoScale.Database.Tests.Migration;

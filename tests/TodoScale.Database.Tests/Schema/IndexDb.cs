@@ -20,7 +20,7 @@ internal static partial class IndexDb
             JOIN pg_class t ON t.oid = x.indrelid
             LEFT JOIN pg_inherits h ON h.inhrelid = i.oid
             LEFT JOIN pg_class pi ON pi.oid = h.inhparent
-            WHERE t.relnamespace = 'public'::regnamespace AND t.relname <> 'todoscale_schema_versions'
+            WHERE t.relnamespace = 'public'::regnamespace AND t.relname NOT IN ('todoscale_schema_versions', 'todoscale_schema_checksums')
             ORDER BY 1
             """, conn);
         cmd.Parameters.AddWithValue(withOids);

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using TodoScale.Database.Legacy;
+using TodoScale.Simulation.LegacyData;
 using TodoScale.Database.Schema;
 
 namespace TodoScale.Database.Tests.Schema;

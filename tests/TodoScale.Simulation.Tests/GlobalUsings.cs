@@ -1,0 +1,3 @@
+global using Npgsql;
+global using TodoScale.Testing;
+global using Xunit;
