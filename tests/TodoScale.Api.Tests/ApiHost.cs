@@ -54,7 +54,7 @@ public sealed class ApiHost : IAsyncDisposable
     public async Task<(Guid Id, HttpClient Client)> NewUserAsync(bool isOperator = false)
     {
         using var scope = App.Services.CreateScope();
-        var (user, _) = await scope.ServiceProvider.GetRequiredService<TodoService>().EnsureUserAsync($"{Guid.NewGuid():N}@example.com");
+        var (user, _) = await scope.ServiceProvider.GetRequiredService<UserService>().EnsureUserAsync($"{Guid.NewGuid():N}@example.com");
         return (user.Id, Client(new TokenIssuer(Jwt).Issue(user.Id, user.Email, isOperator)));
     }
 

@@ -1,5 +1,9 @@
 global using Npgsql;
 global using TodoScale.Application.Data;
+global using TodoScale.Application.Ai;
+global using TodoScale.Application.Dashboards;
+global using TodoScale.Application.Projects;
 global using TodoScale.Application.Todos;
+global using TodoScale.Application.Users;
 global using TodoScale.Testing;
 global using Xunit;

@@ -69,8 +69,8 @@ public sealed partial class QueryPlanTests(PostgresServer server)
         await using var conn = await app.DataSource.OpenConnectionAsync();
 
         // What the API's connections do (AppConnection.ForApplication): force_generic_plan, and every statement prepared with
-        // the parameter types TodoService binds. EXECUTE's arguments cannot be bind parameters (the server evaluates them
-        // without any), so the test's own values are spelled as literals of those types.
+        // the parameter types the services bind (TodoService, ProjectService, DashboardService). EXECUTE's arguments cannot be
+        // bind parameters (the server evaluates them without any), so the test's own values are spelled as literals of those types.
         await Sql.ExecAsync(conn, "SET plan_cache_mode = force_generic_plan");
         await Sql.ExecAsync(conn, $"PREPARE statement_under_test ({string.Join(", ", parameters.Select(TypeName))}) AS {sql}");
         var plan = await Sql.ScalarAsync<string>(conn,
@@ -113,7 +113,7 @@ public sealed partial class QueryPlanTests(PostgresServer server)
         return new Seed(user, usersPartition, todo, project);
     }
 
-    // The parameters as TodoService binds each statement (same types, same nulls for the options not used).
+    // The parameters as the services bind each statement (same types, same nulls for the options not used).
     private static (string Sql, NpgsqlParameter[] Parameters) Bind(string statement, Seed seed)
     {
         NpgsqlParameter P(object? value, NpgsqlDbType type) => new() { NpgsqlDbType = type, Value = value ?? DBNull.Value };

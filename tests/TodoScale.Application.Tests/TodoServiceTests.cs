@@ -109,7 +109,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         await using var app = await AppDatabase.CreateAsync(server, "projects");
         var user = await app.NewUserAsync();
         var other = await app.NewUserAsync();
-        var home = await app.Service.CreateProjectAsync(user, "Home", null);
+        var home = await app.Projects.CreateProjectAsync(user, "Home", null);
         var open = await app.Service.CreateTodoAsync(user, new NewTodo("open", ProjectId: home.Id));
         var done = await app.Service.CreateTodoAsync(user, new NewTodo("done", ProjectId: home.Id));
         await app.Service.CompleteTodoAsync(user, done.Id);
@@ -117,17 +117,17 @@ public sealed class TodoServiceTests(PostgresServer server)
         await app.Service.CompleteTodoAsync(user, archived.Id);
         await app.ArchiveAsync(user, archived.Id);
 
-        var listed = Assert.Single(await app.Service.ListProjectsAsync(user));
+        var listed = Assert.Single(await app.Projects.ListProjectsAsync(user));
         Assert.Equal((1L, 2L), (listed.OpenCount, listed.DoneCount));
-        Assert.Empty(await app.Service.ListProjectsAsync(other));
+        Assert.Empty(await app.Projects.ListProjectsAsync(other));
         await Assert.ThrowsAsync<TodoNotFoundException>(() => app.Service.CreateTodoAsync(other, new NewTodo("x", ProjectId: home.Id)));
-        await Assert.ThrowsAsync<TodoNotFoundException>(() => app.Service.RenameProjectAsync(other, home.Id, "mine"));
-        await Assert.ThrowsAsync<TodoNotFoundException>(() => app.Service.DeleteProjectAsync(other, home.Id));
+        await Assert.ThrowsAsync<TodoNotFoundException>(() => app.Projects.RenameProjectAsync(other, home.Id, "mine"));
+        await Assert.ThrowsAsync<TodoNotFoundException>(() => app.Projects.DeleteProjectAsync(other, home.Id));
 
-        Assert.Equal("House", (await app.Service.RenameProjectAsync(user, home.Id, "House")).Name);
-        await app.Service.DeleteProjectAsync(user, home.Id);
+        Assert.Equal("House", (await app.Projects.RenameProjectAsync(user, home.Id, "House")).Name);
+        await app.Projects.DeleteProjectAsync(user, home.Id);
 
-        Assert.Empty(await app.Service.ListProjectsAsync(user));
+        Assert.Empty(await app.Projects.ListProjectsAsync(user));
         foreach (var id in new[] { open.Id, done.Id, archived.Id })
         {
             var t = await app.Service.GetTodoAsync(user, id);
@@ -144,7 +144,7 @@ public sealed class TodoServiceTests(PostgresServer server)
         await using var app = await AppDatabase.CreateAsync(server, "dashboard", new FixedClock(now));
         var user = await app.NewUserAsync();
         var other = await app.NewUserAsync();
-        var project = await app.Service.CreateProjectAsync(user, "Work", null);
+        var project = await app.Projects.CreateProjectAsync(user, "Work", null);
         async Task Row(string status, int priority, DateTime? due, DateTime? completed, Guid? owner = null) =>
             await app.ExecuteAsync("""
                 INSERT INTO todos_active (user_id, title, status, priority, due_date, completed_at, project_id)
@@ -164,9 +164,9 @@ public sealed class TodoServiceTests(PostgresServer server)
         await app.ExecuteAsync("UPDATE todos_active SET status = 'done', completed_at = $2 WHERE id = $1", archivedDone.Id, At(23, 8));
         await app.ArchiveAsync(user, archivedDone.Id);         // completed Monday this week, now archived
         var first = await app.Service.CreateTodoAsync(user, new NewTodo("ask the AI"));
-        await app.Service.RecordAiInteractionAsync(user, first.Id, new NewAiInteraction("suggest_subtasks", "p", "r", "m", 1, 2, 3));
+        await app.Ai.RecordAiInteractionAsync(user, first.Id, new NewAiInteraction("suggest_subtasks", "p", "r", "m", 1, 2, 3));
 
-        var d = await app.Service.GetDashboardAsync(user);
+        var d = await app.Dashboard.GetDashboardAsync(user);
 
         Assert.Equal(new StatusCounts(4, 1, 2, 1), d.ByStatus);
         Assert.Equal(1L, d.Overdue);
@@ -189,7 +189,7 @@ public sealed class TodoListTests(PostgresServer server)
         await using var app = await AppDatabase.CreateAsync(server, "filters");
         var user = await app.NewUserAsync();
         var other = await app.NewUserAsync();
-        var work = await app.Service.CreateProjectAsync(user, "Work", null);
+        var work = await app.Projects.CreateProjectAsync(user, "Work", null);
         DateTime Day(int d) => new(2026, 3, d, 12, 0, 0, DateTimeKind.Utc);
         var early = await app.Service.CreateTodoAsync(user, new NewTodo("early", Priority: 1, DueDate: Day(1), ProjectId: work.Id));
         var late = await app.Service.CreateTodoAsync(user, new NewTodo("late", Priority: 2, DueDate: Day(20)));

@@ -3,13 +3,17 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using TodoScale.Application.Ai;
+using TodoScale.Application.Dashboards;
+using TodoScale.Application.Projects;
 using TodoScale.Application.Todos;
 using static TodoScale.Api.Endpoints.RequestParsing;
 
 namespace TodoScale.Api.Endpoints;
 
 /// <summary>
-/// The todo API under /api. Every handler passes the token's user id to the service, which filters every
+/// The todo API under /api; each route group calls its own service (todos, projects, AI, dashboard).
+/// Every handler passes the token's user id to the service, which filters every
 /// statement on it: another user's todo or project answers 404, exactly like one that does not exist.
 /// Ids are taken as strings so that a malformed id is a 400 naming the field, not a 404 from routing.
 /// </summary>
@@ -87,10 +91,11 @@ public static class TodoApi
         return TypedResults.Created($"/api/todos/{todoId}/subtasks", created);
     }
 
-    private static async Task<Ok<IReadOnlyList<AiInteractionView>>> ListInteractions(string id, ClaimsPrincipal user, TodoService service, CancellationToken ct) =>
+    private static async Task<Ok<IReadOnlyList<AiInteractionView>>> ListInteractions(string id, ClaimsPrincipal user, AiInteractionService service,
+        CancellationToken ct) =>
         TypedResults.Ok(await service.ListAiInteractionsAsync(UserId(user), Id(id), ct));
 
-    private static async Task<Created<AiInteractionView>> RecordInteraction(string id, AiInteractionRequest body, ClaimsPrincipal user, TodoService service,
+    private static async Task<Created<AiInteractionView>> RecordInteraction(string id, AiInteractionRequest body, ClaimsPrincipal user, AiInteractionService service,
         CancellationToken ct)
     {
         var todoId = Id(id);
@@ -99,27 +104,27 @@ public static class TodoApi
         return TypedResults.Created($"/api/todos/{todoId}/ai-interactions", saved);
     }
 
-    private static async Task<Ok<IReadOnlyList<ProjectView>>> ListProjects(ClaimsPrincipal user, TodoService service, CancellationToken ct) =>
+    private static async Task<Ok<IReadOnlyList<ProjectView>>> ListProjects(ClaimsPrincipal user, ProjectService service, CancellationToken ct) =>
         TypedResults.Ok(await service.ListProjectsAsync(UserId(user), ct));
 
-    private static async Task<Created<ProjectView>> CreateProject(ProjectRequest body, ClaimsPrincipal user, TodoService service, CancellationToken ct)
+    private static async Task<Created<ProjectView>> CreateProject(ProjectRequest body, ClaimsPrincipal user, ProjectService service, CancellationToken ct)
     {
         var project = await service.CreateProjectAsync(UserId(user), body.Name, body.Description, ct);
         return TypedResults.Created($"/api/projects/{project.Id}", project);
     }
 
-    private static async Task<Ok<ProjectView>> RenameProject(string id, ProjectRequest body, ClaimsPrincipal user, TodoService service, CancellationToken ct)
+    private static async Task<Ok<ProjectView>> RenameProject(string id, ProjectRequest body, ClaimsPrincipal user, ProjectService service, CancellationToken ct)
     {
         var projectId = Id(id);
         return TypedResults.Ok(await service.RenameProjectAsync(UserId(user), projectId, body.Name, ct));
     }
 
-    private static async Task<NoContent> DeleteProject(string id, ClaimsPrincipal user, TodoService service, CancellationToken ct)
+    private static async Task<NoContent> DeleteProject(string id, ClaimsPrincipal user, ProjectService service, CancellationToken ct)
     {
         await service.DeleteProjectAsync(UserId(user), Id(id), ct);
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<Dashboard>> Dashboard(ClaimsPrincipal user, TodoService service, CancellationToken ct) =>
+    private static async Task<Ok<Dashboard>> Dashboard(ClaimsPrincipal user, DashboardService service, CancellationToken ct) =>
         TypedResults.Ok(await service.GetDashboardAsync(UserId(user), ct));
 }

@@ -18,7 +18,11 @@ using Scalar.AspNetCore;
 using TodoScale.Api.Auth;
 using TodoScale.Api.Endpoints;
 using TodoScale.Application.Data;
+using TodoScale.Application.Ai;
+using TodoScale.Application.Dashboards;
+using TodoScale.Application.Projects;
 using TodoScale.Application.Todos;
+using TodoScale.Application.Users;
 using TodoScale.Database.Maintenance;
 
 namespace TodoScale.Api.Hosting;
@@ -100,13 +104,20 @@ public static class TodoScaleApi
         services.AddSingleton(_ => NpgsqlDataSource.Create(AppConnection.ForApplication(connectionString)));
         // Pooled contexts (options built once, contexts reused): AddDbContext rebuilt the options for every request
         // scope and a DbContext's constructor copies its core options again, which every request paid because
-        // TodoService takes a context even when, as the list and the dashboard, it never touches it. perf of the API
-        // under wrk (list endpoint, 16 connections): EF Core's options code was 8% of the API process's CPU, still 3%
-        // with the options built once.
+        // TodoService takes a context even when, as the list, it never touches it. perf of the API under wrk (list
+        // endpoint, 16 connections): EF Core's options code was 8% of the API process's CPU, still 3% with the options
+        // built once.
         services.AddDbContextPool<TodoDbContext>((sp, o) => o.UseTodoScale(sp.GetRequiredService<NpgsqlDataSource>()));
-        services.AddScoped(sp => new TodoService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TodoDbContext>(),
+        // One service per route group; each endpoint resolves only its own (the dashboard's takes no DbContext at all).
+        services.AddScoped(sp => new TodoService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TodoDbContext>()));
+        services.AddScoped(sp => new ProjectService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TodoDbContext>(),
             sp.GetService<TimeProvider>()));
-        services.AddScoped(sp => new SubtaskSuggester(sp.GetRequiredService<TodoService>(), sp.GetService<IChatClient>(), config["Ai:Model"]));
+        services.AddScoped(sp => new DashboardService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetService<TimeProvider>()));
+        services.AddScoped(sp => new AiInteractionService(sp.GetRequiredService<TodoDbContext>(), sp.GetRequiredService<TodoService>(),
+            sp.GetService<TimeProvider>()));
+        services.AddScoped(sp => new UserService(sp.GetRequiredService<TodoDbContext>()));
+        services.AddScoped(sp => new SubtaskSuggester(sp.GetRequiredService<TodoService>(), sp.GetRequiredService<AiInteractionService>(),
+            sp.GetService<IChatClient>(), config["Ai:Model"]));
         services.AddSingleton(jwt);
         services.AddSingleton(new TokenIssuer(jwt));
         AddChatModel(services, config);
@@ -184,7 +195,7 @@ public static class TodoScaleApi
     public static async Task<string> CreateUserTokenAsync(WebApplication app, string email, bool isOperator = false, CancellationToken ct = default)
     {
         await using var scope = app.Services.CreateAsyncScope();
-        var (user, _) = await scope.ServiceProvider.GetRequiredService<TodoService>().EnsureUserAsync(email, ct: ct);
+        var (user, _) = await scope.ServiceProvider.GetRequiredService<UserService>().EnsureUserAsync(email, ct: ct);
         return app.Services.GetRequiredService<TokenIssuer>().Issue(user.Id, user.Email, isOperator);
     }
 

@@ -1,4 +1,6 @@
+using TodoScale.Application.Ai;
 using TodoScale.Application.Models;
+using TodoScale.Application.Paging;
 
 namespace TodoScale.Application.Todos;
 
@@ -153,6 +155,26 @@ public static class InputRules
         }
     }
 
+    /// <summary>A list's filters and size, and its cursor: <paramref name="cursor"/> is <see cref="TodoListQuery.Cursor"/> parsed (null when it does not parse).</summary>
+    internal static void ListQuery(TodoListQuery query, PageCursor? cursor, IDictionary<string, string[]> errors)
+    {
+        if (query.Status is not null && !TodoStatus.IsValid(query.Status))
+        {
+            errors["status"] = [$"must be one of {string.Join(", ", TodoStatus.All)}"];
+        }
+
+        if (query.Limit is < 1 or > TodoListQuery.MaxLimit)
+        {
+            errors["limit"] = [$"must be between 1 and {TodoListQuery.MaxLimit}"];
+        }
+
+        // A cursor of the archived part on a list without archived todos would page into rows the caller did not ask for.
+        if (query.Cursor is not null && (cursor is null || (cursor.Archived && !query.IncludeArchived)))
+        {
+            errors["cursor"] = ["is not a cursor returned by this list"];
+        }
+    }
+
     internal static void Project(string? name, string? description, IDictionary<string, string[]> errors)
     {
         Text(errors, "name", name, TextShape.SingleLine, TodoLimits.TitleMaxLength, required: true);
@@ -189,6 +211,16 @@ public static class InputRules
         }
 
         return CharacterProblem(trimmed, TextShape.SingleLine);
+    }
+
+    internal static void NewUser(string email, string? displayName, IDictionary<string, string[]> errors)
+    {
+        if (EmailProblem(email) is { } emailProblem)
+        {
+            errors["email"] = [emailProblem];
+        }
+
+        Text(errors, "displayName", displayName, TextShape.SingleLine, LabelMaxLength);
     }
 
     internal static void Priority(int priority, IDictionary<string, string[]> errors)

@@ -55,38 +55,3 @@ public sealed record TodoListQuery
 
 /// <summary>One page; NextCursor is null on the last page.</summary>
 public sealed record TodoPage(IReadOnlyList<TodoView> Items, string? NextCursor);
-
-public sealed record ProjectView(Guid Id, string Name, string? Description, DateTime CreatedAt, DateTime UpdatedAt, long OpenCount, long DoneCount);
-
-public sealed record AiInteractionView(
-    Guid Id,
-    Guid? TodoId,
-    string InteractionType,
-    string? Prompt,
-    string? Response,
-    string? Model,
-    int? PromptTokens,
-    int? CompletionTokens,
-    int? LatencyMs,
-    DateTime CreatedAt);
-
-public sealed record NewAiInteraction(
-    string InteractionType,
-    string? Prompt,
-    string? Response,
-    string? Model,
-    int? PromptTokens,
-    int? CompletionTokens,
-    int? LatencyMs);
-
-public sealed record StatusCounts(long Todo, long InProgress, long Done, long Cancelled);
-
-public sealed record Dashboard(
-    StatusCounts ByStatus,
-    long Overdue,
-    long DueToday,
-    long DueThisWeek,
-    long CompletedThisWeek,
-    IReadOnlyList<TodoView> TopOpen,
-    IReadOnlyList<ProjectView> Projects,
-    IReadOnlyList<AiInteractionView> RecentAiInteractions);

@@ -1,4 +1,5 @@
 using NpgsqlTypes;
+using TodoScale.Application.Dashboards;
 using TodoScale.Application.Data;
 using TodoScale.Application.Todos;
 
@@ -20,7 +21,7 @@ public static class ApiGenerators
 }
 
 /// <summary>
-/// The endpoints the API stage measures and, for each, the statements TodoService sends for that request with the
+/// The endpoints the API stage measures and, for each, the statements its service sends for that request with the
 /// values it binds, so that the database-only run does the database work of the request and nothing else.
 /// </summary>
 public static class ApiEndpoints
@@ -56,12 +57,12 @@ public static class ApiEndpoints
     public static string Describe(ApiEndpoint endpoint) => endpoint switch
     {
         ApiEndpoint.List => $"`TodoQueries.ListActivePage` with status `todo`, no filters, no cursor, limit {ListLimit + 1} (ListTodosAsync asks for one row more than the page to know whether a next page exists)",
-        ApiEndpoint.Dashboard => $"`DashboardCounts`, `DashboardTopOpen` (limit {TodoService.DashboardTopOpenCount}), `ProjectsWithCounts`, `RecentAiInteractions` (limit {TodoService.DashboardRecentAiCount}), as GetDashboardAsync binds them and sends them: in one round trip",
+        ApiEndpoint.Dashboard => $"`DashboardCounts`, `DashboardTopOpen` (limit {DashboardService.TopOpenCount}), `ProjectsWithCounts`, `RecentAiInteractions` (limit {DashboardService.RecentAiCount}), as GetDashboardAsync binds them and sends them: in one round trip",
         _ => endpoint.ToString(),
     };
 
     /// <summary>
-    /// The statements of <see cref="TodoService.ListTodosAsync"/> or <see cref="TodoService.GetDashboardAsync"/> for one
+    /// The statements of <see cref="TodoService.ListTodosAsync"/> or <see cref="DashboardService.GetDashboardAsync"/> for one
     /// request; <paramref name="now"/> stands for the request's clock (the dashboard's "overdue", "today", "this week").
     /// </summary>
     public static IReadOnlyList<BenchStatement> Statements(ApiEndpoint endpoint, DateTime now) => endpoint switch
@@ -88,9 +89,9 @@ public static class ApiEndpoints
         return
         [
             new(TodoQueries.DashboardCountsTemplate, [new(Tstz, now), new(Tstz, today), new(Tstz, today.AddDays(1)), new(Tstz, weekStart), new(Tstz, weekStart.AddDays(7))]),
-            new(TodoQueries.DashboardTopOpenTemplate, [new(NpgsqlDbType.Integer, TodoService.DashboardTopOpenCount)]),
+            new(TodoQueries.DashboardTopOpenTemplate, [new(NpgsqlDbType.Integer, DashboardService.TopOpenCount)]),
             new(TodoQueries.ProjectsWithCountsTemplate, []),
-            new(TodoQueries.RecentAiInteractionsTemplate, [new(NpgsqlDbType.Integer, TodoService.DashboardRecentAiCount)]),
+            new(TodoQueries.RecentAiInteractionsTemplate, [new(NpgsqlDbType.Integer, DashboardService.RecentAiCount)]),
         ];
     }
 }

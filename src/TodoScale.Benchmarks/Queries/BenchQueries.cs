@@ -1,4 +1,5 @@
 using NpgsqlTypes;
+using TodoScale.Application.Dashboards;
 using TodoScale.Application.Data;
 using TodoScale.Application.Todos;
 
@@ -77,7 +78,7 @@ public static class BenchQueries
                 single
                     ? new(DashboardCountsSingle, [.. DashboardArgs(ctx), new(Tstz, ctx.ArchivedThrough)], Baseline(table))
                     : new(TodoQueries.DashboardCountsTemplate, DashboardArgs(ctx)),
-                OnTable(TodoQueries.DashboardTopOpenTemplate, [new(NpgsqlDbType.Integer, TodoService.DashboardTopOpenCount)], single ? table : null),
+                OnTable(TodoQueries.DashboardTopOpenTemplate, [new(NpgsqlDbType.Integer, DashboardService.TopOpenCount)], single ? table : null),
             ],
             QueryKind.ListWithArchive => single
                 ?
@@ -108,7 +109,7 @@ public static class BenchQueries
         new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, ListLimit),
     ];
 
-    // As TodoService.GetDashboardAsync binds them: now, today, tomorrow, this Monday, next Monday (UTC).
+    // As DashboardService.GetDashboardAsync binds them: now, today, tomorrow, this Monday, next Monday (UTC).
     private static BenchArg[] DashboardArgs(BenchQueryContext ctx)
     {
         var today = ctx.Now.Date;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using TodoScale.Api.Auth;
 using TodoScale.Application.Data;
 using TodoScale.Application.Todos;
+using TodoScale.Application.Users;
 using TodoScale.Cli.Infrastructure;
 using TodoScale.Database.Schema;
 
@@ -42,7 +43,7 @@ public static class UsersCommands
             await new SchemaMigrator(cs).MigrateAsync(ct: ct);
             await using var dataSource = Npgsql.NpgsqlDataSource.Create(cs);
             await using var db = TodoDbContext.Create(dataSource);
-            var service = new TodoService(dataSource, db);
+            var service = new UserService(db);
             TodoScale.Application.Models.User user;
             bool created;
             try

@@ -2,14 +2,16 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using TodoScale.Application.Models;
+using TodoScale.Application.Todos;
 
-namespace TodoScale.Application.Todos;
+namespace TodoScale.Application.Ai;
 
 /// <summary>
 /// Asks a chat model (any IChatClient: OpenAI-compatible endpoint in production, a fake in tests) to break a
-/// todo into subtasks, stores them as ai_generated todos under it and logs the interaction.
+/// todo into subtasks, stores them as ai_generated todos under it and logs the interaction
+/// (<see cref="AiInteractionService.SaveSuggestionsAsync"/>: both in one transaction).
 /// </summary>
-public sealed class SubtaskSuggester(TodoService todos, IChatClient? chatClient, string? configuredModel = null)
+public sealed class SubtaskSuggester(TodoService todos, AiInteractionService interactions, IChatClient? chatClient, string? configuredModel = null)
 {
     public const string InteractionType = "suggest_subtasks";
     public const int MaxSubtasks = 10;
@@ -52,10 +54,10 @@ public sealed class SubtaskSuggester(TodoService todos, IChatClient? chatClient,
                 new NewTodo(title, Priority: todo.Priority, ProjectId: todo.ProjectId, ParentTodoId: todo.Id, AiGenerated: true), ct));
         }
 
-        var interaction = todos.NewInteraction(userId, todo.Id, new NewAiInteraction(
+        var interaction = interactions.NewInteraction(userId, todo.Id, new NewAiInteraction(
             InteractionType, prompt, text, response.ModelId ?? configuredModel,
             ToInt(response.Usage?.InputTokenCount), ToInt(response.Usage?.OutputTokenCount), (int)watch.ElapsedMilliseconds));
-        return await todos.SaveSuggestionsAsync(subtasks, interaction, ct);
+        return await interactions.SaveSuggestionsAsync(subtasks, interaction, ct);
     }
 
     /// <summary>A JSON array of strings when the model obeyed, else one subtask per non-empty line (bullets and numbers stripped).</summary>
