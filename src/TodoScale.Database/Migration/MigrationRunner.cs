@@ -77,7 +77,7 @@ public sealed class MigrationRunner(string connectionString)
                 throw new MigrationBusyException(holders);
             }
 
-            await TakeOverAsync(conn, holders, ct);
+            await TakeOverAsync(conn, migration, holders, ct);
         }
 
         // Released explicitly: a pooled connection would otherwise keep the session lock until it is reused.
@@ -188,7 +188,7 @@ public sealed class MigrationRunner(string connectionString)
     /// Ends the sessions that hold the migration lock, then takes it. Safe for the data: a terminated batch rolls
     /// back whole (its copies and its progress row go together) and the next batch redoes it.
     /// </summary>
-    private static async Task TakeOverAsync(NpgsqlConnection conn, IReadOnlyList<MigrationSession> holders, CancellationToken ct)
+    private static async Task TakeOverAsync(NpgsqlConnection conn, LegacyMigration migration, IReadOnlyList<MigrationSession> holders, CancellationToken ct)
     {
         foreach (var h in holders.Where(h => h.HoldsLock))
         {
@@ -201,7 +201,7 @@ public sealed class MigrationRunner(string connectionString)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new MigrationBusyException(await new LegacyMigration(conn.ConnectionString).SessionsAsync(ct));
+                throw new MigrationBusyException(await migration.SessionsAsync(ct));
             }
 
             await Task.Delay(100, ct);
