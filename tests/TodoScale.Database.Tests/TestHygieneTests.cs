@@ -8,12 +8,6 @@ namespace TodoScale.Database.Tests;
 /// </summary>
 public sealed partial class TestHygieneTests
 {
-    /// <summary>
-    /// Files another branch is still giving timeouts, by path under tests/. Each entry must still need its place:
-    /// once a file's tests all have their timeout, the test below fails until the entry is removed.
-    /// </summary>
-    private static readonly string[] StillWithoutTimeouts = [];
-
     [Fact(Timeout = TestTimeouts.Quick)]
     public async Task every_fact_and_theory_under_tests_names_a_timeout_from_TestTimeouts()
     {
@@ -45,12 +39,9 @@ public sealed partial class TestHygieneTests
 
         // A scan that found nothing would pass for the wrong reason (a moved folder, a changed attribute spelling).
         Assert.True(checkedTests > 100, $"only {checkedTests} tests found under {root}");
-        var foreign = missing.Where(m => !StillWithoutTimeouts.Any(f => m.StartsWith(f + ":", StringComparison.Ordinal))).ToList();
-        Assert.True(foreign.Count == 0,
+        Assert.True(missing.Count == 0,
             "every test needs a timeout, e.g. [Fact(Timeout = TestTimeouts.Database)] (see tests/TodoScale.Testing/TestTimeouts.cs); " +
-            "xunit enforces it on async tests only, so the method must return Task. Missing:\n" + string.Join("\n", foreign));
-        var done = StillWithoutTimeouts.Where(f => !missing.Any(m => m.StartsWith(f + ":", StringComparison.Ordinal))).ToList();
-        Assert.True(done.Count == 0, $"these files have a timeout on every test now; remove them from {nameof(StillWithoutTimeouts)}: {string.Join(", ", done)}");
+            "xunit enforces it on async tests only, so the method must return Task. Missing:\n" + string.Join("\n", missing));
     }
 
     /// <summary>The repository's tests/ folder, found by walking up from the test binaries.</summary>
