@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 using TodoScale.Database.Cluster;
 
@@ -13,33 +12,13 @@ public static class PgDump
     /// </summary>
     public static async Task<string> SchemaAsync(PostgresBinaries binaries, string connectionString, params string[] options)
     {
-        var cs = new NpgsqlConnectionStringBuilder(connectionString);
-        var psi = new ProcessStartInfo(binaries.PgDump)
+        var (code, stdout, stderr) = await ClientProgram.RunAsync(binaries.PgDump, connectionString, ["--schema-only", "--no-password"], options);
+        if (code != 0)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "--schema-only", "--no-password", "-h", cs.Host!, "-p", cs.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", cs.Username!, "-d", cs.Database! }.Concat(options))
-        {
-            psi.ArgumentList.Add(a);
+            throw new InvalidOperationException($"pg_dump of {new NpgsqlConnectionStringBuilder(connectionString).Database} exited {code}: {stderr}");
         }
 
-        foreach (var (k, v) in TodoScale.Database.Connections.ConnectionStrings.LibpqCredentials(connectionString))
-        {
-            psi.Environment[k] = v;
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"pg_dump of {cs.Database} exited {p.ExitCode}: {await stderr}");
-        }
-
-        return string.Join('\n', (await stdout).Split('\n')
+        return string.Join('\n', stdout.Split('\n')
             .Where(l => !l.StartsWith("\\restrict ", StringComparison.Ordinal) && !l.StartsWith("\\unrestrict ", StringComparison.Ordinal)));
     }
 }

@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using Npgsql;
 using TodoScale.Database.Cluster;
-using TodoScale.Database.Connections;
 
 namespace TodoScale.Testing;
 
@@ -16,29 +13,8 @@ public static class Psql
 
     private static async Task<(int ExitCode, string Output)> RunAsync(PostgresBinaries binaries, string connectionString, string[] args)
     {
-        var cs = new NpgsqlConnectionStringBuilder(connectionString);
-        var psi = new ProcessStartInfo(binaries.Psql)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "-X", "-h", cs.Host!, "-p", cs.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", cs.Username!, "-d", cs.Database! }.Concat(args))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        // The built-in cluster's strings carry Passfile=, not a password: without PGPASSFILE psql would ask on a terminal nobody watches.
-        foreach (var (k, v) in ConnectionStrings.LibpqCredentials(connectionString))
-        {
-            psi.Environment[k] = v;
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + await stderr);
+        var (code, stdout, stderr) = await ClientProgram.RunAsync(binaries.Psql, connectionString, ["-X"], args);
+        return (code, stdout + stderr);
     }
 
     /// <summary>The repository's migrations/scaling folder, found by walking up from the test binaries.</summary>
