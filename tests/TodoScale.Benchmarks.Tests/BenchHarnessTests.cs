@@ -109,6 +109,33 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Assert.Equal(result.GrownRows - result.Data.Rows, result.Data.ArchivedRows * result.HistoryYears);
     }
 
+    [Fact(Timeout = TestTimeouts.Long)]
+    public async Task pgbench_measures_the_top20_statement_of_every_layout_end_to_end_and_the_report_shows_it()
+    {
+        var options = SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}")) with
+        {
+            Clients = [1], Rounds = 1, Operations = false, Queries = [QueryKind.Top20], PgBench = true,
+        };
+        var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
+
+        // One pgbench run per stage, layout and user set, each with transactions done and a statement latency parsed.
+        foreach (var stage in result.Stages)
+        {
+            foreach (var layout in stage.Layouts)
+            {
+                foreach (var set in new[] { UserSets.Skewed, UserSets.Heavy })
+                {
+                    var cell = Assert.Single(result.PgBench, p => p.Stage == stage.Key && p.Layout.Key == layout.Key && p.UserSet == set);
+                    Assert.True(cell.Result.Tps > 0 && cell.Result.StatementLatencyMs > 0, $"pgbench {stage.Key}/{layout.Key}/{set}: {cell.Result}");
+                }
+            }
+        }
+
+        Assert.Contains(result.PgBench, p => p.Layout.Key == BenchLayouts.Tuned.Key);
+        var md = BenchReport.Markdown(result, []);
+        Assert.Contains("pgbench", md);
+    }
+
     [Fact(Timeout = TestTimeouts.Quick)]
     public async Task pgbench_output_gives_tps_and_the_latency_of_the_last_statement_even_when_truncated()
     {

@@ -130,22 +130,30 @@ internal static class ApiReport
 
             var ratio = api.Stats.PerSecond / db.Stats.PerSecond;
             var heavy = Pair(r, UserSets.Heavy, generator);
-            measured.Add(string.Create(Inv, $"{name} {ratio:F2}× ({api.Stats.PerSecond:N0} vs {db.Stats.PerSecond:N0} req/s), p99 {Ms(api.Stats.P99Ms)} ms{(heavy is null ? "" : $" (heavy users: {heavy})")}"));
-            verdicts.Add((name, api.Errors == 0 && ratio >= TargetRatio && api.Stats.P99Ms < TargetP99Ms));
+            measured.Add(string.Create(Inv, $"{name} {ratio:F2}× ({api.Stats.PerSecond:N0} vs {db.Stats.PerSecond:N0} req/s), p99 {Ms(api.Stats.P99Ms)} ms{(heavy is null ? "" : $" (heavy users: {heavy.Value.Text})")}"));
+            // The target holds for every user set measured: heavy users missing it is a miss, not a footnote.
+            var met = api.Errors == 0 && ratio >= TargetRatio && api.Stats.P99Ms < TargetP99Ms
+                      && (heavy is null || heavy.Value.Met);
+            verdicts.Add((name, met));
         }
 
         var verdict = verdicts.All(v => v.Met) ? "met"
             : verdicts.Any(v => v.Met) ? string.Join(", ", verdicts.Select(v => v.Met ? $"met with {v.Generator}" : $"**not met** with {v.Generator}"))
             : "**not met**";
-        return $"| {target} | {TargetClients} clients, skewed users, final layout, generator on the same cores: {string.Join("; ", measured)} | {verdict} |";
+        return $"| {target} | {TargetClients} clients, skewed and heavy users, final layout, generator on the same cores: {string.Join("; ", measured)} | {verdict} |";
     }
 
-    private static string? Pair(BenchResult r, string set, string generator)
+    private static (string Text, bool Met)? Pair(BenchResult r, string set, string generator)
     {
         var db = r.Api(ApiEndpoint.List, set, TargetClients, ApiGenerators.Database);
         var api = r.Api(ApiEndpoint.List, set, TargetClients, generator);
-        return db is null || api is null || db.Stats.PerSecond <= 0 ? null
-            : string.Create(Inv, $"{api.Stats.PerSecond / db.Stats.PerSecond:F2}×, p99 {Ms(api.Stats.P99Ms)} ms");
+        if (db is null || api is null || db.Stats.PerSecond <= 0)
+        {
+            return null;
+        }
+
+        var ratio = api.Stats.PerSecond / db.Stats.PerSecond;
+        return (string.Create(Inv, $"{ratio:F2}×, p99 {Ms(api.Stats.P99Ms)} ms"), api.Errors == 0 && ratio >= TargetRatio && api.Stats.P99Ms < TargetP99Ms);
     }
 
     private static string Rate(ApiCell? c) => c is null ? "n/a" : c.Stats.PerSecond.ToString("N0", Inv);

@@ -27,6 +27,16 @@ public static class BenchLayouts
     /// <summary>(b) the same rows in one table with the best composite (key-only) index for each query, vacuumed.</summary>
     public static readonly BenchLayout Indexed = new("b", "(b) single table, best composite indexes", LayoutKind.SingleTable, "bench_todos_indexed", null, true);
 
+    /// <summary>(b) with the plan cache setting TodoScale runs with: splits the plan cache's share of the gain from the rest.</summary>
+    public static readonly BenchLayout IndexedGeneric = Indexed with { Key = "b-generic", Name = "(b) single table, best composite indexes, force_generic_plan", PlanCacheMode = "force_generic_plan" };
+
+    /// <summary>
+    /// (b*) the peer tuned as well as we are: (b)'s rows and indexes in a table CLUSTERed by user (the same key order
+    /// cluster_partitions() gives each partition), vacuumed, run with force_generic_plan. What is left between it and
+    /// TodoScale is partitioning alone.
+    /// </summary>
+    public static readonly BenchLayout Tuned = new("b*", "(b*) single table, best indexes, clustered by user, force_generic_plan", LayoutKind.SingleTable, "bench_todos_tuned", "force_generic_plan", true);
+
     /// <summary>(b+) the same rows in one table with exactly TodoScale's index set (covering, partial), vacuumed.</summary>
     public static readonly BenchLayout Covering = new("b+", "(b+) single table, TodoScale's own indexes", LayoutKind.SingleTable, "bench_todos_covering", null, true);
 

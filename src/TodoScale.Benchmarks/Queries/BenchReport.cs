@@ -34,12 +34,11 @@ public static partial class BenchReport
         sb.AppendLine(Inv, $"**Machine**: {r.Machine.Cores} cores, {r.Machine.MemoryMb / 1024.0:F1} GiB memory, {r.Machine.Os}, {r.Machine.Runtime}. " +
                            $"**PostgreSQL**: {r.Machine.PostgresVersion.Split(" on ")[0]}, shared_buffers {r.Machine.SharedBuffers}; the benchmark client runs on the same machine.");
         sb.AppendLine();
-        sb.AppendLine("**How to read the figures.** The machine was shared with other jobs (builds and tests of other helpers) while this ran, so absolute " +
-                      "figures are noisy. Every layout is measured in the same run, on the same rows, back to back for each cell, and the comparisons below are " +
+        sb.AppendLine("**How to read the figures.** " + MachineLoadSentence(r) + " Every layout is measured in the same run, on the same rows, back to back for each cell, and the comparisons below are " +
                       "ratios within one run. Latencies are measured by the client (Npgsql, prepared statements, one connection per client, closed loop), " +
                       "end to end, in milliseconds; p50 is the median. Each cell is measured in " +
                       $"{o.Rounds} rounds of {o.Duration.TotalSeconds:F1} s (after {o.Warmup.TotalSeconds:F1} s of unmeasured warm-up each), the layouts taking turns within a round, " +
-                      "and every figure in a table (p50, p95, p99, req/s) is the **median over the rounds**. The dataset fits in the OS cache but not in shared_buffers, " +
+                      "and every figure in a table (p50, p95, p99, req/s) is the **median over the rounds**. " + SamplesSentence(r) + " The dataset fits in the OS cache but not in shared_buffers, " +
                       "so a layout that touches more pages pays for reading them from the OS cache — as a real server whose history outgrows its memory does.");
         sb.AppendLine();
 
@@ -61,10 +60,14 @@ public static partial class BenchReport
         sb.AppendLine("- **(a0)** the guide's \"before\": the legacy table with nothing but its primary key, which cannot serve a per-user query — measured on `todos` with index scans switched off for the session (`enable_indexscan`, `enable_bitmapscan`, `enable_indexonlyscan` off), one client only, after maintenance.");
         sb.AppendLine("- **(a)** the legacy `todos` table as the application has it: primary key and an index on `user_id` (exactly what `LegacyDatabase` creates).");
         sb.AppendLine("- **(b)** the honest peer as the issue defines it: a copy of `todos` in one plain table with the best composite (key-only) B-tree index for each query — " +
-                      "`(user_id, status, priority DESC, created_at DESC, id DESC)` (the guide's top-20 index), `(user_id, due_date)`, `(user_id, completed_at)`, `(user_id, created_at DESC, id DESC)` — in legacy row order, vacuumed.");
+                      "`(user_id, status, priority DESC, created_at DESC, id DESC)` (the guide's top-20 index), `(user_id, priority DESC, created_at DESC, id DESC)` (the list and top-open order without a status filter), " +
+                      "`(user_id, due_date)`, `(user_id, completed_at)`, `(user_id, created_at DESC, id DESC)` — in legacy row order, vacuumed, PostgreSQL's default plan cache.");
+        sb.AppendLine("- **(b-generic)** (b) run with `plan_cache_mode=force_generic_plan`, TodoScale's setting: the plan cache's share of any gain.");
+        sb.AppendLine("- **(b\\*)** the peer tuned as well as we are: (b)'s rows and indexes in `bench_todos_tuned`, CLUSTERed by `(user_id, status, priority DESC, created_at DESC, id DESC)` — the key order `cluster_partitions()` gives each partition — " +
+                      "vacuumed, run with `force_generic_plan`. Between (b\\*) and TodoScale's final layout only the partitioning differs.");
         sb.AppendLine("- **(b+)** a stronger peer, to separate what the indexes buy from what the layout buys: the same single-table copy with exactly the index set 005 gives `todos_active` " +
                       "(including the covering, partial dashboard index `(user_id, due_date) INCLUDE (status) WHERE status IN ('todo','in_progress')`), vacuumed so it gets index-only scans too.");
-        sb.AppendLine("- **TodoScale**: `todos_active` + `todos_archived` with the indexes of `migrations/scaling/005_indexing_optimization.sql`, measured as migrated with PostgreSQL's default plan cache (custom plans: every execution of a prepared statement is planned again) and with `plan_cache_mode=force_generic_plan` (one generic plan, partitions pruned at executor start-up); then, after maintenance clusters each partition by user, the **final** layout (clustered, force_generic_plan). All single tables use the default plan cache.");
+        sb.AppendLine("- **TodoScale**: `todos_active` + `todos_archived` with the indexes of `migrations/scaling/005_indexing_optimization.sql`, measured as migrated with PostgreSQL's default plan cache (custom plans: every execution of a prepared statement is planned again) and with `plan_cache_mode=force_generic_plan` (one generic plan, partitions pruned at executor start-up); then, after maintenance clusters each partition by user, the **final** layout (clustered, force_generic_plan). (a), (b) and (b+) use the default plan cache, (b-generic) and (b\\*) TodoScale's force_generic_plan.");
         sb.AppendLine();
 
         sb.AppendLine("Users: **skewed** = " + UserSets.Describe(UserSets.Skewed) + "; **heavy** = " + UserSets.Describe(UserSets.Heavy) + ".");
@@ -86,6 +89,8 @@ public static partial class BenchReport
         AppendTargets(sb, r);
 
         AppendTuning(sb, r);
+
+        AppendEqualPeer(sb, r);
 
         foreach (var stage in r.Stages)
         {

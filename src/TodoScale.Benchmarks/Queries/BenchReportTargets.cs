@@ -59,7 +59,7 @@ public static partial class BenchReport
             if (dash is not null && dashB is not null)
             {
                 var ratio = dashB.Stats.P99Ms / dash.Stats.P99Ms;
-                var plus = dashBp is null ? "" : $"; (b+) {Ms(dashBp.Stats.P99Ms)} ms = {dashBp.Stats.P99Ms / dash.Stats.P99Ms:F2}× (same indexes: the gain over (b) is the covering index, which a single table can have too)";
+                var plus = dashBp is null ? "" : $"; (b+) {Ms(dashBp.Stats.P99Ms)} ms = {dashBp.Stats.P99Ms / dash.Stats.P99Ms:F2}× ({IndexShare(dashB.Stats.P99Ms, dashBp.Stats.P99Ms, dash.Stats.P99Ms)})";
                 sb.AppendLine(Inv, $"| Heavy-user dashboard p99 ≥ 3× lower than (b) | {c} client(s): p99 {Ms(dash.Stats.P99Ms)} ms vs (b) {Ms(dashB.Stats.P99Ms)} ms = {ratio:F2}× lower{plus} | {(ratio >= 3 ? "met" : "**not met**")} |");
             }
         }
@@ -70,7 +70,7 @@ public static partial class BenchReport
         var dash1 = r.Cell(st, final, QueryKind.Dashboard, UserSets.Heavy, 1);
         if (list is not null && listA is not null)
         {
-            sb.AppendLine(Inv, $"| Guide: user todo query 50–200 ms (from 2–5 s) | list with archive p99 {Ms(list.Stats.P99Ms)} ms ((a): {Ms(listA.Stats.P99Ms)} ms) | met (far below) |");
+            sb.AppendLine(Inv, $"| Guide: user todo query 50–200 ms (from 2–5 s) | list with archive p99 {Ms(list.Stats.P99Ms)} ms ((a): {Ms(listA.Stats.P99Ms)} ms) | {GuideRange(list.Stats.P99Ms, 50, 200)} |");
         }
 
         if (top1 is not null)
@@ -80,7 +80,7 @@ public static partial class BenchReport
 
         if (dash1 is not null)
         {
-            sb.AppendLine(Inv, $"| Guide: dashboard 0.5–1 s (from 5–10 s) | heavy users p99 {Ms(dash1.Stats.P99Ms)} ms | {(dash1.Stats.P99Ms < 500 ? "met (far below)" : "**not met**")} |");
+            sb.AppendLine(Inv, $"| Guide: dashboard 0.5–1 s (from 5–10 s) | heavy users p99 {Ms(dash1.Stats.P99Ms)} ms | {GuideRange(dash1.Stats.P99Ms, 500, 1000)} |");
         }
 
         var dumpLegacy = r.Operations.FirstOrDefault(op => op.Operation.StartsWith("pg_dump", StringComparison.Ordinal) && op.Subject.Contains("legacy", StringComparison.Ordinal));
@@ -94,6 +94,28 @@ public static partial class BenchReport
         sb.AppendLine(ApiReport.TargetRow(r));
         sb.AppendLine("| Migration ≥ 60% / archival ≥ 50% of single-statement rate | measured by `todoscale bench migration` and `todoscale bench archival` (their sections of this file) | — |");
         sb.AppendLine();
+    }
+
+    // The guide promises a range; a figure below its low end is met, and how far below is said in numbers.
+    private static string GuideRange(double p99Ms, double lowMs, double highMs) =>
+        double.IsNaN(p99Ms) ? "n/a"
+        : p99Ms > highMs ? $"**not met** ({p99Ms / highMs:F1}× above {highMs:N0} ms)"
+        : p99Ms >= lowMs ? "met (within the range)"
+        : string.Create(Inv, $"met ({lowMs / p99Ms:N0}× below the range's low end)");
+
+    // What the same index set in one table, (b+), recovers of the gap between (b) and TodoScale: computed, not assumed.
+    private static string IndexShare(double bMs, double bPlusMs, double finalMs)
+    {
+        var gap = bMs - finalMs;
+        if (double.IsNaN(gap) || gap <= 0)
+        {
+            return "TodoScale is not ahead of (b) here";
+        }
+
+        var share = (bMs - bPlusMs) / gap;
+        return share >= 0.8 ? $"TodoScale's index set in one table recovers {share * 100:F0}% of the gap to (b): the gain is mostly the indexes, which a single table can have too"
+            : share <= 0.2 ? $"TodoScale's index set in one table recovers only {share * 100:F0}% of the gap to (b): the gain is mostly the layout"
+            : $"TodoScale's index set in one table recovers {share * 100:F0}% of the gap to (b); the layout gives the rest";
     }
 
     private static void AppendTuning(StringBuilder sb, BenchResult r)

@@ -57,6 +57,16 @@ public sealed class BenchResult
     /// <summary>Non-200 answers over the whole API stage; any is a failed run.</summary>
     public long ApiErrors => ApiCells.Sum(c => c.Errors);
 
+    /// <summary>Share of the machine's CPU busy over a few seconds just before the run and just after it (other jobs' load), null where /proc cannot say.</summary>
+    public double? BackgroundBusyBefore { get; set; }
+    public double? BackgroundBusyAfter { get; set; }
+
+    /// <summary>How long the peer's CLUSTER held its whole-table ACCESS EXCLUSIVE lock (its upkeep's longest lock).</summary>
+    public TimeSpan? PeerClusterLock { get; set; }
+
+    /// <summary>The longest single partition's CLUSTER in cluster_partitions() (TodoScale's longest upkeep lock) and which partition.</summary>
+    public (TimeSpan Duration, string Step)? PartitionClusterLock { get; set; }
+
     /// <summary>Total rows of the grown single table (b) after history growth; 0 when growth was not measured.</summary>
     public long GrownRows { get; set; }
 

@@ -155,6 +155,7 @@ public sealed partial class BenchRunner
             SELECT name, bytes FROM (VALUES
                 ('todos', pg_total_relation_size('todos')),
                 ('bench_todos_indexed', pg_total_relation_size('bench_todos_indexed')),
+                ('bench_todos_tuned', pg_total_relation_size('bench_todos_tuned')),
                 ('bench_todos_covering', pg_total_relation_size('bench_todos_covering')),
                 ('todos_active', (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'todos_active'::regclass)),
                 ('todos_archived', (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass))
