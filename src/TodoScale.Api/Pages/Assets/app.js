@@ -82,6 +82,10 @@ async function loadProjects() {
       ...projects.map(p => el('option', { value: p.id }, p.name)));
     select.value = projects.some(p => p.id === value) ? value : '';
   }
+  if (projects.length === 0) {
+    $('#project-table tbody').replaceChildren(el('tr', {}, el('td', { colspan: 4, class: 'muted' }, 'No projects yet.')));
+    return;
+  }
   $('#project-table tbody').replaceChildren(...projects.map(p => el('tr', {},
     el('td', {}, p.name), el('td', { class: 'num' }, p.openCount), el('td', { class: 'num' }, p.doneCount),
     el('td', { class: 'actions' },
