@@ -31,6 +31,8 @@ public sealed class Browser : IAsyncLifetime
             Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"],
         });
+        // Playwright's assertions wait 5 s by default: too short for a page that polls while the 2 cores also build.
+        SetDefaultExpectTimeout(30_000);
         Directory.CreateDirectory(ScreenshotFolder);
     }
 

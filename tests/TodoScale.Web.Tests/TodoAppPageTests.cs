@@ -138,4 +138,42 @@ public sealed class TodoAppPageTests(PostgresServer server, Browser browser) : I
         await Expect(page.Locator("#todo-table tbody tr")).ToHaveCountAsync(24);
         await Browser.ScreenshotAsync(page, "app-list");
     }
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_todo_added_from_the_keyboard_can_be_edited_moved_to_a_project_and_deleted()
+    {
+        var page = await browser.NewPageAsync();
+        await _host.SignInAsync(page);
+        await page.GetByLabel("Name").FillAsync("Household");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add project" }).ClickAsync();
+        await Expect(page.Locator("#project-table tbody tr", new() { HasText = "Household" })).ToHaveCountAsync(1);
+
+        // Keyboard only: focus the title, type, Enter submits the form.
+        await page.Locator("#new-title").FocusAsync();
+        await page.Keyboard.TypeAsync("Fix the tap");
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.Locator("#status")).ToHaveTextAsync("Added “Fix the tap”.");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Open Fix the tap" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog);
+        await dialog.GetByLabel("Title").FillAsync("Fix the kitchen tap");
+        await dialog.GetByLabel("Status").SelectOptionAsync("in_progress");
+        await dialog.GetByLabel("Project").SelectOptionAsync(new SelectOptionValue { Label = "Household" });
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await Expect(page.Locator("#dialog-status")).ToHaveTextAsync("Saved.");
+        await page.Keyboard.PressAsync("Escape");
+        await Expect(dialog).ToBeHiddenAsync();
+
+        var row = page.Locator("#todo-table tbody tr", new() { HasText = "Fix the kitchen tap" });
+        await Expect(row).ToContainTextAsync("in_progress");
+        await Expect(row).ToContainTextAsync("Household");
+        await Expect(page.Locator("[data-card=\"In progress\"] dd")).ToHaveTextAsync("1");
+        await Expect(page.Locator("#project-table tbody tr", new() { HasText = "Household" }).Locator("td").Nth(1)).ToHaveTextAsync("1");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete Fix the kitchen tap" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+
+        await Expect(page.Locator("#status")).ToHaveTextAsync("Deleted “Fix the kitchen tap”.");
+        await Expect(page.Locator("#todo-table tbody")).ToHaveTextAsync("No todos match.");
+        await Expect(page.Locator("[data-card=\"In progress\"] dd")).ToHaveTextAsync("0");
+    }
 }

@@ -50,7 +50,12 @@ export function columns(items, { label }) {
     bar.append(svg('title', {}, `${item.label}: ${item.valueText}`));
     root.append(bar);
     root.append(svg('text', { x: (x + slot * 0.35).toFixed(1), y: (height - bottom - h - 3).toFixed(1), 'text-anchor': 'middle' }, item.valueText));
-    root.append(svg('text', { x: (x + slot * 0.35).toFixed(1), y: height - bottom + 14, 'text-anchor': 'middle' }, item.label));
+    // 'YYYY-MM': the month under each bar, the year only under the first bar and each January, so 15+ months still fit.
+    const [year, month] = item.label.split('-');
+    root.append(svg('text', { x: (x + slot * 0.35).toFixed(1), y: height - bottom + 14, 'text-anchor': 'middle' }, month ?? item.label));
+    if (year && (n === 0 || month === '01')) {
+      root.append(svg('text', { x: (x + slot * 0.35).toFixed(1), y: height - bottom + 28, 'text-anchor': 'middle' }, year));
+    }
   });
   if (items.length === 0) root.append(svg('text', { x: left, y: height / 2 }, 'No archive months yet.'));
   return root;

@@ -99,10 +99,16 @@ async function loadPartitions() {
 
 async function loadIndexes() {
   const rows = await api('GET', '/api/ops/indexes');
-  $('#index-table').replaceChildren(table(rows.slice(0, 40), [
+  const columns = [
     { key: 'index_name', label: 'Index' }, { key: 'table_name', label: 'Table' }, { key: 'index_scans', label: 'Scans', num: true },
     { key: 'tuples_read', label: 'Tuples read', num: true }, { key: 'size_mb', label: 'MB', num: true, digits: 2 },
-  ], rows.length > 40 ? `The 40 most used of ${rows.length} indexes` : `${rows.length} indexes`));
+  ];
+  // Each index of each of the 16 partitions is a row: the most used first, the rest (often the unused ones) folded away.
+  const unused = rows.filter(r => r.index_scans === 0).length;
+  $('#index-table').replaceChildren(
+    el('p', {}, `${fmtNumber(rows.length)} indexes, ${fmtNumber(unused)} never scanned since the statistics were reset.`),
+    table(rows.slice(0, 12), columns, 'The 12 most used'),
+    rows.length > 12 ? el('details', {}, el('summary', {}, `All ${rows.length} indexes`), table(rows, columns)) : '');
 }
 
 // Panels for features other parts of TodoScale add (standbys, Citus): a server without them answers 404.
