@@ -22,7 +22,6 @@ public static class OpsConsoleApi
         SELECT history_id, step, status, rows_affected, duration_ms, CASE WHEN status = 'FAILED' THEN error ELSE detail END AS detail
         FROM maintenance_job_log WHERE history_id = ANY($1) ORDER BY id
         """;
-    public const string MigrationStatusSql = "SELECT * FROM migration_status()";
     public const string RecentBatchesSql = "SELECT id, step, start_time, end_time, rows_moved, status, detail FROM migration_progress ORDER BY start_time DESC, id DESC LIMIT 12";
 
     // The copy rate over the batches of the last 30 s before the newest one: a rate since the start would hide a
@@ -82,9 +81,9 @@ public static class OpsConsoleApi
         return TypedResults.Ok(runs);
     }
 
-    private static async Task<IResult> MigrationLive(NpgsqlDataSource ds, OpsActions actions, CancellationToken ct)
+    private static async Task<IResult> MigrationLive(NpgsqlDataSource ds, OpsActions actions, MigrationCounts counts, CancellationToken ct)
     {
-        var status = (await RowsAsync(ds, MigrationStatusSql, ct)).FirstOrDefault();
+        var status = await counts.StatusAsync(sql => RowsAsync(ds, sql, ct), ct);
         var batches = await RowsAsync(ds, RecentBatchesSql, ct);
         double? rate = null;
         await using (var cmd = ds.CreateCommand(RecentRateSql))

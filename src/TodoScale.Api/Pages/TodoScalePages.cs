@@ -29,6 +29,7 @@ public static class TodoScalePages
     {
         services.AddTodoScaleSessions();
         services.AddSingleton(sp => new SignInCodes(sp.GetRequiredService<JwtSettings>(), sp.GetService<TimeProvider>()));
+        services.AddSingleton<MigrationCounts>();
         services.AddSingleton(sp => new OpsActions(connectionString, sp.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>()));
         return services;
     }
