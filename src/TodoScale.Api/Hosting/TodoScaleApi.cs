@@ -17,6 +17,7 @@ using OpenAI;
 using Scalar.AspNetCore;
 using TodoScale.Api.Auth;
 using TodoScale.Api.Endpoints;
+using TodoScale.Api.Pages;
 using TodoScale.Application.Data;
 using TodoScale.Application.Ai;
 using TodoScale.Application.Dashboards;
@@ -138,6 +139,8 @@ public static class TodoScaleApi
             };
         });
         services.AddAuthorizationBuilder().AddPolicy(OperatorPolicy, p => p.RequireRole(TokenIssuer.OperatorRole));
+        // The web pages (/ and /ops): their session cookie next to bearer tokens, sign-in codes, the console's actions.
+        services.AddTodoScalePages(connectionString);
 
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -185,6 +188,7 @@ public static class TodoScaleApi
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
         app.MapTodoApi();
         app.MapOperatorApi();
+        app.MapTodoScalePages();
         return app;
     }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using TodoScale.Api.Hosting;
+using TodoScale.Api.Pages;
 using TodoScale.Database.Maintenance;
 using TodoScale.Database.Migration;
 using Npgsql;
@@ -184,6 +185,11 @@ public static class DemoCommands
                 Ui.Info($"  token for demo@example.com: {token}");
                 Ui.Info($"  curl -s -X POST {url}/api/todos -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"title\":\"Try TodoScale\",\"priority\":3}}'");
                 Ui.Info($"  curl -s {url}/api/todos -H 'Authorization: Bearer {token}'");
+                // The demo's user is its operator too: one link opens both pages. One-time, so a second browser needs
+                // `todoscale users sign-in-link --email demo@example.com --operator`.
+                var signIn = await TodoScalePages.CreateSignInLinkAsync(app, url, "demo@example.com", isOperator: true, TimeSpan.FromHours(1), ct);
+                Ui.Info($"  todo app: {url}/   operator console: {url}/ops");
+                Ui.Info($"  sign in (once, within an hour): {signIn}");
             }, ct);
         });
         return demo;

@@ -40,6 +40,9 @@ public static class ServeCommands
             {
                 Ui.Success($"TodoScale API listening on {url}");
                 Ui.Info($"  API reference: {url}/scalar   OpenAPI: {url}/openapi/v1.json   health: {url}/health");
+                Ui.Info($"  todo app: {url}/   operator console: {url}/ops   sign in: todoscale users sign-in-link --email you@example.com [--operator]" +
+                        (url == DefaultUrl ? "" : $" --url {url}") +
+                        (ctx.HasExplicitDatabase(parse) ? " --database \"<the same database as serve>\"" : ""));
                 // The token must be issued against the same database, or its user does not exist here.
                 Ui.Info("  token: todoscale users add --email you@example.com" +
                         (ctx.HasExplicitDatabase(parse) ? " --database \"<the same database as serve>\"" : ""));

@@ -64,6 +64,7 @@ public static class UsersCommands
         });
 
         users.Subcommands.Add(add);
+        users.Subcommands.Add(UsersSignInLinkCommand.Create(ctx));
         return users;
     }
 }

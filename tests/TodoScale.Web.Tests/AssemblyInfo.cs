@@ -1,0 +1,2 @@
+[assembly: AssemblyFixture(typeof(TodoScale.Testing.PostgresServer))]
+[assembly: AssemblyFixture(typeof(TodoScale.Web.Tests.Browser))]
