@@ -94,46 +94,76 @@ public sealed partial class LocalCitusCluster
     /// </summary>
     private async Task EnsureCitusSettingsAsync(LocalCluster node, CancellationToken ct)
     {
-        string preload;
-        string walLevel;
+        var desired = _nodeOptions.Settings.Where(kv => NodeSettings.ContainsKey(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value.Trim('\''));
         await using (var conn = new NpgsqlConnection(node.ConnectionString("postgres")))
         {
             await conn.OpenAsync(ct);
-            await using var read = new NpgsqlCommand("SELECT current_setting('shared_preload_libraries'), current_setting('wal_level')", conn);
-            await using (var reader = await read.ExecuteReaderAsync(ct))
+            var preload = await CurrentSettingAsync(conn, "shared_preload_libraries", ct);
+            var libraries = preload!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
+            if (libraries.FirstOrDefault() == "citus" && await CurrentSettingAsync(conn, "wal_level", ct) == "logical")
             {
-                await reader.ReadAsync(ct);
-                preload = reader.GetString(0);
-                walLevel = reader.GetString(1);
-            }
-
-            var libraries = preload.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
-            if (libraries.FirstOrDefault() == "citus" && walLevel == "logical")
-            {
+                await EnsureCitusGucsAsync(conn, desired, ct);
                 return;
             }
 
             // Citus must come first in shared_preload_libraries; libraries already listed stay.
-            var settings = _nodeOptions.Settings.Where(kv => NodeSettings.ContainsKey(kv.Key))
-                .ToDictionary(kv => kv.Key, kv => kv.Value.Trim('\''));
-            settings["shared_preload_libraries"] = string.Join(",", libraries.Where(l => l != "citus").Prepend("citus"));
-            foreach (var (name, value) in settings)
-            {
-                // Names and values cannot be parameters of ALTER SYSTEM; format() on the server quotes them.
-                await using var build = new NpgsqlCommand("SELECT format('ALTER SYSTEM SET %I = %L', $1::text, $2::text)", conn);
-                build.Parameters.AddWithValue(name);
-                build.Parameters.AddWithValue(value);
-                var sql = (string)(await build.ExecuteScalarAsync(ct))!;
-                await using var alter = new NpgsqlCommand(sql, conn);
-                await alter.ExecuteNonQueryAsync(ct);
-            }
+            desired["shared_preload_libraries"] = string.Join(",", libraries.Where(l => l != "citus").Prepend("citus"));
+            // The server knows citus.* settings only once it has loaded Citus: those follow the restart.
+            await AlterSystemAsync(conn, desired.Where(kv => !kv.Key.StartsWith("citus.", StringComparison.Ordinal)), ct);
         }
 
         NpgsqlConnection.ClearAllPools();
         await node.StopAsync(ct);
         await node.StartAsync(database: null, ct);
+        await using (var conn = new NpgsqlConnection(node.ConnectionString("postgres")))
+        {
+            await conn.OpenAsync(ct);
+            await EnsureCitusGucsAsync(conn, desired, ct);
+        }
+
         _nodeOptions.Notice?.Invoke(
             $"The PostgreSQL in {node.ServerRoot} now loads Citus (shared_preload_libraries, wal_level = logical; set with ALTER SYSTEM) and was restarted.");
+    }
+
+    /// <summary>The citus.* node settings (reloadable), for a node whose postgresql.conf was written without them.</summary>
+    private static async Task EnsureCitusGucsAsync(NpgsqlConnection conn, IReadOnlyDictionary<string, string> desired, CancellationToken ct)
+    {
+        var differing = new List<KeyValuePair<string, string>>();
+        foreach (var setting in desired.Where(kv => kv.Key.StartsWith("citus.", StringComparison.Ordinal)))
+        {
+            if (await CurrentSettingAsync(conn, setting.Key, ct) != setting.Value)
+            {
+                differing.Add(setting);
+            }
+        }
+
+        if (differing.Count > 0)
+        {
+            await AlterSystemAsync(conn, differing, ct);
+            await using var reload = new NpgsqlCommand("SELECT pg_reload_conf()", conn);
+            await reload.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    private static async Task<string?> CurrentSettingAsync(NpgsqlConnection conn, string name, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT current_setting($1, true)", conn);
+        cmd.Parameters.AddWithValue(name);
+        return await cmd.ExecuteScalarAsync(ct) as string;
+    }
+
+    private static async Task AlterSystemAsync(NpgsqlConnection conn, IEnumerable<KeyValuePair<string, string>> settings, CancellationToken ct)
+    {
+        foreach (var (name, value) in settings)
+        {
+            // Names and values cannot be parameters of ALTER SYSTEM; format() on the server quotes them.
+            await using var build = new NpgsqlCommand("SELECT format('ALTER SYSTEM SET %I = %L', $1::text, $2::text)", conn);
+            build.Parameters.AddWithValue(name);
+            build.Parameters.AddWithValue(value);
+            var sql = (string)(await build.ExecuteScalarAsync(ct))!;
+            await using var alter = new NpgsqlCommand(sql, conn);
+            await alter.ExecuteNonQueryAsync(ct);
+        }
     }
 
     /// <summary>
