@@ -122,6 +122,8 @@ public static class DbCommands
             db.Subcommands.Add(c);
         }
 
+        db.Subcommands.Add(DbAddWorkerCommand.Create(ctx));
+
         return db;
     }
 }

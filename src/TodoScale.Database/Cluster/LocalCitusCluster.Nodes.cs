@@ -204,7 +204,7 @@ public sealed partial class LocalCitusCluster
     }
 
     /// <summary>The coordinator's databases that have the citus extension (each keeps its own pg_dist_node).</summary>
-    private async Task<IReadOnlyList<string>> CitusDatabasesAsync(CancellationToken ct)
+    public async Task<IReadOnlyList<string>> CitusDatabasesAsync(CancellationToken ct)
     {
         var names = new List<string>();
         await using (var conn = new NpgsqlConnection(Coordinator.ConnectionString("postgres")))

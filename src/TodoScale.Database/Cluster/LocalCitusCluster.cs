@@ -147,10 +147,10 @@ public sealed partial class LocalCitusCluster
     }
 
     /// <summary>
-    /// Starts one more local worker (the next number), makes <paramref name="database"/> a Citus database on it and
-    /// registers it. Moves no shards: the caller rebalances.
+    /// Starts one more local worker (the next number) and registers it in every Citus database of the coordinator (each
+    /// keeps its own pg_dist_node), creating the database and the extension on it. Moves no shards: the caller rebalances.
     /// </summary>
-    public async Task<CitusNode> AddLocalWorkerAsync(string database, CancellationToken ct = default)
+    public async Task<CitusNode> AddLocalWorkerAsync(CancellationToken ct = default)
     {
         await CitusAvailability.RequireInstalledAsync(_binaries ?? Coordinator.Binaries, ct);
         var number = LocalWorkerCount + 1;
@@ -159,7 +159,11 @@ public sealed partial class LocalCitusCluster
         await StartNodeAsync(node.Cluster, ct);
         await AdoptCoordinatorPasswordAsync(node.Cluster, ct);
         await WriteServerPasswordFilesAsync(Nodes, ct);
-        await EnsureDatabaseAsync(database, ct);
+        foreach (var database in await CitusDatabasesAsync(ct))
+        {
+            await EnsureDatabaseAsync(database, ct);
+        }
+
         return node;
     }
 
