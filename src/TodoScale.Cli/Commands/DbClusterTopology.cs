@@ -98,9 +98,9 @@ public static class DbClusterTopology
         return ExitCodes.Success;
     }
 
-    public static async Task ShowNodesAsync(LocalCitusCluster citus, CancellationToken ct)
+    public static async Task ShowNodesAsync(LocalCitusCluster citus, CancellationToken ct, string database = LocalCluster.DefaultDatabase)
     {
-        var nodes = await citus.GetStatusAsync(ct: ct);
+        var nodes = await citus.GetStatusAsync(database, ct);
         Ui.Table(["node", "role", "address", "state", "registered", "shards", "folder"], nodes.Select(n => (IReadOnlyList<string>)
         [
             n.Name, n.Role.ToString().ToLowerInvariant(), $"{n.Host}:{n.Port}", n.State,

@@ -138,6 +138,24 @@ public sealed partial class LocalCitusCluster
         await RegisterNodesAsync(database, new Dictionary<int, int>(), ct);
     }
 
+    /// <summary>
+    /// Drops <paramref name="database"/> on every node. Dropping it on the coordinator alone leaves its shards on the
+    /// workers, where a database of the same name made later would find them (and Citus would refuse to place its own).
+    /// </summary>
+    public async Task DropDatabaseAsync(string database, CancellationToken ct = default)
+    {
+        foreach (var node in Nodes)
+        {
+            await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(node.Cluster.ConnectionString("postgres")) { Pooling = false }.ConnectionString);
+            await conn.OpenAsync(ct);
+            // Identifiers cannot be parameters; format('%I') on the server quotes the name.
+            await using var build = new NpgsqlCommand("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)", conn);
+            build.Parameters.AddWithValue(database);
+            await using var drop = new NpgsqlCommand((string)(await build.ExecuteScalarAsync(ct))!, conn);
+            await drop.ExecuteNonQueryAsync(ct);
+        }
+    }
+
     /// <summary>Stops every node, workers first (the coordinator's maintenance daemon then sees no half-stopped cluster for long).</summary>
     public async Task StopAsync(CancellationToken ct = default)
     {
