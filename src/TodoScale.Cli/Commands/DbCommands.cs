@@ -97,6 +97,8 @@ public static class DbCommands
             db.Subcommands.Add(c);
         }
 
+        db.Subcommands.Add(DbDistributeCommand.Create(ctx));
+
         return db;
     }
 }
