@@ -144,8 +144,16 @@ DECLARE
     v_steps   text[] := '{}';  -- triples: table, action, statement
 BEGIN
     IF NOT v_citus OR todoscale_citus_table_type('users'::regclass) IS DISTINCT FROM 'reference' THEN
-        v_steps := v_steps || ARRAY['users', 'reference table (blocks writes to users while it copies them)',
-                                    'SELECT create_reference_table(''users'')'];
+        -- create_reference_table('users') turns every table that references users into a Citus local table, which
+        -- takes their ACCESS EXCLUSIVE locks after its own on users, while an application INSERT into todos_active
+        -- holds that table and then checks its foreign key on users: a deadlock (seen under writers). Locking the
+        -- referencing tables first, in the application's order, makes writers wait for the step instead. The step
+        -- is short (it copies users only); lock_timeout bounds how long it queues the application behind a long
+        -- transaction, after which it fails and the next run tries again.
+        v_steps := v_steps || ARRAY['users', 'reference table (blocks writes to all five tables while it copies users)',
+            'BEGIN; SET LOCAL lock_timeout = ''10s''; '
+            'LOCK TABLE projects, todos_active, todos_archived, ai_todo_interactions, users IN ACCESS EXCLUSIVE MODE; '
+            'SELECT create_reference_table(''users''); COMMIT'];
     END IF;
     FOREACH v_table IN ARRAY ARRAY['projects', 'todos_active', 'todos_archived', 'ai_todo_interactions'] LOOP
         CONTINUE WHEN v_citus AND todoscale_citus_table_type(v_table::regclass) = 'distributed';

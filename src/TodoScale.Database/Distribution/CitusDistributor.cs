@@ -58,26 +58,55 @@ public sealed class CitusDistributor(string connectionString)
             await set.ExecuteNonQueryAsync(ct);
         }
 
-        var plan = await ReadPlanAsync(conn, ct);
-        foreach (var step in plan)
+        var ran = new List<DistributionStep>();
+        for (var round = 1; ; round++)
         {
-            onStart?.Invoke(step, plan.Count);
-            var watch = Stopwatch.StartNew();
-            // No client-side timeout: copying a large table online takes as long as it takes; Ctrl-C cancels the
-            // statement and Citus cleans up what a cancelled concurrent copy left (the next run starts it again).
-            await using var cmd = new NpgsqlCommand(step.Statement, conn) { CommandTimeout = 0 };
-            await cmd.ExecuteNonQueryAsync(ct);
-            onDone?.Invoke(step, watch.Elapsed);
-        }
+            var plan = await ReadPlanAsync(conn, ct);
+            if (plan.Count == 0)
+            {
+                return ran;
+            }
 
-        var left = await ReadPlanAsync(conn, ct);
-        if (left.Count > 0)
-        {
-            throw new InvalidOperationException($"distribute.sql still plans {left.Count} step(s) after running its plan, next: {left[0].Statement}");
-        }
+            if (round > MaxRounds)
+            {
+                throw new InvalidOperationException($"distribute.sql still plans {plan.Count} step(s) after {MaxRounds} rounds, next: {plan[0].Statement}");
+            }
 
-        return plan;
+            try
+            {
+                foreach (var step in plan)
+                {
+                    onStart?.Invoke(step, plan.Count);
+                    var watch = Stopwatch.StartNew();
+                    // No client-side timeout: copying a large table online takes as long as it takes; Ctrl-C cancels the
+                    // statement and Citus cleans up what a cancelled concurrent copy left (the next run starts it again).
+                    await using var cmd = new NpgsqlCommand(step.Statement, conn) { CommandTimeout = 0 };
+                    await cmd.ExecuteNonQueryAsync(ct);
+                    onDone?.Invoke(step, watch.Elapsed);
+                    ran.Add(step);
+                }
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable && round < MaxRounds)
+            {
+                // A step lost a deadlock or its lock_timeout against the application: it was rolled back whole. Plan
+                // again from what is in the database now, after giving the application's transactions time to end.
+                if (conn.State != System.Data.ConnectionState.Open || conn.FullState.HasFlag(System.Data.ConnectionState.Broken))
+                {
+                    throw;
+                }
+
+                await using (var rollback = new NpgsqlCommand("ROLLBACK", conn))
+                {
+                    await rollback.ExecuteNonQueryAsync(ct);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(round), ct);
+            }
+        }
     }
+
+    /// <summary>How often a plan is read again after a step lost a deadlock or a lock timeout.</summary>
+    public const int MaxRounds = 4;
 
     /// <summary>The plan as it stands, without running it (the script's definitions must be installed: RunAsync does that).</summary>
     public static async Task<List<DistributionStep>> ReadPlanAsync(NpgsqlConnection conn, CancellationToken ct)
