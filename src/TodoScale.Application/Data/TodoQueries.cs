@@ -141,9 +141,13 @@ public static class TodoQueries
     /// <inheritdoc cref="RecentAiInteractionsTemplate"/>
     public static readonly string RecentAiInteractions = RecentAiInteractionsTemplate.Sql;
 
-    /// <summary>Marks an active todo done, keeping the first completion time. $1 user_id, $2 id.</summary>
+    /// <summary>
+    /// Marks an active todo done, keeping the first completion time. $1 user_id, $2 id, $3 now (timestamptz): a
+    /// parameter, not now(), because Citus refuses a non-immutable function inside COALESCE/CASE of a distributed
+    /// UPDATE ("non-IMMUTABLE functions are not allowed in CASE or COALESCE statements").
+    /// </summary>
     public static readonly SqlTemplate CompleteTemplate = new($$"""
-        UPDATE {todos_active} SET status = 'done', completed_at = coalesce(completed_at, now()), updated_at = now()
+        UPDATE {todos_active} SET status = 'done', completed_at = coalesce(completed_at, $3::timestamptz), updated_at = now()
         WHERE user_id = $1 AND id = $2
         RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
         """);
@@ -184,13 +188,13 @@ public static class TodoQueries
     /// <summary>
     /// Replaces the editable fields of an active todo. A status other than done clears completed_at; done
     /// keeps the first completion time. $1 user_id, $2 id, $3 title, $4 description, $5 priority,
-    /// $6 due_date, $7 project_id, $8 status|null (null keeps the status).
+    /// $6 due_date, $7 project_id, $8 status|null (null keeps the status), $9 now (timestamptz; see <see cref="Complete"/>).
     /// </summary>
     public static readonly SqlTemplate UpdateTemplate = new($$"""
         UPDATE {todos_active}
         SET title = $3, description = $4, priority = $5, due_date = $6, project_id = $7,
             status = coalesce($8::text, status),
-            completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, now()) END,
+            completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, $9::timestamptz) END,
             updated_at = now()
         WHERE user_id = $1 AND id = $2
         RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at

@@ -87,13 +87,13 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
         ]);
         yield return (nameof(TodoQueries.ProjectsWithCounts), TodoQueries.ProjectsWithCounts, [u]);
         yield return (nameof(TodoQueries.RecentAiInteractions), TodoQueries.RecentAiInteractions, [u, P(5, NpgsqlDbType.Integer)]);
-        yield return (nameof(TodoQueries.Complete), TodoQueries.Complete, [u, id]);
+        yield return (nameof(TodoQueries.Complete), TodoQueries.Complete, [u, id, P(Now, NpgsqlDbType.TimestampTz)]);
         yield return (nameof(TodoQueries.ReopenActive), TodoQueries.ReopenActive, [u, id]);
         yield return (nameof(TodoQueries.ReopenArchived), TodoQueries.ReopenArchived, [u, id]);
         yield return (nameof(TodoQueries.Update), TodoQueries.Update,
         [
             u, id, P("renamed", NpgsqlDbType.Text), noText, P(2, NpgsqlDbType.Integer), P(Now, NpgsqlDbType.TimestampTz),
-            P(project, NpgsqlDbType.Uuid), P("in_progress", NpgsqlDbType.Text),
+            P(project, NpgsqlDbType.Uuid), P("in_progress", NpgsqlDbType.Text), P(Now, NpgsqlDbType.TimestampTz),
         ]);
         yield return (nameof(TodoQueries.DeleteWithSubtasks), TodoQueries.DeleteWithSubtasks, [u, id]);
         yield return (nameof(TodoQueries.DetachProjectActive), TodoQueries.DetachProjectActive, [u, P(project, NpgsqlDbType.Uuid)]);
