@@ -53,7 +53,19 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
                 }
             }
 
-            var plan = string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN EXECUTE {prepared} ({arguments})"));
+            string plan;
+            try
+            {
+                plan = string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN EXECUTE {prepared} ({arguments})"));
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.FeatureNotSupported && name == nameof(TodoQueries.ReopenArchived))
+            {
+                // Citus cannot EXPLAIN EXECUTE a prepared INSERT ... SELECT with parameters (it runs it: the API's reopen
+                // works). A custom plan is the statement with the values in place: explain that.
+                var literal = Parameter().Replace(sql, m => Literal(parameters[int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - 1]));
+                plan = string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN {literal}"));
+            }
+
             var tasks = TaskCount().Matches(plan).Select(m => m.Groups[1].Value).ToList();
             if (tasks.Count == 0 || tasks.Any(t => t != "1"))
             {
@@ -66,6 +78,9 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
 
     [GeneratedRegex(@"Task Count: (\d+)")]
     private static partial Regex TaskCount();
+
+    [GeneratedRegex(@"\$(\d+)\b")]
+    private static partial Regex Parameter();
 
     // Every TodoQueries statement, bound as the services bind it (types and nulls).
     private static IEnumerable<(string Name, string Sql, NpgsqlParameter[] Parameters)> Statements(Guid user, Guid todo, Guid project)
