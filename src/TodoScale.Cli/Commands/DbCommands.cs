@@ -122,6 +122,7 @@ public static class DbCommands
             db.Subcommands.Add(c);
         }
 
+        db.Subcommands.Add(DbDistributeCommand.Create(ctx));
         db.Subcommands.Add(DbAddWorkerCommand.Create(ctx));
 
         return db;
