@@ -53,7 +53,7 @@ for r in $(seq 1 "$rounds"); do
         lat=$(pgbench -n -M prepared -c 1 -T "$seconds" -f "$bench" "$conn dbname=$db" 2>/dev/null | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p')
         echo "round $r $db latency_ms $lat"
     done
-done | tee /dev/stderr | awk '{sum[$2]+=$4; n[$2]++} END {s=sum["todoscale_router_single"]/n["todoscale_router_single"]; c=sum["todoscale_router_citus"]/n["todoscale_router_citus"];
+done | tee /dev/stderr | awk '{sum[$3]+=$5; n[$3]++} END {s=sum["todoscale_router_single"]/n["todoscale_router_single"]; c=sum["todoscale_router_citus"]/n["todoscale_router_citus"];
     printf "single node %.3f ms, coordinator + workers %.3f ms, ratio %.2f\n", s, c, c/s}'
 rm -f "$bench"
 for db in todoscale_router_single todoscale_router_citus; do psql_on postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
