@@ -78,15 +78,15 @@ public static class DbClusterTopology
         return ExitCodes.Success;
     }
 
-    /// <summary>The nodes table of db status; true when the coordinator runs (then the schema part follows).</summary>
-    public static async Task<bool> ShowStatusAsync(CliContext ctx, ParseResult parse, CancellationToken ct)
+    /// <summary>The nodes table of db status; the coordinator's connection string when it runs (then the schema part follows), else null.</summary>
+    public static async Task<string?> ShowStatusAsync(CliContext ctx, ParseResult parse, CancellationToken ct)
     {
         var citus = ctx.Citus(parse);
         var state = await citus.GetStateAsync(ct);
         Ui.Info($"built-in Citus cluster ({citus.Root}): coordinator {state.ToString().ToLowerInvariant()}" +
                 (state == LocalClusterState.Running ? $" on {citus.Url()}" : "") + $", {citus.LocalWorkerCount} local worker(s)");
         await ShowNodesAsync(citus, ct);
-        return state == LocalClusterState.Running;
+        return state == LocalClusterState.Running ? citus.ConnectionString() : null;
     }
 
     /// <summary>db url of a Citus folder: starts every node (idempotent), prints the coordinator's URL.</summary>

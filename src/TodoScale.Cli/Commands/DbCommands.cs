@@ -67,9 +67,12 @@ public static class DbCommands
         var status = new Command("status", "Show the built-in server's state (every node of a Citus cluster: role, port, state, shards), applied and pending scripts, and the partitions present.");
         status.SetHandler(async (parse, ct) =>
         {
+            string? citusCoordinator = null;
             if (!ctx.HasExplicitDatabase(parse) && ctx.IsCitus(parse))
             {
-                if (!await DbClusterTopology.ShowStatusAsync(ctx, parse, ct))
+                // Status only looks: the coordinator's database directly, never a start of the stopped nodes.
+                citusCoordinator = await DbClusterTopology.ShowStatusAsync(ctx, parse, ct);
+                if (citusCoordinator is null)
                 {
                     return ExitCodes.Success;
                 }
@@ -91,7 +94,7 @@ public static class DbCommands
                 }
             }
 
-            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var cs = citusCoordinator ?? await ctx.ResolveConnectionStringAsync(parse, ct);
             var schema = await new SchemaMigrator(cs).GetStatusAsync(ct);
             Ui.Table(["script", "state"],
                 schema.Applied.Select(s => (IReadOnlyList<string>)[s, "applied"])
