@@ -45,6 +45,31 @@ BEGIN
 END;
 $$;
 
+-- Whether p_table is a Citus distributed (hash) or reference table. False on a server without Citus.
+-- Here because every later script uses it: 001 (triggers), 002 (preflight), 007, the maintenance files and
+-- migrations/citus/distribute.sql.
+CREATE OR REPLACE FUNCTION todoscale_citus_table_type(p_table regclass) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_type text;
+BEGIN
+    IF p_table IS NULL OR to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT CASE partmethod WHEN ''h'' THEN ''distributed'' WHEN ''n'' THEN
+                 CASE repmodel WHEN ''t'' THEN ''reference'' ELSE ''local'' END END
+             FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1'
+        INTO v_type USING p_table;
+    RETURN v_type;
+END;
+$$;
+
+-- True when todos_active is distributed by Citus: the maintenance functions take their Citus path then.
+CREATE OR REPLACE FUNCTION todoscale_is_distributed() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(todoscale_citus_table_type(to_regclass('todos_active')) = 'distributed', false);
+$$;
+
 -- Creates the monthly partition of a range-partitioned table (todos_archived, ai_todo_interactions)
 -- that holds p_month, named PARENT_YYYY_MM, with bounds in UTC. Rows of that month already sitting in
 -- the DEFAULT partition are moved into it in the same transaction: PostgreSQL refuses to create a
@@ -194,10 +219,13 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- Triggers and foreign keys
 -- ---------------------------------------------------------------------------------------------
+-- Not on a table Citus distributes: Citus refuses triggers there (unless citus.enable_unsafe_triggers),
+-- and distribute.sql drops this one; the application's UPDATEs set updated_at themselves (see 007).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'todos_active_touch_updated_at'
-                   AND tgrelid = 'todos_active'::regclass) THEN
+                   AND tgrelid = 'todos_active'::regclass)
+       AND todoscale_citus_table_type('todos_active'::regclass) IS NULL THEN
         CREATE TRIGGER todos_active_touch_updated_at BEFORE UPDATE ON todos_active
             FOR EACH ROW EXECUTE FUNCTION todoscale_touch_updated_at();
     END IF;

@@ -159,6 +159,17 @@ DECLARE
     v_state text;
     v_new bigint;
 BEGIN
+    -- On a Citus database the checks below are joins of the legacy (local) table with tables that are or
+    -- will be distributed, which Citus refuses, and the mirror trigger would write across shards from a
+    -- local trigger. The migration is made for one node; Citus comes after it. Returned first and alone,
+    -- so migration_start() refuses before anything is created.
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN QUERY SELECT 'citus_coordinator'::text, 'blocking'::text, 0::bigint,
+            'this database has the Citus extension: migrate the legacy todos table on one PostgreSQL node first '
+            '(todoscale migrate run, validate, cutover, on the database before CREATE EXTENSION citus), then distribute it '
+            '(todoscale db distribute, or psql -f migrations/citus/distribute.sql)'::text;
+        RETURN;
+    END IF;
     IF to_regclass('todos') IS NULL THEN
         RETURN QUERY SELECT 'legacy_table'::text, 'blocking'::text, 0::bigint,
             'there is no legacy todos table in this database: nothing to migrate'::text;

@@ -151,6 +151,21 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+    -- On Citus the coordinator's partitions are empty shells: the correlation that picks the candidates
+    -- (pg_stats) is empty there, so every partition would be rewritten every week, and Citus propagates CLUSTER
+    -- to the shards but not this session's lock_timeout (citus.propagate_set_commands = none), so a shard's
+    -- CLUSTER could queue its readers behind a long transaction on a worker: the very wait this procedure
+    -- bounds. Skipped, with the reason, instead of reporting shells as clustered.
+    IF todoscale_is_distributed() THEN
+        PERFORM todoscale_record_maintenance_step(run_id, 'cluster', 'SKIPPED', 0, clock_timestamp(),
+            'todos_active is distributed by Citus: the coordinator''s partitions are empty shells without statistics to pick '
+            'candidates from, and lock_timeout does not reach the workers'' shards, where CLUSTER would run unbounded; '
+            'rows stay in write order on the workers (docs/scale-out.md)');
+        COMMIT;
+        PERFORM pg_advisory_unlock(v_key);
+        RAISE NOTICE 'cluster_partitions skipped: todos_active is distributed by Citus';
+        RETURN;
+    END IF;
     -- The RUNNING history row becomes visible; the session lock stays.
     COMMIT;
 

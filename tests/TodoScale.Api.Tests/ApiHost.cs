@@ -25,9 +25,12 @@ public sealed class ApiHost : IAsyncDisposable
     public JwtSettings Jwt { get; }
     public Uri BaseAddress { get; }
 
-    public static async Task<ApiHost> StartAsync(PostgresServer server, string prefix, Action<WebApplicationBuilder>? configure = null)
+    public static async Task<ApiHost> StartAsync(PostgresServer server, string prefix, Action<WebApplicationBuilder>? configure = null) =>
+        await StartOnAsync(await server.CreateMigratedDatabaseAsync(prefix), configure);
+
+    /// <summary>The API on a database the caller prepared (a distributed Citus database, for the Citus subclasses).</summary>
+    public static async Task<ApiHost> StartOnAsync(string cs, Action<WebApplicationBuilder>? configure = null)
     {
-        var cs = await server.CreateMigratedDatabaseAsync(prefix);
         var jwt = JwtSettings.NewRandom();
         var app = TodoScaleApi.Build([], new TodoScaleApiOptions { ConnectionString = cs, Jwt = jwt, Urls = ["http://127.0.0.1:0"] }, b =>
         {

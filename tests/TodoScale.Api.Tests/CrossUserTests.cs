@@ -1,13 +1,17 @@
 namespace TodoScale.Api.Tests;
 
 /// <summary>A user never sees, changes or learns of another user's todos, projects or interactions: all 404.</summary>
-public sealed class CrossUserTests(PostgresServer server) : IAsyncLifetime
+public class CrossUserTests(PostgresServer server) : IAsyncLifetime
 {
     private readonly FakeChatClient _chat = new("[\"one\", \"two\"]");
     private ApiHost _host = null!;
 
     public async ValueTask InitializeAsync() =>
-        _host = await ApiHost.StartAsync(server, "crossuser", b => b.Services.AddSingleton<Microsoft.Extensions.AI.IChatClient>(_chat));
+        _host = await StartHostAsync(b => b.Services.AddSingleton<Microsoft.Extensions.AI.IChatClient>(_chat));
+
+    /// <summary>The API under test; Citus.CitusCrossUserTests runs these tests on a distributed database.</summary>
+    protected virtual Task<ApiHost> StartHostAsync(Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder> configure) =>
+        ApiHost.StartAsync(server, "crossuser", configure);
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 

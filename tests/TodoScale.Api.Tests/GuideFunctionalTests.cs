@@ -1,11 +1,14 @@
 namespace TodoScale.Api.Tests;
 
 /// <summary>The guide's "Functional Testing" script, end to end through HTTP, with the real archive function.</summary>
-public sealed class GuideFunctionalTests(PostgresServer server) : IAsyncLifetime
+public class GuideFunctionalTests(PostgresServer server) : IAsyncLifetime
 {
     private ApiHost _host = null!;
 
-    public async ValueTask InitializeAsync() => _host = await ApiHost.StartAsync(server, "guide");
+    public async ValueTask InitializeAsync() => _host = await StartHostAsync();
+
+    /// <summary>The API under test; Citus.CitusGuideFunctionalTests runs these tests on a distributed database.</summary>
+    protected virtual Task<ApiHost> StartHostAsync() => ApiHost.StartAsync(server, "guide");
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 

@@ -58,6 +58,8 @@ public sealed class TodoQueriesTextTests
     }
 
     /// <summary>TodoQueries as it was written before the templates, verbatim.</summary>
+    // As sent since the Citus layout (007): every UPDATE of todos_active sets updated_at itself, "now" inside
+    // COALESCE/CASE is a parameter, and projects are grouped by their key (id, user_id).
     private static class Today
     {
         public const string TodoColumns =
@@ -115,7 +117,7 @@ public sealed class TodoQueriesTextTests
             FROM projects p
             LEFT JOIN todos_active t ON t.user_id = $1 AND t.project_id = p.id
             WHERE p.user_id = $1
-            GROUP BY p.id
+            GROUP BY p.user_id, p.id
             ORDER BY p.name, p.id
             """;
         public const string RecentAiInteractions = """
@@ -126,12 +128,12 @@ public sealed class TodoQueriesTextTests
             LIMIT $2
             """;
         public const string Complete = $"""
-            UPDATE todos_active SET status = 'done', completed_at = coalesce(completed_at, now())
+            UPDATE todos_active SET status = 'done', completed_at = coalesce(completed_at, $3::timestamptz), updated_at = now()
             WHERE user_id = $1 AND id = $2
             RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
             """;
         public const string ReopenActive = $"""
-            UPDATE todos_active SET status = 'todo', completed_at = NULL
+            UPDATE todos_active SET status = 'todo', completed_at = NULL, updated_at = now()
             WHERE user_id = $1 AND id = $2
             RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
             """;
@@ -150,7 +152,8 @@ public sealed class TodoQueriesTextTests
             UPDATE todos_active
             SET title = $3, description = $4, priority = $5, due_date = $6, project_id = $7,
                 status = coalesce($8::text, status),
-                completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, now()) END
+                completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, $9::timestamptz) END,
+                updated_at = now()
             WHERE user_id = $1 AND id = $2
             RETURNING {TodoColumns}, NULL::timestamptz AS archived_at
             """;
@@ -175,7 +178,7 @@ public sealed class TodoQueriesTextTests
             SELECT (SELECT count(*) FROM deleted_active) + (SELECT count(*) FROM deleted_archived)
             """;
         public const string DetachProjectActive =
-        "UPDATE todos_active SET project_id = NULL WHERE user_id = $1 AND project_id = $2";
+        "UPDATE todos_active SET project_id = NULL, updated_at = now() WHERE user_id = $1 AND project_id = $2";
         public const string DetachProjectArchived =
         "UPDATE todos_archived SET project_id = NULL WHERE user_id = $1 AND project_id = $2";
     }

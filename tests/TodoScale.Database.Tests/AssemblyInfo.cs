@@ -1,1 +1,2 @@
 [assembly: AssemblyFixture(typeof(TodoScale.Testing.PostgresServer))]
+[assembly: AssemblyFixture(typeof(TodoScale.Testing.CitusServer))]

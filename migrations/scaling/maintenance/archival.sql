@@ -336,6 +336,108 @@ END;
 $$;
 
 -- ---------------------------------------------------------------------------------------------
+-- Citus: todos_active distributed by user (migrations/citus/distribute.sql)
+-- ---------------------------------------------------------------------------------------------
+
+-- Moves the done todos completed in [p_from, p_to) and before p_cutoff, in one statement: Citus runs the DELETE
+-- on every shard, brings the deleted rows to the coordinator and inserts them into todos_archived, routing each
+-- to its user's shard, all in one distributed transaction (two-phase commit across the workers), so a row is in
+-- exactly one of the two tables when it commits. The walk above cannot run there: it sizes the table with
+-- pg_relation_size(), which is 0 for the coordinator's empty shells (a trial archived nothing with 15,800 rows
+-- eligible), and SELECT ... FOR UPDATE SKIP LOCKED across shards is refused. The DELETE re-checks status and
+-- completed_at on each row after waiting for an application transaction that holds it, as the walk's does.
+-- Returns the rows moved and the todos_archived partitions (months) they went to.
+CREATE OR REPLACE FUNCTION todoscale_archive_distributed_window(p_cutoff timestamptz, p_from timestamptz, p_to timestamptz,
+    OUT moved bigint, OUT archived_partitions text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_months date[];
+BEGIN
+    WITH removed AS (
+        DELETE FROM todos_active t
+        WHERE t.status = 'done' AND t.completed_at < p_cutoff AND t.completed_at >= p_from AND t.completed_at < p_to
+        RETURNING t.*
+    ), inserted AS (
+        INSERT INTO todos_archived (id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                                    due_date, completed_at, ai_generated, created_at, updated_at, archived_at)
+        SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
+               due_date, completed_at, ai_generated, created_at, updated_at, now()
+        FROM removed
+        RETURNING completed_at
+    )
+    SELECT count(*), coalesce(array_agg(DISTINCT date_trunc('month', completed_at AT TIME ZONE 'UTC')::date), '{}')
+    INTO moved, v_months
+    FROM inserted;
+    -- tableoid would name a shard on a worker: the month's partition (or DEFAULT) is found by name instead.
+    archived_partitions := ARRAY(
+        SELECT DISTINCT coalesce(to_regclass('todos_archived_' || to_char(m, 'YYYY_MM'))::text, 'todos_archived_default')
+        FROM unnest(v_months) m ORDER BY 1);
+END;
+$$;
+
+-- The distributed archival, one statement per month of completion (oldest first), so no statement carries
+-- more than a month of done todos through the coordinator. In the caller's transaction.
+CREATE OR REPLACE FUNCTION todoscale_archive_distributed(p_cutoff timestamptz,
+    OUT moved bigint, OUT batches int, OUT active_partitions text[], OUT archived_partitions text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_month  timestamptz;
+    v_window record;
+BEGIN
+    moved := 0; batches := 0; active_partitions := '{}'; archived_partitions := '{}';
+    FOR v_month IN
+        SELECT DISTINCT date_trunc('month', completed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+        FROM todos_active WHERE status = 'done' AND completed_at < p_cutoff ORDER BY 1
+    LOOP
+        v_window := todoscale_archive_distributed_window(p_cutoff, v_month,
+            ((v_month AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC');
+        IF v_window.moved > 0 THEN
+            moved := moved + v_window.moved;
+            batches := batches + 1;
+            archived_partitions := ARRAY(SELECT DISTINCT unnest(archived_partitions || v_window.archived_partitions) ORDER BY 1);
+        END IF;
+    END LOOP;
+    -- Which of the 16 partitions the rows left is not known on the coordinator; VACUUM/ANALYZE of the parent
+    -- reaches every shard's partitions.
+    IF moved > 0 THEN
+        active_partitions := ARRAY['todos_active'];
+    END IF;
+END;
+$$;
+
+-- The batched procedure's Citus path: archive_completed_todos_in_batches() calls it first thing there. One
+-- month of completion per transaction, committed, with the same migration check and throttle.
+CREATE OR REPLACE PROCEDURE todoscale_archive_distributed_in_batches(p_days int, p_throttle interval)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_cutoff  timestamptz := todoscale_archive_cutoff(p_days);
+    v_months  timestamptz[];
+    v_window  record;
+    v_total   bigint := 0;
+    v_blocked text;
+BEGIN
+    v_months := ARRAY(SELECT DISTINCT date_trunc('month', completed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                      FROM todos_active WHERE status = 'done' AND completed_at < v_cutoff ORDER BY 1);
+    COMMIT;
+    FOR i IN 1 .. coalesce(cardinality(v_months), 0) LOOP
+        v_blocked := todoscale_archival_blocked_by_migration();
+        IF v_blocked IS NOT NULL THEN
+            RAISE WARNING 'archive_completed_todos_in_batches stopped after % rows: %', v_total, v_blocked;
+            RETURN;
+        END IF;
+        v_window := todoscale_archive_distributed_window(v_cutoff, v_months[i],
+            ((v_months[i] AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC');
+        COMMIT;
+        v_total := v_total + v_window.moved;
+        IF v_window.moved > 0 AND p_throttle > interval '0' THEN
+            PERFORM pg_sleep_for(p_throttle);
+        END IF;
+    END LOOP;
+    RAISE NOTICE 'archived % rows in total', v_total;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
 -- The entry points
 -- ---------------------------------------------------------------------------------------------
 
@@ -353,6 +455,12 @@ BEGIN
     v_blocked := todoscale_archival_blocked_by_migration();
     IF v_blocked IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state', MESSAGE = 'archival skipped: ' || v_blocked;
+    END IF;
+    IF todoscale_is_distributed() THEN
+        SELECT d.moved, d.batches, d.active_partitions, d.archived_partitions
+        INTO moved, batches, active_partitions, archived_partitions
+        FROM todoscale_archive_distributed(v_walk.cutoff) d;
+        RETURN;
     END IF;
     WHILE NOT v_walk.done LOOP
         v_walk := todoscale_archive_walk_next(v_walk);
@@ -410,6 +518,11 @@ BEGIN
     IF throttle IS NULL OR throttle < interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
             MESSAGE = format('throttle must be 0 or more (got %s)', coalesce(throttle::text, 'NULL'));
+    END IF;
+    -- Citus: the page walk reads the coordinator's empty shells and locks rows across shards (refused there).
+    IF todoscale_is_distributed() THEN
+        CALL todoscale_archive_distributed_in_batches(days, throttle);
+        RETURN;
     END IF;
 
     WHILE NOT v_walk.done LOOP

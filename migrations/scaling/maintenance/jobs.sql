@@ -112,6 +112,12 @@ BEGIN
         RETURN QUERY SELECT * FROM todoscale_maintenance_steps(current_setting('todoscale.maintenance_run_id')::bigint);
         RETURN;
     END IF;
+    -- Citus refuses ANALYZE of the reference table users (statistics, last) once this transaction has read or
+    -- written the distributed tables over several connections per worker ("cannot execute DDL on table users
+    -- because there was a parallel DML access to distributed table"): one connection per worker throughout.
+    IF todoscale_is_distributed() THEN
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
 
     v_started := clock_timestamp();
     BEGIN

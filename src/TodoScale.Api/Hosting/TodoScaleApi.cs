@@ -102,7 +102,7 @@ public static class TodoScaleApi
             ?? throw new InvalidOperationException($"No token signing key: set {JwtSettings.Section}:SigningKey (base64, 32 bytes).");
 
         var services = builder.Services;
-        services.AddSingleton(_ => NpgsqlDataSource.Create(AppConnection.ForApplication(connectionString)));
+        services.AddSingleton(_ => AppConnection.CreateDataSource(connectionString));
         // Pooled contexts (options built once, contexts reused): AddDbContext rebuilt the options for every request
         // scope and a DbContext's constructor copies its core options again, which every request paid because
         // TodoService takes a context even when, as the list, it never touches it. perf of the API under wrk (list
@@ -263,6 +263,34 @@ public static class AppConnection
 
         return builder.ConnectionString;
     }
+
+    /// <summary>
+    /// The application's data source: <see cref="ForApplication"/>, and on a database with Citus each new physical
+    /// connection goes back to plan_cache_mode=auto. Citus cannot route a generic plan of a statement that joins or
+    /// nests tables with an unbound $1 (the dashboard's counts, projects with counts, delete with subtasks): it fails
+    /// with "could not create distributed plan"; with auto it plans each execution with the user's id and routes it
+    /// to that user's worker (Task Count: 1). Checked per physical connection, not per request (NoResetOnClose keeps
+    /// the session setting), and before distribution too, so connections opened while `db distribute` runs are right.
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(ForApplication(connectionString));
+        builder.UsePhysicalConnectionInitializer(
+            conn =>
+            {
+                using var cmd = new NpgsqlCommand(CustomPlansOnCitus, conn);
+                cmd.ExecuteNonQuery();
+            },
+            async conn =>
+            {
+                await using var cmd = new NpgsqlCommand(CustomPlansOnCitus, conn);
+                await cmd.ExecuteNonQueryAsync();
+            });
+        return builder.Build();
+    }
+
+    private const string CustomPlansOnCitus =
+        "SELECT set_config('plan_cache_mode', 'auto', false) WHERE EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')";
 
     /// <summary>The connection string with <c>plan_cache_mode=force_generic_plan</c> added to its session options (see <see cref="ForApplication"/>).</summary>
     public static string WithGenericPlans(string connectionString)

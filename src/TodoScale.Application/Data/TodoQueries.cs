@@ -13,6 +13,9 @@ namespace TodoScale.Application.Data;
 /// Sent unprepared with PostgreSQL's default plan cache, they get custom plans instead, with the values
 /// known, the unused filters folded away and idx_todos_active_user_status_priority used for a status.
 /// Rows of every statement here have the columns of <see cref="TodoColumns"/>, in that order.
+/// Every UPDATE of todos_active sets updated_at = now() itself: on Citus the trigger that did it on one node is gone
+/// (Citus refuses triggers on distributed tables without citus.enable_unsafe_triggers; see 007_citus_ready_keys.sql).
+/// Each statement names user_id = $1, so on Citus it is routed to the one worker holding the user (Task Count: 1).
 /// Each statement is written once as a <see cref="SqlTemplate"/> (tables as placeholders); the string beside it is
 /// that template rendered for the application, and the benchmarks render the same template on their tables.
 /// </summary>
@@ -107,7 +110,8 @@ public static class TodoQueries
     public static readonly string DashboardCounts = DashboardCountsTemplate.Sql;
 
     /// <summary>
-    /// A user's projects with open and done counts (done includes archived todos).
+    /// A user's projects with open and done counts (done includes archived todos). Grouped by the primary key
+    /// (id, user_id) of 007, which lets the other columns of p be selected ungrouped.
     /// $1 user_id. Columns: id, name, description, created_at, updated_at, open_count, done_count.
     /// </summary>
     public static readonly SqlTemplate ProjectsWithCountsTemplate = new("""
@@ -118,7 +122,7 @@ public static class TodoQueries
         FROM projects p
         LEFT JOIN {todos_active} t ON t.user_id = $1 AND t.project_id = p.id
         WHERE p.user_id = $1
-        GROUP BY p.id
+        GROUP BY p.user_id, p.id
         ORDER BY p.name, p.id
         """);
 
@@ -137,9 +141,13 @@ public static class TodoQueries
     /// <inheritdoc cref="RecentAiInteractionsTemplate"/>
     public static readonly string RecentAiInteractions = RecentAiInteractionsTemplate.Sql;
 
-    /// <summary>Marks an active todo done, keeping the first completion time. $1 user_id, $2 id.</summary>
+    /// <summary>
+    /// Marks an active todo done, keeping the first completion time. $1 user_id, $2 id, $3 now (timestamptz): a
+    /// parameter, not now(), because Citus refuses a non-immutable function inside COALESCE/CASE of a distributed
+    /// UPDATE ("non-IMMUTABLE functions are not allowed in CASE or COALESCE statements").
+    /// </summary>
     public static readonly SqlTemplate CompleteTemplate = new($$"""
-        UPDATE {todos_active} SET status = 'done', completed_at = coalesce(completed_at, now())
+        UPDATE {todos_active} SET status = 'done', completed_at = coalesce(completed_at, $3::timestamptz), updated_at = now()
         WHERE user_id = $1 AND id = $2
         RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
         """);
@@ -149,7 +157,7 @@ public static class TodoQueries
 
     /// <summary>Reopens an active todo. $1 user_id, $2 id.</summary>
     public static readonly SqlTemplate ReopenActiveTemplate = new($$"""
-        UPDATE {todos_active} SET status = 'todo', completed_at = NULL
+        UPDATE {todos_active} SET status = 'todo', completed_at = NULL, updated_at = now()
         WHERE user_id = $1 AND id = $2
         RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
         """);
@@ -180,13 +188,14 @@ public static class TodoQueries
     /// <summary>
     /// Replaces the editable fields of an active todo. A status other than done clears completed_at; done
     /// keeps the first completion time. $1 user_id, $2 id, $3 title, $4 description, $5 priority,
-    /// $6 due_date, $7 project_id, $8 status|null (null keeps the status).
+    /// $6 due_date, $7 project_id, $8 status|null (null keeps the status), $9 now (timestamptz; see <see cref="Complete"/>).
     /// </summary>
     public static readonly SqlTemplate UpdateTemplate = new($$"""
         UPDATE {todos_active}
         SET title = $3, description = $4, priority = $5, due_date = $6, project_id = $7,
             status = coalesce($8::text, status),
-            completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, now()) END
+            completed_at = CASE WHEN coalesce($8::text, status) = 'done' THEN coalesce(completed_at, $9::timestamptz) END,
+            updated_at = now()
         WHERE user_id = $1 AND id = $2
         RETURNING {{TodoColumns}}, NULL::timestamptz AS archived_at
         """);
@@ -225,7 +234,7 @@ public static class TodoQueries
 
     /// <summary>Detaches a user's todos from a project that is being deleted. $1 user_id, $2 project_id.</summary>
     public static readonly SqlTemplate DetachProjectActiveTemplate = new(
-        "UPDATE {todos_active} SET project_id = NULL WHERE user_id = $1 AND project_id = $2");
+        "UPDATE {todos_active} SET project_id = NULL, updated_at = now() WHERE user_id = $1 AND project_id = $2");
 
     /// <inheritdoc cref="DetachProjectActiveTemplate"/>
     public static readonly string DetachProjectActive = DetachProjectActiveTemplate.Sql;

@@ -141,14 +141,14 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db)
         var updated = await SingleTodoAsync(TodoQueries.Update,
         [
             P(userId), P(id), P(input.Title, NpgsqlDbType.Text), P(input.Description, NpgsqlDbType.Text), P(input.Priority),
-            P(input.DueDate?.ToUniversalTime()), P(input.ProjectId), P(input.Status, NpgsqlDbType.Text),
+            P(input.DueDate?.ToUniversalTime()), P(input.ProjectId), P(input.Status, NpgsqlDbType.Text), P(DateTime.UtcNow),
         ], ct);
         return updated ?? throw new TodoNotFoundException("todo");
     }
 
     /// <summary>Marks the todo done (completed_at now). Completing an archived todo returns it unchanged: it is done already.</summary>
     public async Task<TodoView> CompleteTodoAsync(Guid userId, Guid id, CancellationToken ct = default) =>
-        await SingleTodoAsync(TodoQueries.Complete, [P(userId), P(id)], ct)
+        await SingleTodoAsync(TodoQueries.Complete, [P(userId), P(id), P(DateTime.UtcNow)], ct)
         ?? await GetTodoAsync(userId, id, ct)
         ?? throw new TodoNotFoundException("todo");
 

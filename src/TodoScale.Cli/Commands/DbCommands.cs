@@ -13,8 +13,16 @@ public static class DbCommands
         var db = new Command("db", "Manage the built-in PostgreSQL and the TodoScale schema.");
 
         var start = new Command("start", "Create (first time) and start the built-in PostgreSQL; prints its URL.");
+        var workers = DbClusterTopology.WorkersOption();
+        start.Options.Add(workers);
+        DbClusterTopology.RefuseWithReplicas(start, workers);
         start.SetHandler(async (parse, ct) =>
         {
+            if (parse.GetValue(workers) is not null || ctx.IsCitus(parse))
+            {
+                return await DbClusterTopology.StartAsync(ctx, parse, parse.GetValue(workers), ct);
+            }
+
             var cluster = ctx.LocalCluster(parse);
             await cluster.StartAsync(ct: ct);
             Ui.Success($"PostgreSQL running in {cluster.ServerRoot} (password authentication; password file {cluster.PasswordFile})");
@@ -22,9 +30,14 @@ public static class DbCommands
             return ExitCodes.Success;
         });
 
-        var stop = new Command("stop", "Stop the built-in PostgreSQL (data is kept).");
+        var stop = new Command("stop", "Stop the built-in PostgreSQL, every node of a Citus cluster (data is kept).");
         stop.SetHandler(async (parse, ct) =>
         {
+            if (ctx.IsCitus(parse))
+            {
+                return await DbClusterTopology.StopAsync(ctx, parse, ct);
+            }
+
             var cluster = ctx.LocalCluster(parse);
             await cluster.StopAsync(ct);
             Ui.Info($"PostgreSQL in {cluster.ServerRoot} is stopped.");
@@ -40,16 +53,31 @@ public static class DbCommands
                 return ExitCodes.Success;
             }
 
+            if (ctx.IsCitus(parse))
+            {
+                return await DbClusterTopology.UrlAsync(ctx, parse, ct);
+            }
+
             var cluster = ctx.LocalCluster(parse);
             await cluster.StartAsync(ct: ct);
             Console.WriteLine(cluster.Url());
             return ExitCodes.Success;
         });
 
-        var status = new Command("status", "Show the built-in server's state, applied and pending scripts, and the partitions present.");
+        var status = new Command("status", "Show the built-in server's state (every node of a Citus cluster: role, port, state, shards), applied and pending scripts, and the partitions present.");
         status.SetHandler(async (parse, ct) =>
         {
-            if (!ctx.HasExplicitDatabase(parse))
+            string? citusCoordinator = null;
+            if (!ctx.HasExplicitDatabase(parse) && ctx.IsCitus(parse))
+            {
+                // Status only looks: the coordinator's database directly, never a start of the stopped nodes.
+                citusCoordinator = await DbClusterTopology.ShowStatusAsync(ctx, parse, ct);
+                if (citusCoordinator is null)
+                {
+                    return ExitCodes.Success;
+                }
+            }
+            else if (!ctx.HasExplicitDatabase(parse))
             {
                 var cluster = ctx.LocalCluster(parse);
                 var state = await cluster.GetStateAsync(ct);
@@ -66,7 +94,7 @@ public static class DbCommands
                 }
             }
 
-            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var cs = citusCoordinator ?? await ctx.ResolveConnectionStringAsync(parse, ct);
             var schema = await new SchemaMigrator(cs).GetStatusAsync(ct);
             Ui.Table(["script", "state"],
                 schema.Applied.Select(s => (IReadOnlyList<string>)[s, "applied"])
@@ -96,6 +124,9 @@ public static class DbCommands
         {
             db.Subcommands.Add(c);
         }
+
+        db.Subcommands.Add(DbDistributeCommand.Create(ctx));
+        db.Subcommands.Add(DbAddWorkerCommand.Create(ctx));
 
         return db;
     }

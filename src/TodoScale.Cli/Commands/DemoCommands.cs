@@ -33,6 +33,8 @@ public static class DemoCommands
         demo.Options.Add(dbName);
         demo.Options.Add(noServe);
         demo.Options.Add(urls);
+        var workers = DemoScaleOut.WorkersOption();
+        demo.Options.Add(workers);
         demo.SetHandler(async (parse, ct) =>
         {
             var rowCount = parse.GetValue(rows);
@@ -41,7 +43,9 @@ public static class DemoCommands
                 throw new ArgumentException("--rows must be between 1000 and 50000000.");
             }
 
-            var server = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var server = parse.GetValue(workers) is { } workerCount
+                ? await DemoScaleOut.StartAsync(ctx, parse, workerCount, parse.GetValue(dbName)!, ct)
+                : await ctx.ResolveConnectionStringAsync(parse, ct);
             var cs = await RecreateDatabaseAsync(server, parse.GetValue(dbName)!, ct);
 
             await DemoSteps.RunAsync("The legacy application: one todos table", async () =>
@@ -170,6 +174,11 @@ public static class DemoCommands
                         [x.Partition, x.Parent, x.RowEstimate.ToString("N0", CultureInfo.InvariantCulture), x.SizeMb.ToString("0.00", CultureInfo.InvariantCulture)]));
                 return $"{health.Count(h => h.Status == "OK")} of {health.Count} checks OK; {stats.Count} partitions (largest 12 shown)";
             });
+
+            if (parse.GetValue(workers) is not null)
+            {
+                await DemoScaleOut.DistributeAsync(ctx, parse, cs, ct);
+            }
 
             if (parse.GetValue(noServe))
             {

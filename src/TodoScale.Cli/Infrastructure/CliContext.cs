@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using TodoScale.Cli.Commands;
 using TodoScale.Database.Cluster;
 using TodoScale.Database.Connections;
 
@@ -56,6 +57,14 @@ public sealed class CliContext
         if (await cluster.GetStateAsync(ct) != LocalClusterState.Running)
         {
             Ui.Info($"Starting the built-in PostgreSQL in {cluster.ServerRoot} ...");
+        }
+
+        if (this.IsCitus(parse))
+        {
+            // A coordinator started alone has no workers to route to: start (or check) every node.
+            var citus = this.Citus(parse);
+            await citus.StartAsync(0, ct: ct);
+            return citus.ConnectionString();
         }
 
         await cluster.StartAsync(ct: ct);

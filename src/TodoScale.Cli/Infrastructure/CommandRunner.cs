@@ -25,6 +25,11 @@ public static class CommandRunner
                 Ui.Error(e.Message);
                 return ExitCodes.PostgresMissing;
             }
+            catch (CitusNotAvailableException e)
+            {
+                Ui.Error(e.Message);
+                return ExitCodes.PostgresMissing;
+            }
             catch (SchemaMigrationException e)
             {
                 Ui.Error(e.Message);

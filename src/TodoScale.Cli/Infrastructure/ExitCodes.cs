@@ -10,7 +10,7 @@ public static class ExitCodes
     public const int Usage = 2;
     /// <summary>The database refused or failed (PostgreSQL error, script failure, connection refused).</summary>
     public const int DatabaseError = 3;
-    /// <summary>No PostgreSQL server programs on this machine for the built-in database.</summary>
+    /// <summary>No PostgreSQL server programs on this machine for the built-in database, or no Citus where a Citus cluster is needed.</summary>
     public const int PostgresMissing = 4;
     /// <summary>Another instance holds the lock (migration or maintenance already running).</summary>
     public const int Busy = 5;

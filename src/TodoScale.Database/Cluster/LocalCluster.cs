@@ -109,7 +109,7 @@ public sealed partial class LocalCluster
                 var socketArg = SocketDirectory.Length < 90 ? $" -k {SocketDirectory}" : " -k ''";
                 await ProcessRunner.RunCheckedAsync(Binaries.PgCtl,
                     ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-o", $"-p {port}{socketArg}"],
-                    asServerUser: true, ct);
+                    asServerUser: true, ct, _options.ServerEnvironment?.Invoke(this));
             }
 
             if (trust)

@@ -18,6 +18,12 @@ public sealed record LocalClusterOptions
     /// <summary>Where relocated clusters live, one folder each (named after the project folder and a hash of its path).</summary>
     public string FallbackRoot { get; init; } = "/var/lib/todoscale";
 
+    /// <summary>
+    /// Environment of the server processes, computed when the server starts (after <see cref="LocalCluster.ServerRoot"/>
+    /// is settled): a Citus node gets PGPASSFILE so that its own connections to the other nodes find their passwords.
+    /// </summary>
+    public Func<LocalCluster, IReadOnlyDictionary<string, string>>? ServerEnvironment { get; init; }
+
     /// <summary>Told once about what the cluster did on its own (moved its data, switched from trust to passwords).</summary>
     public Action<string>? Notice { get; init; }
 }

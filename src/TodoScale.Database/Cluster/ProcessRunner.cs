@@ -10,7 +10,8 @@ internal static class ProcessRunner
     public static bool RunningAsRoot => Environment.IsPrivilegedProcess;
 
     public static async Task<(int ExitCode, string Output)> RunAsync(
-        string program, IEnumerable<string> arguments, bool asServerUser, CancellationToken ct = default)
+        string program, IEnumerable<string> arguments, bool asServerUser, CancellationToken ct = default,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo
         {
@@ -40,6 +41,10 @@ internal static class ProcessRunner
         // text sorting identical between the test cluster and the operator's.
         psi.Environment["LC_ALL"] = "C.UTF-8";
         psi.Environment["LANG"] = "C.UTF-8";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
 
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {program}");
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
@@ -49,10 +54,11 @@ internal static class ProcessRunner
     }
 
     public static async Task<string> RunCheckedAsync(
-        string program, IEnumerable<string> arguments, bool asServerUser, CancellationToken ct = default)
+        string program, IEnumerable<string> arguments, bool asServerUser, CancellationToken ct = default,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var args = arguments.ToList();
-        var (code, output) = await RunAsync(program, args, asServerUser, ct);
+        var (code, output) = await RunAsync(program, args, asServerUser, ct, environment);
         if (code != 0)
         {
             throw new LocalClusterException($"{Path.GetFileName(program)} failed (exit {code}): {output}");
