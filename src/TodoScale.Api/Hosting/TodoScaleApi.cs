@@ -18,6 +18,7 @@ using Scalar.AspNetCore;
 using TodoScale.Api.Auth;
 using TodoScale.Api.Endpoints;
 using TodoScale.Application.Data;
+using TodoScale.Application.Data.Routing;
 using TodoScale.Application.Ai;
 using TodoScale.Application.Dashboards;
 using TodoScale.Application.Projects;
@@ -101,7 +102,9 @@ public static class TodoScaleApi
             ?? throw new InvalidOperationException($"No token signing key: set {JwtSettings.Section}:SigningKey (base64, 32 bytes).");
 
         var services = builder.Services;
-        services.AddSingleton(_ => NpgsqlDataSource.Create(AppConnection.ForApplication(connectionString)));
+        services.AddSingleton(_ => ReadReplicaHosting.CreatePrimaryDataSource(AppConnection.ForApplication(connectionString)));
+        // Reads may go to standbys (ReadReplicas:*): each read service below gets the request's node from DataRoute.
+        services.AddReadReplicas(AppConnection.ForApplication(connectionString));
         // Pooled contexts (options built once, contexts reused): AddDbContext rebuilt the options for every request
         // scope and a DbContext's constructor copies its core options again, which every request paid because
         // TodoService takes a context even when, as the list, it never touches it. perf of the API under wrk (list
@@ -109,11 +112,11 @@ public static class TodoScaleApi
         // built once.
         services.AddDbContextPool<TodoDbContext>((sp, o) => o.UseTodoScale(sp.GetRequiredService<NpgsqlDataSource>()));
         // One service per route group; each endpoint resolves only its own (the dashboard's takes no DbContext at all).
-        services.AddScoped(sp => new TodoService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TodoDbContext>()));
-        services.AddScoped(sp => new ProjectService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TodoDbContext>(),
+        services.AddScoped(sp => new TodoService(sp.Route().DataSource, sp.Route().Context));
+        services.AddScoped(sp => new ProjectService(sp.Route().DataSource, sp.Route().Context,
             sp.GetService<TimeProvider>()));
-        services.AddScoped(sp => new DashboardService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetService<TimeProvider>()));
-        services.AddScoped(sp => new AiInteractionService(sp.GetRequiredService<TodoDbContext>(), sp.GetRequiredService<TodoService>(),
+        services.AddScoped(sp => new DashboardService(sp.Route().DataSource, sp.GetService<TimeProvider>()));
+        services.AddScoped(sp => new AiInteractionService(sp.Route().Context, sp.GetRequiredService<TodoService>(),
             sp.GetService<TimeProvider>()));
         services.AddScoped(sp => new UserService(sp.GetRequiredService<TodoDbContext>()));
         services.AddScoped(sp => new SubtaskSuggester(sp.GetRequiredService<TodoService>(), sp.GetRequiredService<AiInteractionService>(),
@@ -177,6 +180,7 @@ public static class TodoScaleApi
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseReadReplicas();
 
         app.MapOpenApi().AllowAnonymous();
         app.MapScalarApiReference().AllowAnonymous();
