@@ -12,28 +12,39 @@ public static class DbCommands
     {
         var db = new Command("db", "Manage the built-in PostgreSQL and the TodoScale schema.");
 
-        var start = new Command("start", "Create (first time) and start the built-in PostgreSQL; prints its URL.");
+        var replicas = DbReplicaCommands.ReplicasOption();
+        var start = new Command("start", "Create (first time) and start the built-in PostgreSQL (and its standbys: --replicas); prints its URL.") { replicas };
         start.SetHandler(async (parse, ct) =>
         {
+            DbReplicaCommands.RefuseWorkers(parse, parse.GetValue(replicas));
             var cluster = ctx.LocalCluster(parse);
-            await cluster.StartAsync(ct: ct);
+            await DbReplicaCommands.StartAsync(cluster, parse.GetValue(replicas), ct);
             Ui.Success($"PostgreSQL running in {cluster.ServerRoot} (password authentication; password file {cluster.PasswordFile})");
             Console.WriteLine(cluster.Url());
             return ExitCodes.Success;
         });
 
-        var stop = new Command("stop", "Stop the built-in PostgreSQL (data is kept).");
+        var stop = new Command("stop", "Stop the built-in PostgreSQL and its standbys (data is kept).");
         stop.SetHandler(async (parse, ct) =>
         {
             var cluster = ctx.LocalCluster(parse);
-            await cluster.StopAsync(ct);
+            await DbReplicaCommands.StopAsync(cluster, ct);
             Ui.Info($"PostgreSQL in {cluster.ServerRoot} is stopped.");
             return ExitCodes.Success;
         });
 
         var url = new Command("url", "Print the connection URL of the database in use (for psql, pg_dump, TODOSCALE_DATABASE); the built-in one names its password file (passfile=) instead of holding the password.");
+        var all = DbReplicaCommands.AllOption();
+        url.Options.Add(all);
         url.SetHandler(async (parse, ct) =>
         {
+            if (parse.GetValue(all) && !ctx.HasExplicitDatabase(parse))
+            {
+                await ctx.LocalCluster(parse).StartAsync(ct: ct);
+                await DbReplicaCommands.PrintUrlsAsync(ctx.LocalCluster(parse), ct);
+                return ExitCodes.Success;
+            }
+
             if (ctx.HasExplicitDatabase(parse))
             {
                 Console.WriteLine(await ctx.ResolveConnectionStringAsync(parse, ct));
@@ -64,6 +75,8 @@ public static class DbCommands
                 {
                     return ExitCodes.Success;
                 }
+
+                await DbReplicaCommands.PrintStatusAsync(cluster, ct);
             }
 
             var cs = await ctx.ResolveConnectionStringAsync(parse, ct);

@@ -91,6 +91,12 @@ public sealed record ReadReplicaOptions
             throw new ArgumentException("read replica: empty host");
         }
 
+        // Two or more colons: only an IPv6 address (without port; write [addr]:port for one), never host:port:port.
+        if (colon > 0 && !System.Net.IPAddress.TryParse(v, out _))
+        {
+            throw new ArgumentException($"read replica '{value}': not host, host:port, IPv6 address or [IPv6]:port");
+        }
+
         return (v, defaultPort);
     }
 
