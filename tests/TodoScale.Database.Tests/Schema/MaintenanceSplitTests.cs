@@ -18,6 +18,7 @@ public sealed class MaintenanceSplitTests(PostgresServer server)
         "003_create_maintenance_jobs.sql",
         "005_indexing_optimization.sql",
         "006_cluster_partitions.sql",
+        "008_replication.sql",
     ];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
