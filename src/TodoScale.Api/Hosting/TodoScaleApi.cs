@@ -19,6 +19,7 @@ using TodoScale.Api.Auth;
 using TodoScale.Api.Endpoints;
 using TodoScale.Api.Pages;
 using TodoScale.Application.Data;
+using TodoScale.Application.Data.Routing;
 using TodoScale.Application.Ai;
 using TodoScale.Application.Dashboards;
 using TodoScale.Application.Projects;
@@ -103,6 +104,8 @@ public static class TodoScaleApi
 
         var services = builder.Services;
         services.AddSingleton(_ => AppConnection.CreateDataSource(connectionString));
+        // Reads may go to standbys (ReadReplicas:*): each read service below gets the request's node from DataRoute.
+        services.AddReadReplicas(AppConnection.ForApplication(connectionString));
         // Pooled contexts (options built once, contexts reused): AddDbContext rebuilt the options for every request
         // scope and a DbContext's constructor copies its core options again, which every request paid because
         // TodoService takes a context even when, as the list, it never touches it. perf of the API under wrk (list
@@ -110,11 +113,11 @@ public static class TodoScaleApi
         // built once.
         services.AddDbContextPool<TodoDbContext>((sp, o) => o.UseTodoScale(sp.GetRequiredService<NpgsqlDataSource>()));
         // One service per route group; each endpoint resolves only its own (the dashboard's takes no DbContext at all).
-        services.AddScoped(sp => new TodoService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TodoDbContext>()));
-        services.AddScoped(sp => new ProjectService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<TodoDbContext>(),
+        services.AddScoped(sp => new TodoService(sp.Route().DataSource, sp.Route().Context));
+        services.AddScoped(sp => new ProjectService(sp.Route().DataSource, sp.Route().Context,
             sp.GetService<TimeProvider>()));
-        services.AddScoped(sp => new DashboardService(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetService<TimeProvider>()));
-        services.AddScoped(sp => new AiInteractionService(sp.GetRequiredService<TodoDbContext>(), sp.GetRequiredService<TodoService>(),
+        services.AddScoped(sp => new DashboardService(sp.Route().DataSource, sp.GetService<TimeProvider>()));
+        services.AddScoped(sp => new AiInteractionService(sp.Route().Context, sp.GetRequiredService<TodoService>(),
             sp.GetService<TimeProvider>()));
         services.AddScoped(sp => new UserService(sp.GetRequiredService<TodoDbContext>()));
         services.AddScoped(sp => new SubtaskSuggester(sp.GetRequiredService<TodoService>(), sp.GetRequiredService<AiInteractionService>(),
@@ -180,6 +183,7 @@ public static class TodoScaleApi
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseReadReplicas();
 
         app.MapOpenApi().AllowAnonymous();
         app.MapScalarApiReference().AllowAnonymous();
@@ -286,7 +290,11 @@ public static class AppConnection
                 await using var cmd = new NpgsqlCommand(CustomPlansOnCitus, conn);
                 await cmd.ExecuteNonQueryAsync();
             });
-        return builder.Build();
+        // A multi-host connection string names the primary and its standbys: this pool is the primary's, so writes,
+        // maintenance and /api/ops never land on a standby (reads are routed by ReadReplicaHosting).
+        return ReadReplicaOptions.IsMultiHost(connectionString)
+            ? builder.BuildMultiHost().WithTargetSession(TargetSessionAttributes.Primary)
+            : builder.Build();
     }
 
     private const string CustomPlansOnCitus =

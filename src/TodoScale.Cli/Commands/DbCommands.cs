@@ -12,25 +12,29 @@ public static class DbCommands
     {
         var db = new Command("db", "Manage the built-in PostgreSQL and the TodoScale schema.");
 
-        var start = new Command("start", "Create (first time) and start the built-in PostgreSQL; prints its URL.");
+        var start = new Command("start", "Create (first time) and start the built-in PostgreSQL: one server, a Citus coordinator with workers (--workers) or a primary with streaming standbys (--replicas), not both; prints its URL.");
         var workers = DbClusterTopology.WorkersOption();
+        var replicas = DbReplicaCommands.ReplicasOption();
         start.Options.Add(workers);
+        start.Options.Add(replicas);
         DbClusterTopology.RefuseWithReplicas(start, workers);
         start.SetHandler(async (parse, ct) =>
         {
             if (parse.GetValue(workers) is not null || ctx.IsCitus(parse))
             {
+                // A folder that is already a Citus coordinator: standbys of it are not a supported combination.
+                DbReplicaCommands.RefuseOnCitus(parse.GetValue(replicas));
                 return await DbClusterTopology.StartAsync(ctx, parse, parse.GetValue(workers), ct);
             }
 
             var cluster = ctx.LocalCluster(parse);
-            await cluster.StartAsync(ct: ct);
+            await DbReplicaCommands.StartAsync(cluster, parse.GetValue(replicas), ct);
             Ui.Success($"PostgreSQL running in {cluster.ServerRoot} (password authentication; password file {cluster.PasswordFile})");
             Console.WriteLine(cluster.Url());
             return ExitCodes.Success;
         });
 
-        var stop = new Command("stop", "Stop the built-in PostgreSQL, every node of a Citus cluster (data is kept).");
+        var stop = new Command("stop", "Stop the built-in PostgreSQL: its standbys, or every node of a Citus cluster (data is kept).");
         stop.SetHandler(async (parse, ct) =>
         {
             if (ctx.IsCitus(parse))
@@ -39,14 +43,23 @@ public static class DbCommands
             }
 
             var cluster = ctx.LocalCluster(parse);
-            await cluster.StopAsync(ct);
+            await DbReplicaCommands.StopAsync(cluster, ct);
             Ui.Info($"PostgreSQL in {cluster.ServerRoot} is stopped.");
             return ExitCodes.Success;
         });
 
         var url = new Command("url", "Print the connection URL of the database in use (for psql, pg_dump, TODOSCALE_DATABASE); the built-in one names its password file (passfile=) instead of holding the password.");
+        var all = DbReplicaCommands.AllOption();
+        url.Options.Add(all);
         url.SetHandler(async (parse, ct) =>
         {
+            if (parse.GetValue(all) && !ctx.HasExplicitDatabase(parse))
+            {
+                await ctx.LocalCluster(parse).StartAsync(ct: ct);
+                await DbReplicaCommands.PrintUrlsAsync(ctx.LocalCluster(parse), ct);
+                return ExitCodes.Success;
+            }
+
             if (ctx.HasExplicitDatabase(parse))
             {
                 Console.WriteLine(await ctx.ResolveConnectionStringAsync(parse, ct));
@@ -92,6 +105,8 @@ public static class DbCommands
                 {
                     return ExitCodes.Success;
                 }
+
+                await DbReplicaCommands.PrintStatusAsync(cluster, ct);
             }
 
             var cs = citusCoordinator ?? await ctx.ResolveConnectionStringAsync(parse, ct);

@@ -28,16 +28,19 @@ public static class MaintainCommands
         var cluster = Cluster(ctx);
 
         var health = new Command("health",
-            "Check partitions: DEFAULT rows, partitions ahead, hash skew, archival backlog, missing indexes, dead tuples, last daily run. Exit 1 on any CRITICAL.");
+            "Check partitions: DEFAULT rows, partitions ahead, hash skew, archival backlog, missing indexes, dead tuples, last daily run; " +
+            "and each streaming standby's replay lag (a standby that is gone while its slot keeps WAL is CRITICAL). Exit 1 on any CRITICAL.");
         health.SetHandler(async (parse, ct) =>
         {
-            var runner = new MaintenanceRunner(await ctx.ResolveConnectionStringAsync(parse, ct));
+            var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
+            var runner = new MaintenanceRunner(cs);
             var checks = await runner.CheckHealthAsync(ct);
             Ui.Table(["check", "status", "detail"],
                 checks.Select(c => (IReadOnlyList<string>)[c.Name, c.Status, c.Detail]),
                 row => StatusColor(row[1]));
-            var critical = checks.Count(c => c.Status == HealthCheck.Critical);
-            var warnings = checks.Count(c => c.Status == HealthCheck.Warning);
+            var replication = await ReplicationHealth.PrintAsync(cs, ct);
+            var critical = checks.Count(c => c.Status == HealthCheck.Critical) + replication.Critical;
+            var warnings = checks.Count(c => c.Status == HealthCheck.Warning) + replication.Warnings;
             if (critical > 0)
             {
                 Ui.Error($"{critical} CRITICAL check(s), {warnings} warning(s)");

@@ -16,9 +16,12 @@ public static class ServeCommands
             Description = "Address(es) to listen on, separated by ';'.",
             DefaultValueFactory = _ => DefaultUrl,
         }.Refusing(OptionRules.HttpUrls);
+        var readReplicas = ServeReplicaOptions.ReadReplicasOption();
+        var maxLag = ServeReplicaOptions.MaxLagOption();
         var serve = new Command("serve",
             "Apply the schema, then run the HTTP API (OpenAPI UI at /scalar, health at /health) until Ctrl-C. " +
-            "AI suggestions need Ai__Endpoint, Ai__Model, Ai__ApiKey in the environment.") { urls };
+            "AI suggestions need Ai__Endpoint, Ai__Model, Ai__ApiKey in the environment. Reads go to the standbys of " +
+            "--read-replicas (or of a multi-host --database, or of the built-in server started with db start --replicas).") { urls, readReplicas, maxLag };
         serve.SetHandler(async (parse, ct) =>
         {
             var listen = parse.GetValue(urls)!.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -36,9 +39,11 @@ public static class ServeCommands
                 () => Ui.Info("another todoscale is migrating this database; waiting for it to finish ..."),
                 ct);
 
-            return await ApiServer.RunAsync(ctx, parse, cs, listen, (_, url) =>
+            var replicaSettings = await ServeReplicaOptions.SettingsAsync(ctx, parse, readReplicas, maxLag, ct);
+            return await ApiServer.RunAsync(ctx, parse, cs, listen, (app, url) =>
             {
                 Ui.Success($"TodoScale API listening on {url}");
+                ServeReplicaOptions.Announce(app);
                 Ui.Info($"  API reference: {url}/scalar   OpenAPI: {url}/openapi/v1.json   health: {url}/health");
                 Ui.Info($"  todo app: {url}/   operator console: {url}/ops   sign in: todoscale users sign-in-link --email you@example.com [--operator]" +
                         (url == DefaultUrl ? "" : $" --url {url}") +
@@ -47,7 +52,7 @@ public static class ServeCommands
                 Ui.Info("  token: todoscale users add --email you@example.com" +
                         (ctx.HasExplicitDatabase(parse) ? " --database \"<the same database as serve>\"" : ""));
                 return Task.CompletedTask;
-            }, ct);
+            }, ct, replicaSettings);
         });
         return serve;
     }

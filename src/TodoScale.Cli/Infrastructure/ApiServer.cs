@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using TodoScale.Api.Hosting;
 using TodoScale.Cli.Commands;
@@ -14,7 +15,7 @@ internal static class ApiServer
     /// user needs (it gets the app and the address actually bound), then serves until Ctrl-C.
     /// </summary>
     public static async Task<int> RunAsync(CliContext ctx, ParseResult parse, string connectionString, IReadOnlyList<string> urls,
-        Func<WebApplication, string, Task> announce, CancellationToken ct)
+        Func<WebApplication, string, Task> announce, CancellationToken ct, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var app = TodoScaleApi.Build([], new TodoScaleApiOptions
         {
@@ -22,7 +23,7 @@ internal static class ApiServer
             Jwt = ApiKeys.Resolve(ctx, parse),
             Urls = urls,
             RunMaintenanceScheduler = true,
-        });
+        }, builder => builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>()));
         await using (app)
         {
             try

@@ -199,7 +199,7 @@ public sealed partial class LocalCluster
 
     private void WriteState(ClusterStateFile state) => File.WriteAllText(StateFile, JsonSerializer.Serialize(state));
 
-    private static bool IsPortFree(int port)
+    internal static bool IsPortFree(int port)
     {
         try
         {
@@ -213,7 +213,7 @@ public sealed partial class LocalCluster
         }
     }
 
-    private static int FindFreePort()
+    internal static int FindFreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

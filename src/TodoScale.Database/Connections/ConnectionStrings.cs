@@ -21,6 +21,14 @@ public static class ConnectionStrings
             ? FromUrl(value)
             : FromKeywords(value);
         builder.IncludeErrorDetail = true;
+        // A multi-host string (Host=db1,db2,db3) names a primary and its standbys. Npgsql's default (any host, in order)
+        // would run a migration, maintenance or a write on whichever answers first, standbys included: every command of
+        // ours writes, so it asks for the primary unless the string says otherwise. The API reads from the others itself.
+        if (builder.Host?.Contains(',', StringComparison.Ordinal) == true && !builder.ContainsKey("Target Session Attributes"))
+        {
+            builder.TargetSessionAttributes = "primary";
+        }
+
         return builder.ConnectionString;
     }
 

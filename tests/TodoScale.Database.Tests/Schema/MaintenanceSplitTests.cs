@@ -19,6 +19,7 @@ public sealed class MaintenanceSplitTests(PostgresServer server)
         "005_indexing_optimization.sql",
         "006_cluster_partitions.sql",
         "007_citus_ready_keys.sql",
+        "008_replication.sql",
     ];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
