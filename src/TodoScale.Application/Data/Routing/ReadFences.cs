@@ -9,7 +9,7 @@ namespace TodoScale.Application.Data.Routing;
 /// standby has replayed at least that far. Both calls go to the primary, the one place every API instance shares
 /// and that is never behind, so the guarantee holds whichever instance serves the next request and whether or not
 /// the client keeps cookies. The lookup is one primary-key read of a small table (a prepared statement): the cost
-/// is one extra round trip per read, measured in docs/read-replicas.md. It reads only the requesting user's row,
+/// is one extra round trip per read, measured in docs/scale-out.md (read replicas). It reads only the requesting user's row,
 /// so one user's writes never send another user's reads to the primary.
 /// </summary>
 public sealed class ReadFences(NpgsqlDataSource primary)
