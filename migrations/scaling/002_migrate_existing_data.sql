@@ -524,7 +524,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_job     batch_engine_jobs := batch_engine_job('migration', todoscale_migration_engine_tables());
     v_check   record;
-    v_batch   record;
+    v_rows    bigint := 0;
+    v_last    uuid;
+    v_done    boolean;
     v_size    integer;
     v_t0      timestamptz;
     v_ms      double precision;
@@ -553,20 +555,21 @@ BEGIN
     SELECT j.batch_rows INTO v_size FROM batch_engine_jobs j WHERE j.job = 'migration';
     v_t0 := clock_timestamp();
     BEGIN
-        SELECT b.* INTO v_batch FROM migrate_todos_batch(v_size, 1) b;
-        v_outcome := CASE WHEN NOT FOUND OR v_batch.completed THEN 'completed' WHEN v_batch.rows_moved = 0 THEN 'wait' ELSE 'batch' END;
+        SELECT b.rows_moved, b.last_key, b.completed INTO v_rows, v_last, v_done FROM migrate_todos_batch(v_size, 1) b;
+        v_outcome := CASE WHEN NOT FOUND OR v_done THEN 'completed' WHEN v_rows = 0 THEN 'wait' ELSE 'batch' END;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
         -- The subtransaction undid the batch's copies, progress and locks; the engine halves the next try.
         v_outcome := 'split';
         v_err := SQLERRM;
+        v_rows := 0;
     END;
     v_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
-    v_job := batch_engine_record('migration', CASE WHEN v_outcome = 'batch' THEN v_batch.rows_moved::int ELSE 0 END, v_ms,
+    v_job := batch_engine_record('migration', CASE WHEN v_outcome = 'batch' THEN v_rows::int ELSE 0 END, v_ms,
                                  CASE v_outcome WHEN 'batch' THEN 'ok' WHEN 'completed' THEN 'done' ELSE v_outcome END, v_err);
 
     IF v_outcome = 'batch' THEN
         UPDATE migration_progress p
-        SET detail = format('%s rows in %s ms (target %s ms); next %s rows%s', v_batch.rows_moved, round(v_ms::numeric),
+        SET detail = format('%s rows in %s ms (target %s ms); next %s rows%s', v_rows, round(v_ms::numeric),
                             v_job.target_ms, v_job.batch_rows,
                             CASE WHEN v_job.last_waiters > 0 THEN '; ' || v_job.signal_detail ELSE '' END)
         WHERE p.id = (SELECT max(p2.id) FROM migration_progress p2) AND p.step = 'batch';
@@ -576,8 +579,8 @@ BEGIN
                 format('%s; retrying with %s rows', v_job.last_detail, v_job.batch_rows));
     END IF;
 
-    RETURN QUERY SELECT v_outcome, CASE WHEN v_outcome = 'batch' THEN v_batch.rows_moved ELSE 0 END,
-        CASE WHEN v_outcome = 'batch' THEN v_batch.last_key END, v_size, round(v_ms::numeric, 1), v_job.batch_rows,
+    RETURN QUERY SELECT v_outcome, CASE WHEN v_outcome = 'batch' THEN v_rows ELSE 0 END,
+        CASE WHEN v_outcome = 'batch' THEN v_last END, v_size, round(v_ms::numeric, 1), v_job.batch_rows,
         CASE WHEN v_outcome IN ('batch', 'completed') THEN v_check.pause_ms ELSE 0 END,
         CASE WHEN v_outcome = 'split' THEN 'lock_timeout' ELSE v_check.signal END,
         CASE WHEN v_outcome = 'split' THEN v_job.last_detail ELSE v_check.reason END;
