@@ -159,13 +159,19 @@ $$;
 -- while it still holds every lock it took: these are the application writes the batch makes wait.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION batch_engine_waiters(OUT sessions integer, OUT detail text)
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    -- pg_stat_activity is read once per transaction and then cached: without this, a session that connected or
+    -- started waiting after this transaction first looked would not be seen (or be shown with its old query).
+    PERFORM pg_stat_clear_snapshot();
     SELECT count(*)::int,
            string_agg(format('pid %s (%s, waiting %s s: %s)', w.pid, coalesce(nullif(w.application_name, ''), w.usename::text),
                              round(extract(epoch FROM clock_timestamp() - w.query_start)::numeric, 2),
                              left(regexp_replace(w.query, '\s+', ' ', 'g'), 60)), '; ' ORDER BY w.pid)
+    INTO sessions, detail
     FROM pg_stat_activity w
     WHERE w.pid <> pg_backend_pid() AND pg_backend_pid() = ANY (pg_blocking_pids(w.pid));
+END;
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -251,6 +257,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'no_data_found', MESSAGE = format('batch engine job %s is not configured', p_job);
     END IF;
+    PERFORM pg_stat_clear_snapshot();  -- current sessions, not those this transaction saw first (see batch_engine_waiters)
     action := 'go';
     pause_ms := j.throttle_ms;
 
@@ -274,9 +281,13 @@ BEGIN
         END IF;
 
         IF signal IS NULL THEN
-            SELECT array_agg(t.relid) INTO v_rels
-            FROM unnest(j.tables) n(name) CROSS JOIN LATERAL pg_partition_tree(to_regclass(n.name)) t
-            WHERE to_regclass(n.name) IS NOT NULL;
+            -- The tables themselves (pg_partition_tree() returns nothing for a plain table such as todos) and
+            -- every partition of the partitioned ones.
+            SELECT array_agg(x.r) INTO v_rels
+            FROM (SELECT to_regclass(n.name)::oid AS r FROM unnest(j.tables) n(name) WHERE to_regclass(n.name) IS NOT NULL
+                  UNION
+                  SELECT t.relid FROM unnest(j.tables) n(name) CROSS JOIN LATERAL pg_partition_tree(to_regclass(n.name)) t
+                  WHERE to_regclass(n.name) IS NOT NULL) x;
             SELECT p.relid::regclass::text AS rel, p.phase, a.backend_type,
                    round(100.0 * p.heap_blks_scanned / nullif(p.heap_blks_total, 0)) AS pct
             INTO v_vac

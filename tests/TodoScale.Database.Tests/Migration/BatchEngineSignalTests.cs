@@ -16,54 +16,42 @@ public sealed class BatchEngineSignalTests(PostgresServer server)
     public async Task a_vacuum_on_the_legacy_table_pauses_the_migration_with_its_reason_and_it_resumes_when_the_vacuum_ends()
     {
         var cs = await CreateAsync(server, "engine_vacuum", rows: 3_000);
-        await using var admin = await server.OpenAsync(cs);
+        await using var conn = await server.OpenAsync(cs);
         // Started first: installing the mirror trigger needs a lock that a manual VACUUM holds until it ends.
-        await new LegacyMigration(cs).StartAsync();
+        await ExecAsync(conn, "SELECT migration_start()");
+        await ExecAsync(conn, "SELECT migrate_todos_configure()");
         // A real VACUUM, made slow (cost-based delay after every page) so that it is still running while the engine looks.
         await using var vacuumer = await server.OpenAsync(cs);
-        await ExecAsync(vacuumer, "SET vacuum_cost_delay = '100ms'; SET vacuum_cost_limit = 1");
-        var vacuum = ExecAsync(vacuumer, "VACUUM (DISABLE_PAGE_SKIPPING) todos");
-        while (await ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = 'todos'::regclass") == 0)
+        await ExecAsync(vacuumer, "SET vacuum_cost_delay = '100ms'");
+        await ExecAsync(vacuumer, "SET vacuum_cost_limit = 1");
+        var vacuum = ExecWithoutTimeoutAsync(vacuumer, "VACUUM (DISABLE_PAGE_SKIPPING) todos");
+        while (await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = 'todos'::regclass") == 0)
         {
             Assert.False(vacuum.IsCompleted, "the VACUUM ended before the test could see it");
             await Task.Delay(20);
         }
 
-        var pauses = new List<MigrationProgress>();
-        var run = Task.Run(() => new MigrationRunner(cs).RunAsync(new MigrationRunOptions(),
-            new SyncProgress<MigrationProgress>(p =>
-            {
-                if (p.Paused is not null)
-                {
-                    lock (pauses)
-                    {
-                        pauses.Add(p);
-                    }
-                }
-            })));
-        while (pauses.Count < 3)
-        {
-            Assert.False(run.IsCompleted, "the migration ran to the end while a VACUUM worked on todos: " + run.Exception);
-            await Task.Delay(50);
-        }
-
+        var first = await StepAsync(conn);
+        await Task.Delay(first.PauseMs);
+        var second = await StepAsync(conn);
         var status = await new LegacyMigration(cs).EngineStatusAsync();
-        Assert.False(vacuum.IsCompleted);
-        await ExecAsync(admin, "SELECT pg_cancel_backend($1)", vacuumer.ProcessID);
+        var movedWhilePaused = await ScalarAsync<long>(conn, "SELECT rows_moved FROM migration_state");
+        Assert.False(vacuum.IsCompleted, "the VACUUM ended while the test looked; make it slower");
+        await ExecAsync(conn, "SELECT pg_cancel_backend($1)", vacuumer.ProcessID);
         await Assert.ThrowsAnyAsync<PostgresException>(() => vacuum);
-        var result = await run;
+        var resumed = await StepAsync(conn);
 
-        Assert.True(result.Completed);
-        lock (pauses)
-        {
-            Assert.All(pauses, p => Assert.Equal(0L, p.RowsDone));
-            Assert.StartsWith("paused 0.0 s: VACUUM on todos (", pauses[0].Paused);
-            Assert.Matches(@"^paused [1-9][0-9]*\.[0-9] s: VACUUM on todos \(", pauses[^1].Paused);
-        }
-
+        Assert.Equal(("paused", "vacuum", 1_000), (first.Outcome, first.Signal, first.PauseMs));
+        Assert.StartsWith("paused 0.0 s: VACUUM on todos (scanning heap", first.Detail);
+        Assert.Equal(("paused", "vacuum"), (second.Outcome, second.Signal));
+        Assert.Matches(@"^paused [1-9][0-9]*\.[0-9] s: VACUUM on todos \(", second.Detail);
+        Assert.Equal(0L, movedWhilePaused);
         Assert.Equal("vacuum", status?.Signal);
-        Assert.True(result.Paused >= TimeSpan.FromSeconds(2), $"paused {result.Paused}");
-        Assert.Equal(1L, await ScalarAsync<long>(admin, "SELECT count(*) FROM migration_progress WHERE step = 'pause' AND status = 'paused: vacuum' AND detail LIKE 'paused % s: VACUUM on todos (%'"));
+        Assert.Equal(("batch", null), (resumed.Outcome, resumed.Signal));
+        Assert.True(resumed.RowsMoved > 0);
+        // One entry per pause, its end and reason moving on while it lasts.
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_progress WHERE step = 'pause' AND status = 'paused: vacuum' AND detail = $1", second.Detail!));
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions());
         await AssertAllPassAsync(cs);
     }
 
