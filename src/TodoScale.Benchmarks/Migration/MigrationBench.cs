@@ -78,8 +78,8 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
                            $"their idle latency), one `INSERT … SELECT`, then while {o.Writers} writer connections ({o.ThinkTime.TotalMilliseconds:N0} ms think time) " +
                            $"keep writing: today's fixed settings ({o.BatchSize:N0} rows per batch, no pause, no signals), the batch engine's adaptive run " +
                            $"(`todoscale migrate run` without options: target {o.Target.TotalMilliseconds:N0} ms per batch, health signals on)" +
-                           (o.HoldFor > TimeSpan.Zero ? $", and the adaptive run again while an application transaction holds a user the copy needs for {o.HoldFor.TotalSeconds:N0} s" : "") +
-                           ". Targets: copy rows/s ÷ single statement ≥ 0.60×, writers' p99 during ÷ alone ≤ 2×.");
+                           $"{(o.HoldFor > TimeSpan.Zero ? string.Create(inv, $", and the adaptive run again while an application transaction holds a user the copy needs for {o.HoldFor.TotalSeconds:N0} s") : "")}" +
+                           $". Targets: copy rows/s ÷ single statement ≥ 0.60×, writers' p99 during ÷ alone ≤ 2×.");
         sb.AppendLine();
         sb.AppendLine("| legacy table | run | copy ÷ single statement | writers' p99 during ÷ alone | splits | paused | validation |");
         sb.AppendLine("|---|---|---:|---:|---:|---:|---|");

@@ -57,8 +57,9 @@ public sealed record MigrationMeasurementResult(
         }
 
         sb.AppendLine();
+        var heldChecks = Run(MigrationLiveRun.Held)?.Checks;
         sb.AppendLine(inv, $"validate_migration() after the adaptive run: {Checks.Count(c => c.Passed)}/{Checks.Count} PASS in {Validation.TotalSeconds:N1} s" +
-                           (Run(MigrationLiveRun.Held)?.Checks is { } held ? $"; after the held-user run: {held.Count(c => c.Passed)}/{held.Count} PASS." : "."));
+                           $"{(heldChecks is null ? "." : $"; after the held-user run: {heldChecks.Count(c => c.Passed)}/{heldChecks.Count} PASS.")}");
         if (Run(MigrationLiveRun.Held) is { } h)
         {
             var signals = h.Run.Samples.Where(s => s.Signal is not null).GroupBy(s => s.Signal!).Select(g => $"{g.Key} ×{g.Count()}");
