@@ -97,6 +97,8 @@ public static class MigrationMeasurement
 
         NpgsqlConnection? holder = null;
         Task? release = null;
+        // The hold counts from the first batch: the preflight and the start before it take seconds on a large table.
+        var copying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (hold is { } holdFor)
         {
             var user = (Guid)(await ScalarAsync(conn, "INSERT INTO users (email) VALUES ('held-by-a-long-transaction-' || gen_random_uuid() || '@example.com') RETURNING id", ct))!;
@@ -116,12 +118,12 @@ public static class MigrationMeasurement
                 await lockUser.ExecuteNonQueryAsync(ct);
             }
 
-            release = CommitLaterAsync(holding, holdFor, ct);
+            release = CommitLaterAsync(holding, copying.Task, holdFor, ct);
         }
 
         try
         {
-            var result = await new MigrationRunner(cs).RunAsync(run, ct: ct);
+            var result = await new MigrationRunner(cs).RunAsync(run, new FirstReport(copying), ct);
             await stopWriters.CancelAsync();
             var during = await writing;
             if (release is not null)
@@ -140,10 +142,16 @@ public static class MigrationMeasurement
         }
     }
 
-    private static async Task CommitLaterAsync(NpgsqlTransaction tx, TimeSpan after, CancellationToken ct)
+    private static async Task CommitLaterAsync(NpgsqlTransaction tx, Task copying, TimeSpan after, CancellationToken ct)
     {
+        await copying.WaitAsync(ct);
         await Task.Delay(after, ct);
         await tx.CommitAsync(CancellationToken.None);
+    }
+
+    private sealed class FirstReport(TaskCompletionSource copying) : IProgress<MigrationProgress>
+    {
+        public void Report(MigrationProgress value) => copying.TrySetResult();
     }
 
     private static LegacyWriterOptions Writers(MigrationMeasurementOptions o) =>
