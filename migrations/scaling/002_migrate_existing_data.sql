@@ -11,8 +11,11 @@
 -- Interface (the CLI and the demo call these; nothing is re-implemented in C#):
 --   migration_preflight()                 what in the legacy table would not fit, and how it is handled
 --   migration_start()                     preflight + archive partitions + mirror trigger (idempotent)
---   migrate_todos_batch(size, max)        the next batches in uuid key order, in the caller's transaction
---   CALL migrate_todos(size, throttle)    every remaining batch, one COMMIT per batch (the psql path)
+--   migrate_todos_batch(size, max)        the next batches of a fixed size in uuid key order, in the caller's transaction
+--   migrate_todos_configure(...)          the batch engine's knobs for a run (maintenance/engine.sql, included below)
+--   migrate_todos_next()                  one engine step: health signals, a batch sized to the target duration,
+--                                         split and retried after a lock timeout (the CLI calls it per transaction)
+--   CALL migrate_todos(...)               every remaining batch, one COMMIT per step (the psql path)
 --   migration_status()                    one row: state, rows moved, last key, rows remaining
 --   validate_migration()                  one row per check: check_name, expected, actual, status PASS/FAIL
 --   migration_cutover(force)              validates, then stops mirroring and makes `todos` read-only

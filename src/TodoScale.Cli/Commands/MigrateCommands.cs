@@ -92,7 +92,7 @@ public static partial class MigrateCommands
         var probe = new Option<string?>("--probe")
         {
             Description = "An application read statement; the engine pauses while it takes more than 3x its idle time (and 5 ms more).",
-        };
+        }.Refusing(OptionRules.PlainText(2_000));
         var noSignals = new Option<bool>("--no-signals")
         {
             Description = "Do not pause on health signals (lock waits, vacuum, WAL rate, replica lag, probe).",
