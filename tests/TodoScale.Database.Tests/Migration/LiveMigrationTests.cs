@@ -321,8 +321,11 @@ public sealed class LiveMigrationTests(PostgresServer server)
             var (code, output) = await Psql.RunFileAsync(server.Binaries, cs, Psql.ScriptPath(file));
             Assert.True(code == 0, $"psql -f {file} exited {code}: {output}");
             Assert.DoesNotContain("ERROR", output);
-            await using var count = await server.OpenAsync(cs);
-            batchesAfter.Add(await ScalarAsync<long>(count, "SELECT count(*) FROM migration_progress WHERE step = 'batch'"));
+            if (file.StartsWith("002", StringComparison.Ordinal))
+            {
+                await using var count = await server.OpenAsync(cs);
+                batchesAfter.Add(await ScalarAsync<long>(count, "SELECT count(*) FROM migration_progress WHERE step = 'batch'"));
+            }
         }
 
         await AssertAllPassAsync(cs);
@@ -330,8 +333,8 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal((0L, 0L), await DiffAsync(check));
         // 12,000 rows in committed batches sized by the batch engine (the first of 1,000 rows), then the completion
         // record; the second run added none.
-        Assert.True(batchesAfter[1] >= 2, $"{batchesAfter[1]} batches");
-        Assert.Equal(batchesAfter[1], batchesAfter[2]);
+        Assert.True(batchesAfter[0] >= 2, $"{batchesAfter[0]} batches");
+        Assert.Equal(batchesAfter[0], batchesAfter[1]);
         Assert.Equal(12_000L, await ScalarAsync<long>(check, "SELECT sum(rows_moved)::bigint FROM migration_progress WHERE step = 'batch'"));
         Assert.Equal(1L, await ScalarAsync<long>(check, "SELECT count(*) FROM migration_progress WHERE step = 'complete'"));
         Assert.Equal("complete", await ScalarAsync<string>(check, "SELECT step FROM migration_progress ORDER BY start_time DESC LIMIT 1"));
