@@ -486,7 +486,7 @@ BEGIN
             v_total := v_total + v_walk.moved;
             v_batches := v_batches + 1;
             IF v_batches % 20 = 0 THEN
-                RAISE NOTICE 'archived % rows so far (batches of % rows now)', v_total, v_job.batch_rows;
+                RAISE NOTICE 'archived % rows so far', v_total;
             END IF;
             v_pause := v_check.pause_ms;
             IF v_pause > 0 THEN
