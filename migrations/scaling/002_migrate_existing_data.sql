@@ -11,8 +11,11 @@
 -- Interface (the CLI and the demo call these; nothing is re-implemented in C#):
 --   migration_preflight()                 what in the legacy table would not fit, and how it is handled
 --   migration_start()                     preflight + archive partitions + mirror trigger (idempotent)
---   migrate_todos_batch(size, max)        the next batches in uuid key order, in the caller's transaction
---   CALL migrate_todos(size, throttle)    every remaining batch, one COMMIT per batch (the psql path)
+--   migrate_todos_batch(size, max)        the next batches of a fixed size in uuid key order, in the caller's transaction
+--   migrate_todos_configure(...)          the batch engine's knobs for a run (maintenance/engine.sql, included below)
+--   migrate_todos_next()                  one engine step: health signals, a batch sized to the target duration,
+--                                         split and retried after a lock timeout (the CLI calls it per transaction)
+--   CALL migrate_todos(...)               every remaining batch, one COMMIT per step (the psql path)
 --   migration_status()                    one row: state, rows moved, last key, rows remaining
 --   validate_migration()                  one row per check: check_name, expected, actual, status PASS/FAIL
 --   migration_cutover(force)              validates, then stops mirroring and makes `todos` read-only
@@ -85,6 +88,9 @@ CREATE TABLE IF NOT EXISTS migration_state (
     rolled_back_at timestamptz
 );
 INSERT INTO migration_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+
+-- The batch engine that sizes, splits and pauses the backfill (also 003's archival backlog).
+\ir maintenance/engine.sql
 
 -- ---------------------------------------------------------------------------------------------
 -- Mirror trigger function (the trigger itself is created by migration_start, not by this script:
@@ -490,30 +496,151 @@ BEGIN
 END;
 $$;
 
--- Every remaining batch, one COMMIT per batch so that other sessions see migration_progress grow.
--- Deadlocks with multi-row application writes abort only the batch, which is retried.
-CREATE OR REPLACE PROCEDURE migrate_todos(batch_size integer DEFAULT 5000, throttle interval DEFAULT '0')
+-- ---------------------------------------------------------------------------------------------
+-- The batch engine drives the backfill (maintenance/engine.sql, included at the top of this file): each
+-- batch is sized to take a target time from the smoothed rows/second of the batches before it, a batch
+-- undone by a lock timeout or deadlock is retried at half its size instead of whole, and health signals
+-- (the application waiting on the batch's locks, vacuum on todos or the new tables, WAL rate, replica lag,
+-- an optional probe statement) pause or slow it, each with the reason recorded in migration_progress.
+-- migrate_todos_configure() sets the knobs of a run; migrate_todos_next() is one step of it, in the caller's
+-- transaction (one call per transaction); CALL migrate_todos(...) and `todoscale migrate run` loop over it.
+-- ---------------------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION todoscale_migration_engine_tables() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['todos', 'todos_active', 'todos_archived'] $$;
+
+-- batch_size or throttle given: every batch that size (5,000 if only throttle is given), adaptation off, as
+-- before the engine; the signals stay on unless signals => false. Returns the mode, as migrate status shows it.
+CREATE OR REPLACE FUNCTION migrate_todos_configure(
+    batch_size integer DEFAULT NULL, throttle interval DEFAULT NULL, target interval DEFAULT '200 ms',
+    max_batch integer DEFAULT 50000, signals boolean DEFAULT true, wal_budget_mb numeric DEFAULT 100,
+    max_replica_lag interval DEFAULT '10 s', probe text DEFAULT NULL, max_pause interval DEFAULT '60 s')
+RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM batch_engine_configure('migration', todoscale_migration_engine_tables(), target, max_batch,
+        least(100, max_batch),
+        CASE WHEN batch_size IS NOT NULL OR throttle IS NOT NULL THEN coalesce(batch_size, 5000) END,
+        coalesce(throttle, interval '0'), signals, wal_budget_mb, max_replica_lag, probe, max_pause);
+    RETURN (SELECT s.mode FROM batch_engine_status() s WHERE s.job = 'migration');
+END;
+$$;
+
+-- One step: ask the engine whether a batch may run (if not: outcome 'paused', nothing locked, ask again
+-- after pause_ms), run migrate_todos_batch() at the engine's size in a subtransaction, and tell the engine
+-- how it went, all in the caller's transaction. Outcomes: batch (rows copied), split (undone by a lock
+-- timeout, deadlock or serialization failure; the next try is half the size), wait (the next row is held by
+-- the application, see migrate_todos_batch), paused, completed. pause_ms: how long the caller sleeps after
+-- committing (a pause, the throttle, or one batch time after a batch that made the application wait).
+CREATE OR REPLACE FUNCTION migrate_todos_next()
+RETURNS TABLE (outcome text, rows_moved bigint, last_key uuid, batch_rows integer, elapsed_ms numeric,
+               next_rows integer, pause_ms integer, signal text, detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_job     batch_engine_jobs := batch_engine_job('migration', todoscale_migration_engine_tables());
+    v_check   record;
+    v_rows    bigint := 0;
+    v_last    uuid;
     v_done    boolean;
+    v_size    integer;
+    v_t0      timestamptz;
+    v_ms      double precision;
+    v_outcome text;
+    v_err     text;
+BEGIN
+    IF (SELECT m.state FROM migration_state m) IN ('migrated', 'cut_over') THEN
+        RETURN QUERY SELECT 'completed'::text, 0::bigint, NULL::uuid, v_job.batch_rows, 0::numeric, v_job.batch_rows, 0, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+
+    v_check := batch_engine_check('migration');
+    IF v_check.action = 'pause' THEN
+        -- One 'pause' entry per signal episode, its end_time and reason moving on, as the 'wait' entries.
+        UPDATE migration_progress p SET end_time = clock_timestamp(), detail = v_check.reason
+        WHERE p.id = (SELECT max(p2.id) FROM migration_progress p2) AND p.step = 'pause' AND p.status = 'paused: ' || v_check.signal;
+        IF NOT FOUND THEN
+            INSERT INTO migration_progress (step, start_time, end_time, rows_moved, status, detail)
+            VALUES ('pause', clock_timestamp(), clock_timestamp(), 0, 'paused: ' || v_check.signal, v_check.reason);
+        END IF;
+        RETURN QUERY SELECT 'paused'::text, 0::bigint, NULL::uuid, v_job.batch_rows, 0::numeric, v_job.batch_rows,
+                            v_check.pause_ms, v_check.signal, v_check.reason;
+        RETURN;
+    END IF;
+
+    SELECT j.batch_rows INTO v_size FROM batch_engine_jobs j WHERE j.job = 'migration';
+    v_t0 := clock_timestamp();
+    BEGIN
+        SELECT b.rows_moved, b.last_key, b.completed INTO v_rows, v_last, v_done FROM migrate_todos_batch(v_size, 1) b;
+        v_outcome := CASE WHEN NOT FOUND OR v_done THEN 'completed' WHEN v_rows = 0 THEN 'wait' ELSE 'batch' END;
+    EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+        -- The subtransaction undid the batch's copies, progress and locks; the engine halves the next try.
+        v_outcome := 'split';
+        v_err := SQLERRM;
+        v_rows := 0;
+    END;
+    v_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
+    v_job := batch_engine_record('migration', CASE WHEN v_outcome = 'batch' THEN v_rows::int ELSE 0 END, v_ms,
+                                 CASE v_outcome WHEN 'batch' THEN 'ok' WHEN 'completed' THEN 'done' ELSE v_outcome END, v_err);
+
+    IF v_outcome = 'batch' THEN
+        UPDATE migration_progress p
+        SET detail = format('%s rows in %s ms (target %s ms); next %s rows%s', v_rows, round(v_ms::numeric),
+                            v_job.target_ms, v_job.batch_rows,
+                            CASE WHEN v_job.last_waiters > 0 THEN '; ' || v_job.signal_detail ELSE '' END)
+        WHERE p.id = (SELECT max(p2.id) FROM migration_progress p2) AND p.step = 'batch';
+    ELSIF v_outcome = 'split' THEN
+        INSERT INTO migration_progress (step, start_time, end_time, rows_moved, last_key, status, detail)
+        VALUES ('split', v_t0, clock_timestamp(), 0, (SELECT m.last_key FROM migration_state m), 'retried',
+                format('%s; retrying with %s rows', v_job.last_detail, v_job.batch_rows));
+    END IF;
+
+    RETURN QUERY SELECT v_outcome, CASE WHEN v_outcome = 'batch' THEN v_rows ELSE 0 END,
+        CASE WHEN v_outcome = 'batch' THEN v_last END, v_size, round(v_ms::numeric, 1), v_job.batch_rows,
+        CASE WHEN v_outcome IN ('batch', 'completed') THEN v_check.pause_ms ELSE 0 END,
+        CASE WHEN v_outcome = 'split' THEN 'lock_timeout' ELSE v_check.signal END,
+        CASE WHEN v_outcome = 'split' THEN v_job.last_detail ELSE v_check.reason END;
+END;
+$$;
+
+-- Every remaining batch, one COMMIT per step so that other sessions see migration_progress grow. Without
+-- arguments the engine sizes the batches (target 200 ms, up to max_batch rows); batch_size or throttle fix
+-- them as before. The old (batch_size, throttle) procedure is dropped first: a CREATE OR REPLACE with more
+-- arguments would add a second procedure beside it and make every CALL migrate_todos(5000) ambiguous.
+DROP PROCEDURE IF EXISTS migrate_todos(integer, interval);
+CREATE OR REPLACE PROCEDURE migrate_todos(
+    batch_size integer DEFAULT NULL, throttle interval DEFAULT NULL, target interval DEFAULT '200 ms',
+    max_batch integer DEFAULT 50000, signals boolean DEFAULT true, wal_budget_mb numeric DEFAULT 100,
+    max_replica_lag interval DEFAULT '10 s', probe text DEFAULT NULL, max_pause interval DEFAULT '60 s')
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_outcome text;
+    v_pause   integer;
+    v_detail  text;
     v_retries integer := 0;
 BEGIN
+    RAISE NOTICE 'migrating: %', migrate_todos_configure(batch_size, throttle, target, max_batch, signals, wal_budget_mb,
+                                                         max_replica_lag, probe, max_pause);
+    COMMIT;
     LOOP
         BEGIN
-            SELECT NOT EXISTS (SELECT 1 FROM migrate_todos_batch(batch_size, 1) b WHERE NOT b.completed) INTO v_done;
-            v_retries := 0;  -- the limit is on consecutive failures of one batch, not on a long run's total
+            SELECT s.outcome, s.pause_ms, s.detail INTO v_outcome, v_pause, v_detail FROM migrate_todos_next() s;
+            v_retries := 0;  -- the limit is on consecutive failures, not on a long run's total
         EXCEPTION WHEN deadlock_detected OR serialization_failure OR lock_not_available THEN
+            -- Outside the batch itself (its own failures are split and retried by migrate_todos_next).
             v_retries := v_retries + 1;
             IF v_retries > 50 THEN
                 RAISE;
             END IF;
-            RAISE NOTICE 'batch retried after %', SQLERRM;
-            v_done := false;
+            v_outcome := 'retry';
+            v_pause := 100;
+            v_detail := NULL;
         END;
         COMMIT;
-        EXIT WHEN v_done;
-        IF throttle > interval '0' THEN
-            PERFORM pg_sleep_for(throttle);
+        EXIT WHEN v_outcome = 'completed';
+        IF v_outcome IN ('paused', 'split') THEN
+            RAISE NOTICE '%', v_detail;
+        END IF;
+        IF v_pause > 0 THEN
+            PERFORM pg_sleep(v_pause / 1000.0);
         END IF;
     END LOOP;
 END;
@@ -550,7 +677,7 @@ LANGUAGE sql STABLE AS $$
     FROM pg_stat_activity a
     WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
       AND (a.pid IN (SELECT h.pid FROM holders h)
-           OR (a.state = 'active' AND a.query ~* 'migrate_todos(_batch)?\s*\('))
+           OR (a.state = 'active' AND a.query ~* 'migrate_todos(_batch|_next)?\s*\('))
     ORDER BY 2 DESC, a.pid;
 $$;
 
@@ -977,7 +1104,7 @@ BEGIN
     -- Commit the start (mirror trigger) on its own so the first batch does not hold its lock on todos.
     PERFORM migration_start();
     COMMIT;
-    CALL migrate_todos(5000);
+    CALL migrate_todos();
 END;
 $$;
 

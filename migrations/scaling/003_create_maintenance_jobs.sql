@@ -9,7 +9,7 @@
 -- What runs where:
 --   SELECT * FROM run_daily_maintenance();     archive, partitions ahead, ANALYZE of what changed (cron: 02:00)
 --   SELECT * FROM run_weekly_maintenance();    health check, retention, statistics of the parents (cron: Sunday 03:00)
---   CALL archive_completed_todos_in_batches(); a large archival backlog, committing every batch
+--   CALL archive_completed_todos_in_batches(); a large archival backlog, committing every batch (batch engine)
 -- `todoscale maintain daily` runs the same function and then VACUUMs the partitions archival touched
 -- (VACUUM cannot run inside a function).
 --
@@ -17,6 +17,8 @@
 -- use what earlier ones define; SQL-language functions are checked against it when created):
 --   maintenance/bookkeeping.sql  settings, run history and step log, the maintenance lock, DDL with lock
 --                                retries, the VACUUM-statement helper (also used by 006)
+--   maintenance/engine.sql       the batch engine (target-duration batches, split and retry, health signals),
+--                                shared with 002's migration, which includes it too
 --   maintenance/archival.sql     done todos into todos_archived: one walk, used by the function and the procedure
 --   maintenance/partitions.sql   monthly partitions ahead of time, retention drops
 --   maintenance/health.sql       check_partition_health(), get_partition_statistics(), get_index_usage_stats()
@@ -36,6 +38,7 @@ SET lock_timeout = '5s';
 SET client_min_messages = warning;
 
 \ir maintenance/bookkeeping.sql
+\ir maintenance/engine.sql
 \ir maintenance/archival.sql
 \ir maintenance/partitions.sql
 \ir maintenance/health.sql

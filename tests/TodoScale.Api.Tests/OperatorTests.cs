@@ -10,7 +10,7 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
-    public static TheoryData<string> Endpoints => new("/api/ops/partitions", "/api/ops/health", "/api/ops/maintenance", "/api/ops/migration");
+    public static TheoryData<string> Endpoints => new("/api/ops/partitions", "/api/ops/health", "/api/ops/maintenance", "/api/ops/migration", "/api/ops/migration/engine");
 
     [Theory(Timeout = TestTimeouts.Database)]
     [MemberData(nameof(Endpoints))]
@@ -45,6 +45,25 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(JsonValueKind.Null, batch["detail"].ValueKind);
         Assert.Equal(("start", 0L, JsonValueKind.Null, "mirror trigger installed"),
             (start["step"].GetString(), start["rows_moved"].GetInt64(), start["last_key"].ValueKind, start["detail"].GetString()));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task an_operator_gets_the_batch_engine_state_with_the_signal_that_pauses_it()
+    {
+        var (_, ops) = await _host.NewUserAsync(isOperator: true);
+        // What a paused archival run leaves in the engine's row (batch_engine_check() writes the signal and its reason).
+        await _host.ExecuteAsync("""
+            SELECT batch_engine_configure('archival', ARRAY['todos_active', 'todos_archived'], '150 ms');
+            UPDATE batch_engine_jobs SET signal = 'vacuum', signal_detail = 'paused 4.0 s: autovacuum on todos_active_part_3 (scanning heap)'
+            WHERE job = 'archival';
+            """);
+
+        var rows = await (await ops.GetAsync("/api/ops/migration/engine")).ReadAsync<List<Dictionary<string, JsonElement>>>(HttpStatusCode.OK);
+
+        var row = Assert.Single(rows, r => r["job"].GetString() == "archival");
+        Assert.Equal(("adaptive, target 150 ms, 100..50000 rows", 150, "vacuum"),
+            (row["mode"].GetString(), row["target_ms"].GetInt32(), row["signal"].GetString()));
+        Assert.Equal("paused 4.0 s: autovacuum on todos_active_part_3 (scanning heap)", row["detail"].GetString());
     }
 
     [Fact(Timeout = TestTimeouts.Database)]

@@ -13,7 +13,7 @@ public sealed class MigrationBenchTests(PostgresServer server)
         await File.WriteAllTextAsync(Path.Combine(dir, "benchmarks.md"), "# Benchmarks\n\n## Maintenance\n\nkept\n");
         var options = new MigrationBenchOptions
         {
-            Rows = 2_000, Writers = 2, WritersAlone = TimeSpan.FromSeconds(1), BatchSize = 500,
+            Rows = 2_000, Writers = 2, WritersAlone = TimeSpan.FromSeconds(1), BatchSize = 500, HoldFor = TimeSpan.FromSeconds(1),
             DatabaseName = $"migbench_{Guid.NewGuid():N}"[..20],
         };
 
@@ -27,14 +27,21 @@ public sealed class MigrationBenchTests(PostgresServer server)
             Assert.True(v.Result.LegacyRows >= 2_000);
             Assert.NotEmpty(v.Result.Checks);
             Assert.All(v.Result.Checks, c => Assert.True(c.Passed, $"{v.Name}: {c.CheckName}"));
-            Assert.True(v.Result.WritersDuringMigration.Latency.Count > 0, $"{v.Name}: the writers wrote nothing during the copy");
+            Assert.Equal([MigrationLiveRun.Fixed, MigrationLiveRun.Adaptive, MigrationLiveRun.Held], v.Result.Runs.Select(r => r.Name));
+            Assert.All(v.Result.Runs, r => Assert.True(r.Writers.Latency.Count > 0, $"{v.Name}, {r.Name}: the writers wrote nothing during the copy"));
+            Assert.All(v.Result.Run(MigrationLiveRun.Held)!.Checks!, c => Assert.True(c.Passed, $"{v.Name} after the held run: {c.CheckName}"));
+            // The held user's rows make the batches that reach them time out: split and retried, not repeated whole.
+            Assert.True(v.Result.Run(MigrationLiveRun.Held)!.Run.Splits > 0, $"{v.Name}: no batch was split while the user was held");
+            Assert.All(v.Result.Run(MigrationLiveRun.Fixed)!.Run.Samples.Where(x => x.Outcome == "batch"), x => Assert.Equal(500, x.BatchRows));
         });
+        Assert.Equal(6, Directory.GetFiles(dir, "bench-migration-*.png").Length);
         Assert.False(await HasParentIndexAsync("_plain"));
         Assert.True(await HasParentIndexAsync("_idx"));
         var md = await File.ReadAllTextAsync(Path.Combine(dir, "benchmarks.md"));
         Assert.Contains("## Maintenance\n\nkept", md);
         Assert.Equal(1, md.Split(MigrationBench.BeginMarker).Length - 1);
         Assert.Contains("with the advised index on todos(parent_todo_id)", md);
+        Assert.Contains("![bench-migration-plain-adaptive](bench-migration-plain-adaptive.png)", md);
 
         async Task<bool> HasParentIndexAsync(string suffix)
         {

@@ -6,8 +6,9 @@
 -- Entry points:
 --   archive_completed_todos(days, batch_size)    the guide's function: one transaction, returns rows moved
 --   todoscale_archive(days, batch_size)          the same for the daily job (run_daily_maintenance, jobs.sql)
---   CALL archive_completed_todos_in_batches(days, batch_size, throttle)
---                                                a backlog of millions: one COMMIT per batch
+--   CALL archive_completed_todos_in_batches(days, batch_size, throttle, target, ...)
+--                                                a backlog of millions: one COMMIT per batch, sized
+--                                                and paused by the batch engine (engine.sql)
 -- A function is one transaction: its batches all commit together at the end, which is the right size for
 -- the daily trickle. The procedure commits each batch so locks and undo stay small.
 --
@@ -495,6 +496,14 @@ $$;
 -- are released and its rows visible in todos_archived at once, and an interrupted run keeps what it
 -- moved (run it again to continue). CALL it outside an explicit transaction block.
 --
+-- The batch engine (maintenance/engine.sql, job 'archival') drives it as it drives the live migration:
+-- without batch_size the batches are sized to take `target` (200 ms) from the smoothed rows/second of the
+-- ones before, up to max_batch rows (a backlog's page walk takes as many heap pages as that many rows
+-- filled in the last batch); a batch undone by a lock timeout (200 ms) or deadlock is retried at half its
+-- size; vacuum on todos_active/todos_archived, the WAL rate, replica lag, sessions waiting on the batch's
+-- locks and an optional probe statement pause or slow it, with a NOTICE saying why (batch_engine_status()
+-- shows it from another session). batch_size or throttle fix the size (5,000 with only a throttle) as before.
+--
 -- A migration may start between two commits, so whether one mirrors todos is checked in every batch's
 -- own transaction (where the check also keeps one from starting until the COMMIT); the run then stops
 -- with a WARNING and keeps what it moved.
@@ -502,45 +511,102 @@ $$;
 -- 002 does: on a small server a batch loop keeps one core busy for the whole run, and the application's
 -- queries wait for that core. CALL archive_completed_todos_in_batches(30, 5000, throttle => '60 ms');
 --
--- The two-argument version is dropped first: CREATE OR REPLACE with a third argument would add a second
--- procedure beside it, and every existing CALL archive_completed_todos_in_batches(30, 5000) would then
--- fail as ambiguous. Those calls keep working through the default.
+-- Earlier versions are dropped first: CREATE OR REPLACE with more arguments would add a second procedure
+-- beside them, and every existing CALL archive_completed_todos_in_batches(30, 5000) would then fail as
+-- ambiguous. Those calls keep working through the defaults.
 DROP PROCEDURE IF EXISTS archive_completed_todos_in_batches(int, int);
-CREATE OR REPLACE PROCEDURE archive_completed_todos_in_batches(days int DEFAULT 30, batch_size int DEFAULT 5000,
-                                                               throttle interval DEFAULT '0')
+DROP PROCEDURE IF EXISTS archive_completed_todos_in_batches(int, int, interval);
+CREATE OR REPLACE PROCEDURE archive_completed_todos_in_batches(
+    days int DEFAULT 30, batch_size int DEFAULT NULL, throttle interval DEFAULT NULL, target interval DEFAULT '200 ms',
+    max_batch int DEFAULT 50000, signals boolean DEFAULT true, wal_budget_mb numeric DEFAULT 100,
+    max_replica_lag interval DEFAULT '10 s', probe text DEFAULT NULL, max_pause interval DEFAULT '60 s')
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_walk     todoscale_archive_walk := todoscale_archive_walk_start(days, batch_size);
+    v_job      batch_engine_jobs;
+    v_walk     todoscale_archive_walk;
+    v_next     todoscale_archive_walk;
+    v_check    record;
     v_total    bigint := 0;
     v_batches  int := 0;
     v_blocked  text;
+    v_t0       timestamptz;
+    v_err      text;
+    v_pause    int;
+    v_chunk    bigint;   -- heap pages of the last page-walk batch, and the rows it moved
+    v_moved    bigint;
 BEGIN
-    IF throttle IS NULL OR throttle < interval '0' THEN
+    -- Arguments in the order the entry points always checked them: days, batch_size, throttle.
+    v_walk := todoscale_archive_walk_start(days, coalesce(batch_size, 1000));
+    IF throttle < interval '0' THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = format('throttle must be 0 or more (got %s)', coalesce(throttle::text, 'NULL'));
+            MESSAGE = format('throttle must be 0 or more (got %s)', throttle);
     END IF;
     -- Citus: the page walk reads the coordinator's empty shells and locks rows across shards (refused there).
     IF todoscale_is_distributed() THEN
         CALL todoscale_archive_distributed_in_batches(days, throttle);
         RETURN;
     END IF;
+    v_job := batch_engine_configure('archival', ARRAY['todos_active', 'todos_archived'], target, max_batch, least(100, max_batch),
+        CASE WHEN batch_size IS NOT NULL OR throttle IS NOT NULL THEN coalesce(batch_size, 5000) END,
+        coalesce(throttle, interval '0'), signals, wal_budget_mb, max_replica_lag, probe, max_pause);
+    COMMIT;
 
     WHILE NOT v_walk.done LOOP
+        v_check := batch_engine_check('archival');
+        IF v_check.action = 'pause' THEN
+            RAISE NOTICE 'archival %', v_check.reason;
+            COMMIT;
+            PERFORM pg_sleep(v_check.pause_ms / 1000.0);
+            CONTINUE;
+        END IF;
         v_blocked := todoscale_archival_blocked_by_migration();
         IF v_blocked IS NOT NULL THEN
             RAISE WARNING 'archive_completed_todos_in_batches stopped after % rows: %', v_total, v_blocked;
             RETURN;
         END IF;
-        v_walk := todoscale_archive_walk_next(v_walk);
+
+        SELECT j.batch_rows INTO v_walk.batch_size FROM batch_engine_jobs j WHERE j.job = 'archival';
+        -- A backlog is walked in heap pages: take as many as held the engine's rows in the last batch, at
+        -- most twice as many as then (one sparse range must not make the next batch a whole partition).
+        IF v_walk.chunk_pages IS NOT NULL AND v_moved > 0 THEN
+            v_walk.chunk_pages := least(2 * v_chunk, greatest(1, ceil(v_walk.batch_size::numeric * v_chunk / v_moved)))::bigint;
+        END IF;
+        v_t0 := clock_timestamp();
+        v_err := NULL;
+        BEGIN
+            PERFORM set_config('lock_timeout', '200ms', true);
+            v_next := todoscale_archive_walk_next(v_walk);
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            -- Undone whole (the subtransaction); the same position is taken again at half the size.
+            v_err := SQLERRM;
+        END;
+        IF v_err IS NULL THEN
+            v_chunk := v_walk.chunk_pages;
+            v_walk := v_next;
+            v_moved := CASE WHEN v_walk.chunk_pages IS NOT NULL THEN v_walk.moved END;
+        ELSIF v_walk.chunk_pages IS NOT NULL THEN
+            v_walk.chunk_pages := greatest(1, v_walk.chunk_pages / 2);
+            v_moved := NULL;
+        END IF;
+        v_job := batch_engine_record('archival', coalesce(CASE WHEN v_err IS NULL THEN v_walk.moved END, 0)::int,
+                                     extract(epoch FROM clock_timestamp() - v_t0) * 1000,
+                                     CASE WHEN v_err IS NOT NULL THEN 'split' WHEN v_walk.done AND v_walk.moved = 0 THEN 'done' ELSE 'ok' END,
+                                     v_err);
         COMMIT;
-        IF v_walk.moved > 0 THEN
+        IF v_err IS NOT NULL THEN
+            RAISE NOTICE 'archival %; retrying with % rows', v_job.last_detail, v_job.batch_rows;
+        ELSIF v_walk.moved > 0 THEN
             v_total := v_total + v_walk.moved;
             v_batches := v_batches + 1;
             IF v_batches % 20 = 0 THEN
                 RAISE NOTICE 'archived % rows so far', v_total;
             END IF;
-            IF throttle > interval '0' THEN
-                PERFORM pg_sleep_for(throttle);
+            v_pause := v_check.pause_ms;
+            IF v_pause > 0 THEN
+                IF v_check.action = 'slow' THEN
+                    RAISE NOTICE 'archival %', v_check.reason;
+                END IF;
+                PERFORM pg_sleep(v_pause / 1000.0);
             END IF;
         END IF;
     END LOOP;

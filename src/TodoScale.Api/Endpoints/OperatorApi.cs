@@ -19,6 +19,7 @@ public static class OperatorApi
     public const string PartitionHealthSql = "SELECT * FROM check_partition_health()";
     public const string MaintenanceHistorySql = "SELECT * FROM maintenance_history ORDER BY started_at DESC LIMIT 50";
     public const string MigrationProgressSql = "SELECT * FROM migration_progress ORDER BY start_time DESC LIMIT 50";
+    public const string BatchEngineSql = "SELECT * FROM batch_engine_status()";
 
     public static IEndpointRouteBuilder MapOperatorApi(this IEndpointRouteBuilder app)
     {
@@ -30,7 +31,9 @@ public static class OperatorApi
         ops.MapGet("/maintenance", (NpgsqlDataSource ds, CancellationToken ct) => Rows(ds, MaintenanceHistorySql, ct))
             .WithSummary("The last 50 maintenance runs (maintenance_history).");
         ops.MapGet("/migration", (NpgsqlDataSource ds, CancellationToken ct) => Rows(ds, MigrationProgressSql, ct))
-            .WithSummary("The last 50 migration batches (migration_progress).");
+            .WithSummary("The last 50 migration steps (migration_progress): batches with their size and time, splits, waits, and pauses with the health signal that caused them.");
+        ops.MapGet("/migration/engine", (NpgsqlDataSource ds, CancellationToken ct) => Rows(ds, BatchEngineSql, ct))
+            .WithSummary("batch_engine_status(): per job (migration, archival) the batch size now, its mode, and the health signal that pauses it, if any.");
         return app;
     }
 

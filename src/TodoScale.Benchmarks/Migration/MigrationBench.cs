@@ -50,12 +50,12 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
             log($"{name}: {db}");
             var result = await MigrationMeasurement.RunAsync(Database(db), new MigrationMeasurementOptions
             {
-                BatchSize = options.BatchSize, WriterConnections = options.Writers, WriterThinkTime = options.ThinkTime,
-                WriterBaselineDuration = options.WritersAlone, LegacyParentIndex = parentIndex,
+                BatchSize = options.BatchSize, Target = options.Target, HoldFor = options.HoldFor, WriterConnections = options.Writers,
+                WriterThinkTime = options.ThinkTime, WriterBaselineDuration = options.WritersAlone, LegacyParentIndex = parentIndex,
             }, m => log("  " + m), ct);
             variants.Add(new MigrationBenchVariant(name, parentIndex, result));
-            log($"  single {result.SingleStatementRowsPerSecond:N0} rows/s; batched alone {result.BatchedQuietRowsPerSecond / result.SingleStatementRowsPerSecond:F2}x; " +
-                $"under writers {result.BatchedUnderWritesRowsPerSecond / result.SingleStatementRowsPerSecond:F2}x");
+            log($"  single {result.SingleStatementRowsPerSecond:N0} rows/s; " + string.Join("; ", result.Runs.Select(r =>
+                $"{r.Name}: copy {result.CopyRatio(r):F2}x, writers' p99 {result.P99Ratio(r):F2}x of alone, {r.Run.Splits} splits")));
             NpgsqlConnection.ClearAllPools();
         }
 
@@ -68,39 +68,56 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
 
     private Task RecreateAsync(string name, string? template, CancellationToken ct) => Databases.RecreateAsync(name, template, ct);
 
-    public static string Markdown(MigrationBenchResult r)
+    public static string Markdown(MigrationBenchResult r, IReadOnlyList<string>? charts = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var o = r.Options;
         var sb = new StringBuilder();
         ReportHeader.Write(sb, null, r.StartedUtc, r.Total, o.CommandLine);
-        sb.AppendLine(inv, $"Each variant runs on its own copy of the same generated legacy database: the writers alone ({o.WritersAlone.TotalSeconds:N0} s), " +
-                           $"one `INSERT … SELECT`, the batched migration ({o.BatchSize:N0} rows per committed batch) alone, then while {o.Writers} writer connections " +
-                           $"({o.ThinkTime.TotalMilliseconds:N0} ms think time) keep writing, then `validate_migration()`.");
+        sb.AppendLine(inv, $"Each variant runs on its own copy of the same generated legacy database: the writers alone ({o.WritersAlone.TotalSeconds:N0} s, " +
+                           $"their idle latency), one `INSERT … SELECT`, then while {o.Writers} writer connections ({o.ThinkTime.TotalMilliseconds:N0} ms think time) " +
+                           $"keep writing: today's fixed settings ({o.BatchSize:N0} rows per batch, no pause, no signals), the batch engine's adaptive run " +
+                           $"(`todoscale migrate run` without options: target {o.Target.TotalMilliseconds:N0} ms per batch, health signals on)" +
+                           $"{(o.HoldFor > TimeSpan.Zero ? string.Create(inv, $", and the adaptive run again while an application transaction holds a user the copy needs for {o.HoldFor.TotalSeconds:N0} s") : "")}" +
+                           $". Targets: copy rows/s ÷ single statement ≥ 0.60×, writers' p99 during ÷ alone ≤ 2×.");
         sb.AppendLine();
-        sb.AppendLine("| legacy table | single statement rows/s | batched alone | batched under writers | writers' statements/s alone → during | writers' p50 / p99 ms alone → during | validation |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine("| legacy table | run | copy ÷ single statement | writers' p99 during ÷ alone | splits | paused | validation |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---|");
         foreach (var v in r.Variants)
         {
-            var x = v.Result;
-            var alone = x.WritersAlone;
-            var during = x.WritersDuringMigration;
-            sb.AppendLine(inv, $"| {v.Name} | {x.SingleStatementRowsPerSecond:N0} | {x.BatchedQuietRowsPerSecond / x.SingleStatementRowsPerSecond:F2}× | " +
-                               $"**{x.BatchedUnderWritesRowsPerSecond / x.SingleStatementRowsPerSecond:F2}×** | " +
-                               $"{alone.Latency.Count / alone.Elapsed.TotalSeconds:N0} → {during.Latency.Count / during.Elapsed.TotalSeconds:N0} | " +
-                               $"{alone.Latency.P50Ms:N2} / {alone.Latency.P99Ms:N0} → {during.Latency.P50Ms:N2} / {during.Latency.P99Ms:N0} | " +
-                               $"{x.Checks.Count(c => c.Passed)}/{x.Checks.Count} PASS |");
+            foreach (var run in v.Result.Runs)
+            {
+                var checks = run.Checks ?? (run.Name == MigrationLiveRun.Adaptive ? v.Result.Checks : null);
+                sb.AppendLine(inv, $"| {v.Name} | {run.Name} | **{v.Result.CopyRatio(run):F2}×** | **{v.Result.P99Ratio(run):F2}×** | {run.Run.Splits} | " +
+                                   $"{run.Run.Paused.TotalSeconds:N1} s | {(checks is null ? "" : $"{checks.Count(c => c.Passed)}/{checks.Count} PASS")} |");
+            }
         }
 
         sb.AppendLine();
-        sb.AppendLine("Ratios are rows/s relative to the single statement of the same variant. Details per variant:");
+        sb.AppendLine("Details per variant (rates are rows copied by the run ÷ its time; the writers add rows while it runs):");
         sb.AppendLine();
-        var mo = new MigrationMeasurementOptions { BatchSize = o.BatchSize, WriterConnections = o.Writers, WriterThinkTime = o.ThinkTime, WriterBaselineDuration = o.WritersAlone };
+        var mo = new MigrationMeasurementOptions
+        {
+            BatchSize = o.BatchSize, Target = o.Target, HoldFor = o.HoldFor, WriterConnections = o.Writers, WriterThinkTime = o.ThinkTime,
+            WriterBaselineDuration = o.WritersAlone,
+        };
         foreach (var v in r.Variants)
         {
             sb.AppendLine(inv, $"**{v.Name}**");
             sb.AppendLine();
             sb.Append(v.Result.ToMarkdown(mo));
+            sb.AppendLine();
+        }
+
+        if (charts is { Count: > 0 })
+        {
+            sb.AppendLine("Batch size and batch time over each run (the adaptive runs settle at the target; red lines: a batch split and retried, grey: a pause on a health signal):");
+            sb.AppendLine();
+            foreach (var c in charts)
+            {
+                sb.AppendLine(inv, $"![{Path.GetFileNameWithoutExtension(c)}]({Path.GetFileName(c)})");
+            }
+
             sb.AppendLine();
         }
 
@@ -111,7 +128,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
     {
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, "benchmarks.md");
-        MarkdownSections.Write(path, BeginMarker, EndMarker, Markdown(r));
+        MarkdownSections.Write(path, BeginMarker, EndMarker, Markdown(r, MigrationCharts.Write(r, directory)));
         return path;
     }
 }

@@ -4,7 +4,14 @@ namespace TodoScale.Benchmarks;
 public sealed record MigrationBenchOptions
 {
     public int Rows { get; init; } = 1_000_000;
+    /// <summary>Rows per batch of the fixed baseline (today's settings).</summary>
     public int BatchSize { get; init; } = 5_000;
+
+    /// <summary>The batch engine's target duration for the adaptive runs.</summary>
+    public TimeSpan Target { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long the application holds a user in the held-rows run (zero: no such run).</summary>
+    public TimeSpan HoldFor { get; init; } = TimeSpan.FromSeconds(5);
     public int Writers { get; init; } = 4;
     public TimeSpan ThinkTime { get; init; } = TimeSpan.FromMilliseconds(5);
     public TimeSpan WritersAlone { get; init; } = TimeSpan.FromSeconds(30);
@@ -22,9 +29,10 @@ public sealed record MigrationBenchOptions
             throw new ArgumentException("--rows must be at least 1000.");
         }
 
-        if (BatchSize is < 1 or > 1_000_000 || Writers is < 0 or > 64 || ThinkTime < TimeSpan.Zero || WritersAlone <= TimeSpan.Zero)
+        if (BatchSize is < 1 or > 1_000_000 || Writers is < 0 or > 64 || ThinkTime < TimeSpan.Zero || WritersAlone <= TimeSpan.Zero
+            || Target < TimeSpan.FromMilliseconds(10) || Target > TimeSpan.FromMinutes(1) || HoldFor < TimeSpan.Zero || HoldFor > TimeSpan.FromHours(1))
         {
-            throw new ArgumentException("--batch-size must be 1..1000000, --writers 0..64, --think-ms >= 0, --writers-alone > 0.");
+            throw new ArgumentException("--batch-size must be 1..1000000, --writers 0..64, --think-ms >= 0, --writers-alone > 0, --target-ms 10..60000, --hold-seconds 0..3600.");
         }
 
         if (!System.Text.RegularExpressions.Regex.IsMatch(DatabaseName, "^[a-z_][a-z0-9_]{0,50}$"))

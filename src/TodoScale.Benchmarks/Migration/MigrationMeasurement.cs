@@ -7,9 +7,11 @@ namespace TodoScale.Benchmarks;
 
 /// <summary>
 /// One measurement of the migration (one variant of `todoscale bench migration`; <see cref="MigrationBench"/> prepares
-/// the databases and runs one per variant). The migration's figures on one database that holds a legacy todos table and the applied schema, all in
-/// one run: the offline single-statement copy, the batched copy without and with a simulated application
-/// writing, and that application's latency without and during the migration. Destructive for the new tables.
+/// the databases and runs one per variant), all in one run on one database that holds a legacy todos table and the
+/// applied schema: the writers alone (their idle latency), the offline single-statement copy, then under the same
+/// writers the fixed baseline (today's settings: fixed batches, no signals) and the batch engine's adaptive run, and a
+/// run in which an application transaction holds a user the copy needs (the engine splits and retries). Destructive
+/// for the new tables.
 /// </summary>
 public static class MigrationMeasurement
 {
@@ -19,7 +21,6 @@ public static class MigrationMeasurement
         var migration = new LegacyMigration(connectionString);
         await using var conn = new NpgsqlConnection(connectionString);
         await conn.OpenAsync(ct);
-        var rows = await CountLegacyRowsAsync(conn, ct);
         if (options.LegacyParentIndex)
         {
             log?.Invoke("CREATE INDEX CONCURRENTLY todos_parent_todo_id_idx");
@@ -28,7 +29,7 @@ public static class MigrationMeasurement
 
         log?.Invoke($"writers alone for {options.WriterBaselineDuration.TotalSeconds:N0} s");
         var alone = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
-        rows = await CountLegacyRowsAsync(conn, ct);
+        var rows = await CountLegacyRowsAsync(conn, ct);
 
         // Same archive partitions and indexes for both paths: migration_start creates the months, then the
         // single statement copies with the same placement rule the batches use.
@@ -50,36 +51,119 @@ public static class MigrationMeasurement
             SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
                    due_date, completed_at, ai_generated, created_at, updated_at FROM src WHERE archive
             """, ct);
-        await migration.RollbackAsync(dropNewTables: false, ct);
-        await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
 
-        log?.Invoke("batched, no writers");
-        var quiet = await new MigrationRunner(connectionString).RunAsync(new MigrationRunOptions { BatchSize = options.BatchSize }, ct: ct);
-        await migration.RollbackAsync(dropNewTables: false, ct);
-        await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
-
-        log?.Invoke("batched, with writers");
-        using var stopWriters = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var writers = new LegacyWriterSimulator(connectionString, Writers(options));
-        var writing = writers.RunAsync(stopWriters.Token);
-        var live = await new MigrationRunner(connectionString).RunAsync(new MigrationRunOptions { BatchSize = options.BatchSize }, ct: ct);
-        await stopWriters.CancelAsync();
-        var during = await writing;
-
-        log?.Invoke("validate");
+        var runs = new List<MigrationLiveRun>();
+        // Today's settings: fixed batches, no pause, no signals (as before the engine).
+        runs.Add(await LiveRunAsync(connectionString, conn, options, MigrationLiveRun.Fixed,
+            new MigrationRunOptions { BatchSize = options.BatchSize, Engine = new BatchEngineOptions { Signals = false } }, null, log, ct));
+        runs.Add(await LiveRunAsync(connectionString, conn, options, MigrationLiveRun.Adaptive,
+            new MigrationRunOptions { Engine = new BatchEngineOptions { Target = options.Target } }, null, log, ct));
         var sw = Stopwatch.StartNew();
         var checks = await migration.ValidateAsync(ct);
         sw.Stop();
-        return new MigrationMeasurementResult(rows, single, quiet.Elapsed, live.Elapsed, sw.Elapsed, alone, during, checks, live.Retries);
+        if (options.HoldFor > TimeSpan.Zero)
+        {
+            var held = await LiveRunAsync(connectionString, conn, options, MigrationLiveRun.Held,
+                new MigrationRunOptions { Engine = new BatchEngineOptions { Target = options.Target } }, options.HoldFor, log, ct);
+            runs.Add(held with { Checks = await migration.ValidateAsync(ct) });
+        }
+
+        return new MigrationMeasurementResult(rows, single, sw.Elapsed, alone, runs, checks);
+    }
+
+    /// <summary>
+    /// One copy while the writers write: rolls the new tables back to empty first. With <paramref name="hold"/>, an
+    /// application transaction holds (FOR UPDATE) a user that the writers never touch, whose 30 legacy todos are spread
+    /// over the key range: every batch reaching one of them needs a key-share lock on that user (the new tables'
+    /// foreign key), times out and is split, until the transaction commits. Writers' latency then shows whether
+    /// anyone waited on the migration meanwhile.
+    /// </summary>
+    private static async Task<MigrationLiveRun> LiveRunAsync(
+        string cs, NpgsqlConnection conn, MigrationMeasurementOptions options, string name, MigrationRunOptions run, TimeSpan? hold,
+        Action<string>? log, CancellationToken ct)
+    {
+        var migration = new LegacyMigration(cs);
+        await migration.RollbackAsync(dropNewTables: false, ct);
+        await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
+        log?.Invoke(name);
+        using var stopWriters = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var writers = new LegacyWriterSimulator(cs, Writers(options));
+        var writing = writers.RunAsync(stopWriters.Token);
+        // The writers pick their users when they start; the held user is created after that.
+        while (writers.OperationsSoFar == 0 && !writing.IsCompleted)
+        {
+            await Task.Delay(10, ct);
+        }
+
+        NpgsqlConnection? holder = null;
+        Task? release = null;
+        // The hold counts from the first batch: the preflight and the start before it take seconds on a large table.
+        var copying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (hold is { } holdFor)
+        {
+            var user = (Guid)(await ScalarAsync(conn, "INSERT INTO users (email) VALUES ('held-by-a-long-transaction-' || gen_random_uuid() || '@example.com') RETURNING id", ct))!;
+            await using (var insert = new NpgsqlCommand(
+                "INSERT INTO todos (user_id, title, status) SELECT $1, 'held ' || g, 'todo' FROM generate_series(1, 30) g", conn))
+            {
+                insert.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = user });
+                await insert.ExecuteNonQueryAsync(ct);
+            }
+
+            holder = new NpgsqlConnection(cs);
+            await holder.OpenAsync(ct);
+            var holding = await holder.BeginTransactionAsync(ct);
+            await using (var lockUser = new NpgsqlCommand("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", holder, holding))
+            {
+                lockUser.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = user });
+                await lockUser.ExecuteNonQueryAsync(ct);
+            }
+
+            release = CommitLaterAsync(holding, copying.Task, holdFor, ct);
+        }
+
+        try
+        {
+            var result = await new MigrationRunner(cs).RunAsync(run, new FirstReport(copying), ct);
+            await stopWriters.CancelAsync();
+            var during = await writing;
+            if (release is not null)
+            {
+                await release;
+            }
+
+            return new MigrationLiveRun(name, result, during);
+        }
+        finally
+        {
+            if (holder is not null)
+            {
+                await holder.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task CommitLaterAsync(NpgsqlTransaction tx, Task copying, TimeSpan after, CancellationToken ct)
+    {
+        await copying.WaitAsync(ct);
+        await Task.Delay(after, ct);
+        await tx.CommitAsync(CancellationToken.None);
+    }
+
+    private sealed class FirstReport(TaskCompletionSource copying) : IProgress<MigrationProgress>
+    {
+        public void Report(MigrationProgress value) => copying.TrySetResult();
     }
 
     private static LegacyWriterOptions Writers(MigrationMeasurementOptions o) =>
         new() { Connections = o.WriterConnections, ThinkTime = o.WriterThinkTime, Seed = 99 };
 
-    private static async Task<long> CountLegacyRowsAsync(NpgsqlConnection conn, CancellationToken ct)
+    private static async Task<long> CountLegacyRowsAsync(NpgsqlConnection conn, CancellationToken ct) =>
+        (long)(await ScalarAsync(conn, "SELECT count(*) FROM todos", ct))!;
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection conn, string sql, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM todos", conn) { CommandTimeout = 0 };
-        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+        await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
+        return await cmd.ExecuteScalarAsync(ct);
     }
 
     private static async Task<TimeSpan> TimeAsync(NpgsqlConnection conn, string sql, CancellationToken ct)

@@ -5,46 +5,74 @@ using TodoScale.Simulation.LegacyWriters;
 
 namespace TodoScale.Benchmarks;
 
-/// <summary>One migration measurement: copy times of the three paths, the writers' latency alone and during, validation.</summary>
+/// <summary>One copy under the writers: the runner's result (with every engine step) and the writers' report meanwhile.</summary>
+public sealed record MigrationLiveRun(string Name, MigrationRunResult Run, LegacyWriterReport Writers)
+{
+    public const string Fixed = "fixed (today's settings)";
+    public const string Adaptive = "adaptive (batch engine)";
+    public const string Held = "adaptive, a user held by the application";
+
+    /// <summary>Validation after this run, when it was validated on its own (the held-rows run).</summary>
+    public IReadOnlyList<ValidationCheck>? Checks { get; init; }
+
+    public double RowsPerSecond => Run.RowsMovedThisRun / Run.Elapsed.TotalSeconds;
+}
+
+/// <summary>One migration measurement: the single statement, the live runs under writers, the writers alone, validation.</summary>
 public sealed record MigrationMeasurementResult(
-    long LegacyRows, TimeSpan SingleStatement, TimeSpan BatchedQuiet, TimeSpan BatchedUnderWrites, TimeSpan Validation,
-    LegacyWriterReport WritersAlone, LegacyWriterReport WritersDuringMigration, IReadOnlyList<ValidationCheck> Checks, int Retries)
+    long LegacyRows, TimeSpan SingleStatement, TimeSpan Validation, LegacyWriterReport WritersAlone,
+    IReadOnlyList<MigrationLiveRun> Runs, IReadOnlyList<ValidationCheck> Checks)
 {
     public double SingleStatementRowsPerSecond => LegacyRows / SingleStatement.TotalSeconds;
-    public double BatchedQuietRowsPerSecond => LegacyRows / BatchedQuiet.TotalSeconds;
-    public double BatchedUnderWritesRowsPerSecond => LegacyRows / BatchedUnderWrites.TotalSeconds;
+
+    public MigrationLiveRun? Run(string name) => Runs.FirstOrDefault(r => r.Name == name);
+
+    /// <summary>Copy rate of a live run relative to the single statement (target ≥ 0.60).</summary>
+    public double CopyRatio(MigrationLiveRun r) => r.RowsPerSecond / SingleStatementRowsPerSecond;
+
+    /// <summary>Writers' p99 during a live run relative to their p99 alone (target ≤ 2).</summary>
+    public double P99Ratio(MigrationLiveRun r) => r.Writers.Latency.P99Ms / WritersAlone.Latency.P99Ms;
 
     public string ToMarkdown(MigrationMeasurementOptions o)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"| Copy of {LegacyRows:N0} legacy rows | time | rows/s | vs single statement |");
-        sb.AppendLine("|---|---:|---:|---:|");
-        sb.AppendLine(inv, $"| one `INSERT … SELECT` of the whole table (offline, the physical limit) | {SingleStatement.TotalSeconds:N1} s | {SingleStatementRowsPerSecond:N0} | 1.00 |");
-        sb.AppendLine(inv, $"| `migrate_todos_batch({o.BatchSize}, 1)` per transaction, no writers | {BatchedQuiet.TotalSeconds:N1} s | {BatchedQuietRowsPerSecond:N0} | {BatchedQuietRowsPerSecond / SingleStatementRowsPerSecond:N2} |");
-        sb.AppendLine(inv, $"| same, while {o.WriterConnections} writer connections keep writing | {BatchedUnderWrites.TotalSeconds:N1} s | {BatchedUnderWritesRowsPerSecond:N0} | {BatchedUnderWritesRowsPerSecond / SingleStatementRowsPerSecond:N2} |");
-        sb.AppendLine();
-        sb.AppendLine("| Legacy writers' statement latency (ms) | statements | p50 | p95 | p99 | max | errors |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---|");
-        sb.AppendLine(inv, $"| all statements, without a migration ({WritersAlone.Elapsed.TotalSeconds:N0} s) | {Row(WritersAlone)} |");
-        sb.AppendLine(inv, $"| all statements, during the batched migration (mirror trigger on) | {Row(WritersDuringMigration)} |");
-        foreach (var op in WritersAlone.LatencyByOperation.Keys.Union(WritersDuringMigration.LatencyByOperation.Keys).Order(StringComparer.Ordinal))
+        sb.AppendLine(inv, $"| Copy of {LegacyRows:N0} legacy rows | time | rows/s | ÷ single statement | writers' p50 / p99 / max ms | p99 ÷ alone | batches | batch rows (median) | batch ms (median / p99) | splits | paused | errors |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine(inv, $"| one `INSERT … SELECT` of the whole table (offline, the physical limit) | {SingleStatement.TotalSeconds:N1} s | {SingleStatementRowsPerSecond:N0} | 1.00 | writers alone: {WritersAlone.Latency.P50Ms:N2} / {WritersAlone.Latency.P99Ms:N1} / {WritersAlone.Latency.MaxMs:N0} | 1.00 | | | | | | {Errors(WritersAlone)} |");
+        foreach (var r in Runs)
         {
-            sb.AppendLine(inv, $"| `{op}`, without / during | {Pair(WritersAlone, WritersDuringMigration, op)} |");
+            var batches = r.Run.Samples.Where(s => s.Outcome == "batch").ToList();
+            var sizes = batches.Select(b => (double)b.BatchRows).Order().ToList();
+            var times = batches.Select(b => b.ElapsedMs).Order().ToList();
+            var what = r.Name switch
+            {
+                MigrationLiveRun.Fixed => $"{r.Name}: `--batch-size {o.BatchSize}`, no pause, no signals",
+                MigrationLiveRun.Held => $"{r.Name} for {o.HoldFor.TotalSeconds:N0} s: `migrate run`",
+                _ => $"{r.Name}: `migrate run` (target {o.Target.TotalMilliseconds:N0} ms)",
+            };
+            sb.AppendLine(inv, $"| {what}, {o.WriterConnections} writers | {r.Run.Elapsed.TotalSeconds:N1} s | {r.RowsPerSecond:N0} | **{CopyRatio(r):F2}×** | " +
+                               $"{r.Writers.Latency.P50Ms:N2} / {r.Writers.Latency.P99Ms:N1} / {r.Writers.Latency.MaxMs:N0} | **{P99Ratio(r):F2}×** | " +
+                               $"{batches.Count:N0} | {Pct(sizes, 0.5):N0} | {Pct(times, 0.5):N0} / {Pct(times, 0.99):N0} | {r.Run.Splits} | {r.Run.Paused.TotalSeconds:N1} s | {Errors(r.Writers)} |");
         }
+
         sb.AppendLine();
-        sb.AppendLine(inv, $"validate_migration() after the live run: {Checks.Count(c => c.Passed)}/{Checks.Count} PASS in {Validation.TotalSeconds:N1} s; batch retries after deadlocks: {Retries}.");
+        var heldChecks = Run(MigrationLiveRun.Held)?.Checks;
+        sb.AppendLine(inv, $"validate_migration() after the adaptive run: {Checks.Count(c => c.Passed)}/{Checks.Count} PASS in {Validation.TotalSeconds:N1} s" +
+                           $"{(heldChecks is null ? "." : $"; after the held-user run: {heldChecks.Count(c => c.Passed)}/{heldChecks.Count} PASS.")}");
+        if (Run(MigrationLiveRun.Held) is { } h)
+        {
+            var signals = h.Run.Samples.Where(s => s.Signal is not null).GroupBy(s => s.Signal!).Select(g => $"{g.Key} ×{g.Count()}");
+            sb.AppendLine(inv, $"Held-user run: {h.Run.Splits} batches split and retried at half the size (signals: {string.Join(", ", signals)}); " +
+                               $"the longest a writer waited for anything was {h.Writers.Latency.MaxMs:N0} ms (the lock bound: one batch, 200 ms lock_timeout).");
+        }
+
         return sb.ToString();
 
-        string Pair(LegacyWriterReport a, LegacyWriterReport b, string op)
-        {
-            var x = a.LatencyByOperation.GetValueOrDefault(op) ?? LatencySummary.From([]);
-            var y = b.LatencyByOperation.GetValueOrDefault(op) ?? LatencySummary.From([]);
-            return string.Create(inv, $"{x.Count:N0} / {y.Count:N0} | {x.P50Ms:N2} / {y.P50Ms:N2} | {x.P95Ms:N1} / {y.P95Ms:N1} | {x.P99Ms:N0} / {y.P99Ms:N0} | {x.MaxMs:N0} / {y.MaxMs:N0} | ");
-        }
-
-        string Row(LegacyWriterReport r) =>
-            string.Create(inv, $"{r.Latency.Count:N0} | {r.Latency.P50Ms:N2} | {r.Latency.P95Ms:N2} | {r.Latency.P99Ms:N2} | {r.Latency.MaxMs:N0} | ") +
-            (r.TotalErrors == 0 ? "none" : string.Join(", ", r.ErrorsBySqlState.Select(e => $"{e.Value} × {e.Key}")));
+        static string Errors(LegacyWriterReport r) =>
+            r.TotalErrors == 0 ? "none" : string.Join(", ", r.ErrorsBySqlState.Select(e => $"{e.Value} × {e.Key}"));
     }
+
+    private static double Pct(List<double> sorted, double p) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Floor(p * sorted.Count))];
 }

@@ -92,7 +92,7 @@ public static class DemoCommands
                 // Counted against the rows this run has to copy (the runner's total grows with the legacy
                 // application's inserts), not the rows generated before it: "200,543 of 200,000" said nothing.
                 await DemoSteps.WithProgressAsync("copying todos", rowCount, async progress =>
-                    result = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 5_000 },
+                    result = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions(),
                         new Progress<MigrationProgress>(p => progress.Report((p.RowsDone, p.RowsTotal))), ct));
                 // Writes that land after the last batch must reach the new tables too.
                 await Task.Delay(TimeSpan.FromSeconds(2), ct);

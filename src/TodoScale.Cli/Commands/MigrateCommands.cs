@@ -59,17 +59,44 @@ public static partial class MigrateCommands
 
     private static Command Run(CliContext ctx)
     {
-        var batchSize = new Option<int>("--batch-size")
+        var batchSize = new Option<int?>("--batch-size")
         {
-            Description = "Rows per batch; each batch is one short transaction. Smaller holds row locks for less time.",
-            DefaultValueFactory = _ => 5_000,
+            Description = "Rows per batch, every batch (switches the adaptive sizing off). Without it the batch engine sizes each " +
+                          "batch to take --target-ms from the rows/second of the batches before it.",
         }.Between(1, MaxBatchSize);
         var maxBatches = new Option<int?>("--max-batches") { Description = "Stop after this many batches (running again resumes)." }.Between(1, int.MaxValue);
-        var throttle = new Option<int>("--throttle")
+        var throttle = new Option<int?>("--throttle")
         {
-            Description = "Milliseconds to pause between batches, leaving the server to the application.",
-            DefaultValueFactory = _ => 0,
+            Description = "Milliseconds to pause after every batch (switches the adaptive sizing off; batches of --batch-size, default 5000).",
         }.Between(0, MaxThrottleMs, " ms");
+        var targetMs = new Option<int>("--target-ms")
+        {
+            Description = "How long one adaptive batch should take: how long an application write may wait behind it.",
+            DefaultValueFactory = _ => 200,
+        }.Between(10, 60_000, " ms");
+        var maxBatchSize = new Option<int>("--max-batch-size")
+        {
+            Description = "Upper bound of the adaptive batch size.",
+            DefaultValueFactory = _ => 50_000,
+        }.Between(100, MaxBatchSize);
+        var walBudget = new Option<int>("--wal-budget-mb")
+        {
+            Description = "Pause while the server writes more WAL than this many MB/s (0: no budget; 100 MB/s is a 1 Gbit/s replication link).",
+            DefaultValueFactory = _ => 100,
+        }.Between(0, 100_000, " MB/s");
+        var maxLag = new Option<int>("--max-replica-lag")
+        {
+            Description = "Pause while a standby (pg_stat_replication) replays more than this many seconds behind (0: not watched).",
+            DefaultValueFactory = _ => 10,
+        }.Between(0, 86_400, " s");
+        var probe = new Option<string?>("--probe")
+        {
+            Description = "An application read statement; the engine pauses while it takes more than 3x its idle time (and 5 ms more).",
+        }.Refusing(OptionRules.PlainText(2_000));
+        var noSignals = new Option<bool>("--no-signals")
+        {
+            Description = "Do not pause on health signals (lock waits, vacuum, WAL rate, replica lag, probe).",
+        };
 
         var takeover = new Option<bool>("--takeover")
         {
@@ -82,7 +109,7 @@ public static partial class MigrateCommands
             "Ctrl-C stops after the current batch; running again resumes where it stopped. " +
             "Exit 5 when another run holds the migration lock (the message names its session; --takeover ends it).")
         {
-            batchSize, maxBatches, throttle, takeover,
+            batchSize, maxBatches, throttle, targetMs, maxBatchSize, walBudget, maxLag, probe, noSignals, takeover,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -91,9 +118,23 @@ public static partial class MigrateCommands
             {
                 BatchSize = parse.GetValue(batchSize),
                 MaxBatches = parse.GetValue(maxBatches),
-                Throttle = TimeSpan.FromMilliseconds(parse.GetValue(throttle)),
+                Throttle = parse.GetValue(throttle) is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
                 TakeOver = parse.GetValue(takeover),
+                Engine = new BatchEngineOptions
+                {
+                    Target = TimeSpan.FromMilliseconds(parse.GetValue(targetMs)),
+                    MaxBatchSize = parse.GetValue(maxBatchSize),
+                    WalBudgetMb = parse.GetValue(walBudget) is > 0 and var mb ? mb : null,
+                    MaxReplicaLag = parse.GetValue(maxLag) is > 0 and var lag ? TimeSpan.FromSeconds(lag) : null,
+                    Probe = parse.GetValue(probe),
+                    Signals = !parse.GetValue(noSignals),
+                },
             };
+            Ui.Info(options.Adaptive
+                ? $"batch engine: adaptive, each batch sized to take about {options.Engine.Target.TotalMilliseconds:N0} ms (at most {options.Engine.MaxBatchSize:N0} rows)" +
+                  (options.Engine.Signals ? "; pauses on lock waits, vacuum, WAL rate, replica lag" + (options.Engine.Probe is null ? "" : ", probe latency") : "; signals off")
+                : $"batch engine: fixed batches of {options.BatchSize ?? 5_000:N0} rows, {options.Throttle?.TotalMilliseconds ?? 0:N0} ms pause after each " +
+                  "(--batch-size/--throttle switch the adaptive sizing off)" + (options.Engine.Signals ? "; health signals still pause it" : "; signals off"));
 
             // Our own Ctrl-C/SIGTERM handling: System.CommandLine 2.0.0 leaves ProcessTerminationTimeout unset, so
             // the runtime would end the process mid-batch. The first signal lets the batch in flight commit and stops;
@@ -140,7 +181,9 @@ public static partial class MigrateCommands
             }
 
             var summary = $"{result.RowsMovedThisRun:N0} rows in {result.BatchesThisRun:N0} batches in {result.Elapsed.TotalSeconds:N1} s " +
-                          $"({result.RowsPerSecond:N0} rows/s{(result.Retries > 0 ? $", {result.Retries} batch retries after deadlocks/lock timeouts" : "")})";
+                          $"({result.RowsPerSecond:N0} rows/s{(result.Splits > 0 ? $", {result.Splits} batches split after lock timeouts/deadlocks" : "")}" +
+                          $"{(result.Retries > 0 ? $", {result.Retries} retries" : "")}" +
+                          $"{(result.Paused > TimeSpan.Zero ? $", paused {result.Paused.TotalSeconds:N1} s on health signals" : "")})";
             if (result.Completed)
             {
                 Ui.Success($"backfill complete: {summary}. The mirror trigger keeps the copies current; next: todoscale migrate validate");
@@ -190,8 +233,9 @@ public static partial class MigrateCommands
 
     private static string Describe(MigrationProgress p) =>
         $"{p.RowsDone:N0}/{p.RowsTotal:N0} rows, {p.RowsPerSecond:N0} rows/s, " +
+        (p.BatchRows > 0 && !p.Completed ? $"batch {p.BatchRows:N0} rows/{p.BatchMs:N0} ms, " : "") +
         (p.Completed ? "done" : p.Eta is { } eta ? $"ETA {eta:hh\\:mm\\:ss}" : "ETA unknown") +
-        (p.Waiting is { } w ? $"; {w}" : "");
+        (p.Waiting is { } w ? $"; {w}" : "") + (p.Paused is { } why ? $"; {why}" : "");
 
     private static Command Validate(CliContext ctx)
     {
@@ -240,6 +284,21 @@ public static partial class MigrateCommands
                 ["cut over", Format(s.CutoverAt)],
                 ["rolled back", Format(s.RolledBackAt)],
             ]);
+            if (await migration.EngineStatusAsync(ct) is { } e)
+            {
+                Ui.Table(["batch engine", ""],
+                [
+                    ["mode", e.Mode],
+                    ["batch size now", $"{e.BatchRows.ToString("N0", Inv)} rows"],
+                    ["last batch", e.LastRows is { } lr ? $"{lr.ToString("N0", Inv)} rows in {e.LastMs?.ToString("N0", Inv)} ms (target {e.TargetMs} ms)" : "-"],
+                    ["rate (smoothed)", e.RowsPerSecond is { } rps ? $"{rps.ToString("N0", Inv)} rows/s" : "-"],
+                    ["batches / splits", $"{e.Batches.ToString("N0", Inv)} / {e.Splits.ToString("N0", Inv)}"],
+                    ["paused", $"{e.PausedSeconds.ToString("N1", Inv)} s"],
+                    ["signal", e.Signal is null ? "none" : $"{e.Signal}: {e.Detail}"],
+                    ["updated", Format(e.UpdatedAt)],
+                ]);
+            }
+
             var sessions = await migration.SessionsAsync(ct);
             if (sessions.Count > 0)
             {

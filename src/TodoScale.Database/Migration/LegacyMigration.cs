@@ -97,6 +97,10 @@ public sealed class LegacyMigration(string connectionString)
                 Nullable<Guid>(r, 4), r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)),
             ct, limit);
 
+    /// <summary>The batch engine's row for the migration (<c>batch_engine_status()</c>), or null before any run configured it.</summary>
+    public async Task<BatchEngineStatus?> EngineStatusAsync(CancellationToken ct = default) =>
+        (await QueryAsync(BatchEngineStatus.Sql + " WHERE job = 'migration'", BatchEngineStatus.Read, ct)).FirstOrDefault();
+
     /// <summary>Sessions holding the migration lock or running a batch (<c>migration_sessions()</c>).</summary>
     public async Task<IReadOnlyList<MigrationSession>> SessionsAsync(CancellationToken ct = default) =>
         await QueryAsync("SELECT pid, holds_lock, application, client, state, waiting_for, session_seconds, statement_seconds, query FROM migration_sessions()",

@@ -6,16 +6,22 @@ namespace TodoScale.Database.Migration;
 /// <summary>How `todoscale migrate run` (and the demo) drive the backfill.</summary>
 public sealed record MigrationRunOptions
 {
-    /// <summary>Rows per batch (one transaction each). Larger is faster; smaller holds row locks for less time.</summary>
-    public int BatchSize { get; init; } = 5_000;
+    /// <summary>
+    /// Rows per batch. Null (the default): the batch engine sizes every batch to take <see cref="BatchEngineOptions.Target"/>.
+    /// Set (or <see cref="Throttle"/> set): every batch this size (5,000 with only a throttle), adaptation off.
+    /// </summary>
+    public int? BatchSize { get; init; }
 
     /// <summary>Stop after this many batches in this run (null: until done). Running again resumes.</summary>
     public int? MaxBatches { get; init; }
 
-    /// <summary>Pause between batches, to leave the server to the application.</summary>
-    public TimeSpan Throttle { get; init; } = TimeSpan.Zero;
+    /// <summary>Pause between batches, to leave the server to the application. Set: adaptation off.</summary>
+    public TimeSpan? Throttle { get; init; }
 
-    /// <summary>How often one batch is retried after a deadlock, serialization failure or lock timeout.</summary>
+    /// <summary>Target duration, bounds and health signals of the batch engine.</summary>
+    public BatchEngineOptions Engine { get; init; } = new();
+
+    /// <summary>How often one step is retried after a deadlock, serialization failure or lock timeout outside the batch itself.</summary>
     public int MaxAttemptsPerBatch { get; init; } = 20;
 
     /// <summary>
@@ -23,11 +29,19 @@ public sealed record MigrationRunOptions
     /// ran on the server) before starting, instead of failing with <see cref="MigrationBusyException"/>.
     /// </summary>
     public bool TakeOver { get; init; }
+
+    /// <summary>Whether the engine sizes the batches (no <see cref="BatchSize"/> and no <see cref="Throttle"/>).</summary>
+    public bool Adaptive => BatchSize is null && Throttle is null;
 }
 
-/// <summary>Reported after every batch. Waiting names the row the run waits for, and who holds it.</summary>
+/// <summary>
+/// Reported after every step. Waiting names the row the run waits for, and who holds it; Paused why the engine
+/// pauses (a health signal, "paused 4.0 s: autovacuum on todos_active_part_3"); BatchRows and BatchMs are the
+/// last batch's size and time.
+/// </summary>
 public sealed record MigrationProgress(
-    long RowsDone, long RowsTotal, long Batches, double RowsPerSecond, TimeSpan? Eta, bool Completed, string? Waiting = null)
+    long RowsDone, long RowsTotal, long Batches, double RowsPerSecond, TimeSpan? Eta, bool Completed, string? Waiting = null,
+    string? Paused = null, int BatchRows = 0, double BatchMs = 0)
 {
     public double Fraction => RowsTotal == 0 ? 1 : Math.Min(1, (double)RowsDone / RowsTotal);
 }
@@ -36,12 +50,26 @@ public sealed record MigrationRunResult(
     long BatchesThisRun, long RowsMovedThisRun, bool Completed, bool Cancelled, int Retries, TimeSpan Elapsed, MigrationStatus Status)
 {
     public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? RowsMovedThisRun / Elapsed.TotalSeconds : 0;
+
+    /// <summary>The engine's mode for this run, as <c>batch_engine_status()</c> words it.</summary>
+    public string Mode { get; init; } = "";
+
+    /// <summary>Batches undone by a lock timeout or deadlock and retried at half the size.</summary>
+    public int Splits { get; init; }
+
+    /// <summary>Time the engine paused on health signals.</summary>
+    public TimeSpan Paused { get; init; }
+
+    /// <summary>Every step of the run (batches, splits, waits, pauses) in order.</summary>
+    public IReadOnlyList<EngineSample> Samples { get; init; } = [];
 }
 
 /// <summary>
-/// Calls <c>migrate_todos_batch(size, 1)</c> in a loop, one committed batch per call, so that a crash,
-/// a kill or Ctrl-C loses at most the batch in flight, which the SQL rolls back and the next run redoes.
-/// Cancellation is honoured between batches only: the batch in flight always finishes.
+/// Configures the batch engine (<c>migrate_todos_configure()</c>) and calls <c>migrate_todos_next()</c> in a loop,
+/// one committed step per call, so that a crash, a kill or Ctrl-C loses at most the batch in flight, which the SQL
+/// rolls back and the next run redoes. The SQL decides each batch's size, splits a batch that hit a lock timeout,
+/// and says when to pause and why; this loop only sleeps as told and reports. Cancellation is honoured between
+/// steps only (and during a pause): the batch in flight always finishes.
 /// </summary>
 public sealed class MigrationRunner(string connectionString)
 {
@@ -55,7 +83,11 @@ public sealed class MigrationRunner(string connectionString)
     public async Task<MigrationRunResult> RunAsync(
         MigrationRunOptions options, IProgress<MigrationProgress>? progress = null, CancellationToken ct = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1, nameof(options.BatchSize));
+        if (options.BatchSize is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "BatchSize must be at least 1.");
+        }
+
         if (options.MaxBatches is < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), "MaxBatches must be at least 1.");
@@ -100,37 +132,53 @@ public sealed class MigrationRunner(string connectionString)
                 throw new InvalidOperationException("the migration was already cut over; nothing to move (use `migrate rollback` to go back)");
             }
 
+            var e = options.Engine;
+            var mode = (await LegacyMigration.QueryAsync(conn,
+                "SELECT migrate_todos_configure($1, $2, $3, $4, $5, $6, $7, $8, $9)", r => r.GetString(0), ct,
+                (object?)options.BatchSize ?? DBNull.Value, (object?)options.Throttle ?? DBNull.Value, e.Target, e.MaxBatchSize, e.Signals,
+                e.WalBudgetMb is { } wal ? (decimal)wal : DBNull.Value, (object?)e.MaxReplicaLag ?? DBNull.Value,
+                (object?)e.Probe ?? DBNull.Value, e.MaxPause))[0];
+
             var rowsBefore = status.RowsMoved;
             var total = status.RowsMoved + (status.RowsRemaining ?? 0);
             var sw = Stopwatch.StartNew();
             long batches = 0, moved = 0;
-            var retries = 0;
+            int retries = 0, splits = 0;
+            var paused = TimeSpan.Zero;
+            var samples = new List<EngineSample>();
             var completed = status.State == "migrated";
 
             while (!completed && !ct.IsCancellationRequested && (options.MaxBatches is not { } max || batches < max))
             {
                 // CancellationToken.None: Ctrl-C must not abort the batch in flight, only prevent the next one.
-                var result = await LegacyMigration.WithRetryAsync(
-                    () => LegacyMigration.QueryAsync(conn, "SELECT batch, rows_moved, last_key, completed FROM migrate_todos_batch($1, 1)",
-                        r => new BatchResult(r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetGuid(2), r.GetBoolean(3)),
-                        CancellationToken.None, options.BatchSize),
-                    options.MaxAttemptsPerBatch, CancellationToken.None, () => retries++);
+                var step = (await LegacyMigration.WithRetryAsync(
+                    () => LegacyMigration.QueryAsync(conn, EngineStep.Sql, EngineStep.Read, CancellationToken.None),
+                    options.MaxAttemptsPerBatch, CancellationToken.None, () => retries++))[0];
+                samples.Add(new EngineSample(sw.Elapsed, step.Outcome, step.BatchRows, step.RowsMoved, step.ElapsedMs, step.PauseMs, step.Signal));
 
-                string? waiting = null;
-                if (result.Count == 0 || result[0].Completed)
+                string? waiting = null, pausedWhy = null;
+                switch (step.Outcome)
                 {
-                    completed = true;
-                }
-                else if (result[0].RowsMoved == 0)
-                {
-                    // The next key is held by an application transaction; the SQL waited for it alone, up to its
-                    // bound, and recorded who holds it. Not a batch: --max-batches counts rows copied.
-                    waiting = (await migration.RecentProgressAsync(1, CancellationToken.None)) is [{ Step: "wait" } w] ? w.Detail : "waiting for a locked row";
-                }
-                else
-                {
-                    batches++;
-                    moved += result[0].RowsMoved;
+                    case "completed":
+                        completed = true;
+                        break;
+                    case "batch":
+                        batches++;
+                        moved += step.RowsMoved;
+                        pausedWhy = step.Signal is null ? null : step.Detail;
+                        break;
+                    case "wait":
+                        // The next key is held by an application transaction; the SQL waited for it alone, up to its
+                        // bound, and recorded who holds it. Not a batch: --max-batches counts batches that copied rows.
+                        waiting = (await migration.RecentProgressAsync(1, CancellationToken.None)) is [{ Step: "wait" } w] ? w.Detail : "waiting for a locked row";
+                        break;
+                    case "split":
+                        splits++;
+                        pausedWhy = $"split: {step.Detail}; retrying with {step.NextRows:N0} rows";
+                        break;
+                    case "paused":
+                        pausedWhy = step.Detail;
+                        break;
                 }
 
                 var done = rowsBefore + moved;
@@ -146,13 +194,19 @@ public sealed class MigrationRunner(string connectionString)
                 var rate = moved / Math.Max(sw.Elapsed.TotalSeconds, 1e-3);
                 progress?.Report(new MigrationProgress(
                     completed ? total : done, total, batches, rate,
-                    completed ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : null, completed, waiting));
+                    completed ? TimeSpan.Zero : rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : null, completed, waiting,
+                    pausedWhy, step.BatchRows, step.ElapsedMs));
 
-                if (!completed && options.Throttle > TimeSpan.Zero)
+                if (!completed && step.PauseMs > 0)
                 {
+                    if (step.Outcome != "batch" || step.Signal is not null)
+                    {
+                        paused += TimeSpan.FromMilliseconds(step.PauseMs);
+                    }
+
                     try
                     {
-                        await Task.Delay(options.Throttle, ct);
+                        await Task.Delay(step.PauseMs, ct);
                     }
                     catch (OperationCanceledException)
                     {
@@ -163,7 +217,10 @@ public sealed class MigrationRunner(string connectionString)
 
             sw.Stop();
             var final = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, CancellationToken.None))[0];
-            return new MigrationRunResult(batches, moved, completed, !completed && ct.IsCancellationRequested, retries, sw.Elapsed, final);
+            return new MigrationRunResult(batches, moved, completed, !completed && ct.IsCancellationRequested, retries, sw.Elapsed, final)
+            {
+                Mode = mode, Splits = splits, Paused = paused, Samples = samples,
+            };
         }
         finally
         {

@@ -204,7 +204,7 @@ public sealed class ArchivalTests(PostgresServer server)
         {
             // The procedure as 003 defined it before throttle existed.
             await ExecAsync(conn, """
-                DROP PROCEDURE archive_completed_todos_in_batches(int, int, interval);
+                DROP PROCEDURE archive_completed_todos_in_batches;
                 CREATE PROCEDURE archive_completed_todos_in_batches(days int DEFAULT 30, batch_size int DEFAULT 5000)
                 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the old procedure ran'; END; $$;
                 """);

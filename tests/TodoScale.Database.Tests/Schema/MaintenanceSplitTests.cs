@@ -53,7 +53,8 @@ public sealed class MaintenanceSplitTests(PostgresServer server)
         Assert.Contains("CREATE PROCEDURE public.archive_completed_todos_in_batches", freshSchema);
         Assert.True(freshSchema == upgradedSchema, "pg_dump --schema-only differs, fresh (<) vs upgraded (>):\n" + Diff(freshSchema, upgradedSchema));
         // No leftover: a routine only the old 003 defined would still be there after CREATE OR REPLACE.
-        Assert.Empty(routinesBefore.Except(freshRoutines));
+        // By name: the batch engine gave archive_completed_todos_in_batches more arguments, and 003 drops the old one.
+        Assert.Empty(routinesBefore.Select(Name).Except(freshRoutines.Select(Name)));
         Assert.Equal(freshRoutines, upgradedRoutines);
         Assert.Equal(await SettingsAsync(fresh), await SettingsAsync(upgraded));
 
@@ -123,6 +124,8 @@ public sealed class MaintenanceSplitTests(PostgresServer server)
     }
 
     // Every function and procedure of the public schema with its arguments: what DROP would need to name.
+    private static string Name(string routine) => routine.Split('(')[0];
+
     private async Task<List<string>> RoutinesAsync(string cs)
     {
         await using var conn = await server.OpenAsync(cs);
