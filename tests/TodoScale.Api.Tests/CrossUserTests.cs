@@ -6,6 +6,9 @@ public class CrossUserTests(PostgresServer server) : IAsyncLifetime
     private readonly FakeChatClient _chat = new("[\"one\", \"two\"]");
     private ApiHost _host = null!;
 
+    /// <summary>The class's host, for subclasses that add tests of their own backend.</summary>
+    protected ApiHost Host => _host;
+
     public async ValueTask InitializeAsync() =>
         _host = await StartHostAsync(b => b.Services.AddSingleton<Microsoft.Extensions.AI.IChatClient>(_chat));
 

@@ -10,7 +10,18 @@ public sealed class OperatorTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _host.DisposeAsync();
 
-    public static TheoryData<string> Endpoints => new("/api/ops/partitions", "/api/ops/health", "/api/ops/maintenance", "/api/ops/migration", "/api/ops/migration/engine");
+    public static TheoryData<string> Endpoints => new("/api/ops/partitions", "/api/ops/health", "/api/ops/maintenance", "/api/ops/migration", "/api/ops/migration/engine", "/api/ops/citus", "/api/ops/replication");
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_citus_panel_is_not_found_on_a_single_server_with_a_problem_that_says_why()
+    {
+        var (_, ops) = await _host.NewUserAsync(isOperator: true);
+
+        var response = await ops.GetAsync("/api/ops/citus");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("no Citus extension", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
 
     [Theory(Timeout = TestTimeouts.Database)]
     [MemberData(nameof(Endpoints))]

@@ -78,7 +78,13 @@ public sealed class ReplicatedServer : IAsyncLifetime
 
     public Task StopStandbyAsync() => Standby.StopAsync();
 
-    public Task StartStandbyAsync() => Standby.StartAsync();
+    public async Task StartStandbyAsync()
+    {
+        await Standby.StartAsync();
+        // Idle pooled connections to the standby were terminated when it stopped (57P01 on their next command): a
+        // test that reads the standby right after the restart must get a new connection, not one of those.
+        NpgsqlConnection.ClearAllPools();
+    }
 
     /// <summary>Waits until the standby has replayed everything the primary has written so far.</summary>
     public async Task WaitForCatchUpAsync(TimeSpan? timeout = null)

@@ -38,7 +38,7 @@ public sealed class OpsConsolePageTests(PostgresServer server, Browser browser) 
         await Expect(page.Locator("#maintenance-runs")).ToHaveTextAsync("No maintenance run recorded yet.");
         // 16 hash partitions drawn as bars; the panels of features this server lacks say so instead of failing.
         await Expect(page.Locator("#active-chart svg rect.bar")).ToHaveCountAsync(16);
-        await Expect(page.Locator("#replication-body")).ToHaveTextAsync("Not configured: this server reports no replication (standbys).");
+        await Expect(page.Locator("#replication-body")).ToHaveTextAsync("No standbys: the primary streams to none, and this API instance reads from the primary.");
         await Expect(page.Locator("#citus-body")).ToHaveTextAsync("Not configured: this server reports no Citus.");
         await Expect(page.Locator("#health-checks")).ToContainTextAsync("daily_maintenance_recent");
 

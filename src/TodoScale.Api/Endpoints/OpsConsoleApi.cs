@@ -32,11 +32,24 @@ public static class OpsConsoleApi
         WHERE step = 'batch' AND end_time >= (SELECT max(end_time) FROM migration_progress WHERE step = 'batch') - interval '30 seconds'
         """;
 
+    public const string CitusInstalledSql = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')";
+
+    // Every node of the cluster with its shard placements and their bytes (citus_shards reads the workers' sizes).
+    public const string CitusNodesSql = """
+        SELECT n.nodename AS node, n.nodeport AS port, CASE WHEN n.groupid = 0 THEN 'coordinator' ELSE 'worker' END AS kind,
+               n.isactive AS active, count(s.shardid) AS shards, round(coalesce(sum(s.shard_size), 0) / 1048576.0, 1) AS size_mb
+        FROM pg_dist_node n
+        LEFT JOIN citus_shards s ON s.nodename = n.nodename AND s.nodeport = n.nodeport
+        GROUP BY n.nodeid, n.nodename, n.nodeport, n.groupid, n.isactive
+        ORDER BY n.groupid, n.nodeport
+        """;
+
     public static IEndpointRouteBuilder MapOpsConsoleApi(this IEndpointRouteBuilder app)
     {
         var ops = app.MapGroup("/api/ops").RequireAuthorization(TodoScaleApi.OperatorPolicy).WithTags("Operators");
         ops.MapGet("/indexes", async (NpgsqlDataSource ds, CancellationToken ct) => TypedResults.Ok(await RowsAsync(ds, IndexUsageSql, ct)))
             .WithSummary("get_index_usage_stats(), most used first.");
+        ops.MapGet("/citus", CitusNodes).WithSummary("The Citus nodes with their shards and sizes; 404 where the database has no Citus.");
         ops.MapGet("/maintenance/runs", MaintenanceRuns).WithSummary("The last 20 maintenance runs, each with its steps (maintenance_job_log).");
         ops.MapGet("/migration/live", MigrationLive)
             .WithSummary("migration_status() with the copy rate of the recent batches, the ETA, the last batches and the last validation of this server.");
@@ -61,6 +74,19 @@ public static class OpsConsoleApi
             })
             .WithSummary("Start daily-maintenance or validate-migration in the background; poll the returned action.");
         return app;
+    }
+
+    private static async Task<IResult> CitusNodes(NpgsqlDataSource ds, CancellationToken ct)
+    {
+        await using (var check = ds.CreateCommand(CitusInstalledSql))
+        {
+            if (await check.ExecuteScalarAsync(ct) is not true)
+            {
+                return TypedResults.Problem(statusCode: 404, title: "Not found", detail: "This database has no Citus extension: it runs on one server.");
+            }
+        }
+
+        return TypedResults.Ok(await RowsAsync(ds, CitusNodesSql, ct));
     }
 
     private static async Task<IResult> MaintenanceRuns(NpgsqlDataSource ds, CancellationToken ct)

@@ -105,11 +105,35 @@ public sealed partial class LocalCluster
                     port = FindFreePort();
                 }
 
-                WriteState(new ClusterStateFile(port));
                 var socketArg = SocketDirectory.Length < 90 ? $" -k {SocketDirectory}" : " -k ''";
-                await ProcessRunner.RunCheckedAsync(Binaries.PgCtl,
-                    ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-o", $"-p {port}{socketArg}"],
-                    asServerUser: true, ct, _options.ServerEnvironment?.Invoke(this));
+                for (var attempt = 1; ; attempt++)
+                {
+                    WriteState(new ClusterStateFile(port));
+                    var logLength = LogLength();
+                    try
+                    {
+                        // -t 300: on a busy machine (several clusters starting at once beside builds) a start can take
+                        // more than pg_ctl's default minute, and a start given up on is a failure although the server
+                        // would have come up.
+                        await ProcessRunner.RunCheckedAsync(Binaries.PgCtl,
+                            ["start", "-D", DataDirectory, "-l", LogFile, "-w", "-t", "300", "-o", $"-p {port}{socketArg}"],
+                            asServerUser: true, ct, _options.ServerEnvironment?.Invoke(this));
+                        break;
+                    }
+                    catch (LocalClusterException e)
+                    {
+                        var log = LogSince(logLength);
+                        // The free port was taken by another process between the check and the bind (other clusters
+                        // start at the same time): take another one rather than fail.
+                        if (attempt < 3 && log.Contains("Address already in use", StringComparison.Ordinal))
+                        {
+                            port = FindFreePort();
+                            continue;
+                        }
+
+                        throw new LocalClusterException($"{e.Message}\nserver log ({LogFile}):\n{log}");
+                    }
+                }
             }
 
             if (trust)
@@ -121,6 +145,34 @@ public sealed partial class LocalCluster
         if (database is not null)
         {
             await EnsureDatabaseAsync(database, ct);
+        }
+    }
+
+    private long LogLength()
+    {
+        try
+        {
+            return File.Exists(LogFile) ? new FileInfo(LogFile).Length : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    // What the server wrote since `offset` (at most the last 4,000 characters): why a start failed, in the exception.
+    private string LogSince(long offset)
+    {
+        try
+        {
+            using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            stream.Seek(Math.Min(offset, stream.Length), SeekOrigin.Begin);
+            var text = new StreamReader(stream).ReadToEnd();
+            return text.Length > 4000 ? text[^4000..] : text;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"(unreadable: {e.Message})";
         }
     }
 

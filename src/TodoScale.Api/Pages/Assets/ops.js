@@ -15,8 +15,8 @@ async function start() {
   $('#validate').addEventListener('click', () => startAction('validate-migration'));
 
   await Promise.all([loadMigration(), loadMaintenance(), loadHealth(), loadPartitions(), loadIndexes(),
-    optionalPanel('/api/ops/replication', $('#replication-body'), 'replication (standbys)'),
-    optionalPanel('/api/ops/citus', $('#citus-body'), 'Citus')].map(p => p.catch(report)));
+    optionalPanel('/api/ops/replication', $('#replication-body'), 'replication (standbys)', replicationView),
+    optionalPanel('/api/ops/citus', $('#citus-body'), 'Citus', citusView)].map(p => p.catch(report)));
   // Actions started before a reload (or by another operator) keep showing their progress.
   for (const action of await api('GET', '/api/ops/actions')) if (action.state === 'running') follow(action);
 
@@ -112,17 +112,53 @@ async function loadIndexes() {
 }
 
 // Panels for features other parts of TodoScale add (standbys, Citus): a server without them answers 404.
-async function optionalPanel(path, body, what) {
+async function optionalPanel(path, body, what, render = generic) {
   try {
     const data = await api('GET', path);
     body.classList.remove('notconfigured');
-    body.replaceChildren(generic(data));
+    body.replaceChildren(render(data));
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 503)) {
       body.classList.add('notconfigured');
       body.textContent = `Not configured: this server reports no ${what}.`;
     } else throw e;
   }
+}
+
+// GET /api/ops/replication: the primary's replication_status() rows and this API instance's view of each standby.
+function replicationView(data) {
+  const standbys = data.primary || [];
+  const routing = data.routing || [];
+  if (standbys.length === 0 && routing.length === 0) {
+    return el('p', { class: 'muted' }, 'No standbys: the primary streams to none, and this API instance reads from the primary.');
+  }
+  return el('div', {},
+    standbys.length ? el('h3', {}, 'Standbys as the primary sees them (replication_status())') : null,
+    standbys.length ? generic(standbys) : null,
+    routing.length ? el('h3', {}, `Reads of this API instance (a standby lagging over ${data.maxLagSeconds} s gets none)`) : null,
+    routing.length ? table(routing, [
+      { label: 'Standby', render: r => r.node },
+      { label: 'Serves reads', render: r => r.servesReads ? 'yes' : 'no' },
+      { label: 'Lag (s)', num: true, render: r => r.lagSeconds == null ? '' : fmtNumber(r.lagSeconds, 2) },
+      { label: 'Lag (bytes)', num: true, render: r => fmtNumber(r.lagBytes) },
+      { label: 'Replay', render: r => r.replayPaused ? 'paused' : (r.reachable ? 'running' : 'unreachable') },
+      { label: 'Error', render: r => r.error || '' },
+    ]) : null);
+}
+
+// GET /api/ops/citus: every node of the Citus cluster with its shards and their size, as bars and as a table.
+function citusView(nodes) {
+  if (nodes.length === 0) return el('p', { class: 'muted' }, 'Citus is installed, but no node is registered.');
+  return el('div', {},
+    horizontalBars(nodes.map(n => ({ label: `${n.kind} ${n.port}`, value: Number(n.shards), valueText: `${fmtNumber(n.shards)} shards, ${fmtNumber(n.size_mb, 1)} MB` })),
+      { label: 'Shards per Citus node' }),
+    table(nodes, [
+      { label: 'Node', render: n => `${n.node}:${n.port}` },
+      { label: 'Role', render: n => n.kind },
+      { label: 'Active', render: n => badge(n.active ? 'OK' : 'CRITICAL') },
+      { label: 'Shards', key: 'shards', num: true },
+      { label: 'Size (MB)', key: 'size_mb', num: true, digits: 1 },
+    ]));
 }
 
 function generic(data) {
