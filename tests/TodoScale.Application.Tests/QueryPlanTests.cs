@@ -72,9 +72,9 @@ public sealed partial class QueryPlanTests(PostgresServer server)
         // the parameter types the services bind (TodoService, ProjectService, DashboardService). EXECUTE's arguments cannot be
         // bind parameters (the server evaluates them without any), so the test's own values are spelled as literals of those types.
         await Sql.ExecAsync(conn, "SET plan_cache_mode = force_generic_plan");
-        await Sql.ExecAsync(conn, $"PREPARE statement_under_test ({string.Join(", ", parameters.Select(TypeName))}) AS {sql}");
+        await Sql.ExecAsync(conn, $"PREPARE statement_under_test ({string.Join(", ", parameters.Select(ExplainParameters.TypeName))}) AS {sql}");
         var plan = await Sql.ScalarAsync<string>(conn,
-            $"EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) EXECUTE statement_under_test ({string.Join(", ", parameters.Select(Literal))})");
+            $"EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) EXECUTE statement_under_test ({string.Join(", ", parameters.Select(ExplainParameters.Literal))})");
 
         var nodes = Nodes(JsonDocument.Parse(plan).RootElement[0].GetProperty("Plan")).ToList();
         // A generic plan holds all 16 partitions under an Append; the executor removes the 15 the user is not in.
@@ -152,23 +152,6 @@ public sealed partial class QueryPlanTests(PostgresServer server)
         };
     }
 
-    private static string TypeName(NpgsqlParameter p) => p.NpgsqlDbType switch
-    {
-        NpgsqlDbType.Uuid => "uuid",
-        NpgsqlDbType.Text => "text",
-        NpgsqlDbType.Integer => "integer",
-        NpgsqlDbType.TimestampTz => "timestamptz",
-        var other => throw new ArgumentOutOfRangeException(nameof(p), other, "no SQL type name for this parameter"),
-    };
-
-    // Only the test's own values (uuids, integers, instants and a few fixed words) come through here; the quote is doubled anyway.
-    private static string Literal(NpgsqlParameter p) => p.Value switch
-    {
-        DBNull => "NULL",
-        int i => i.ToString(CultureInfo.InvariantCulture),
-        DateTime t => $"'{t.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture)}+00'",
-        var v => $"'{Convert.ToString(v, CultureInfo.InvariantCulture)!.Replace("'", "''", StringComparison.Ordinal)}'",
-    };
 
     // The relation a node reads rows from (ModifyTable nodes name their targets too, which are not reads).
     private static string? ScannedRelation(JsonElement node) =>

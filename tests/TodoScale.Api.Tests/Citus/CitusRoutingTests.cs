@@ -42,8 +42,8 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
         foreach (var (name, sql, parameters) in Statements(user, todo, project))
         {
             var prepared = "s_" + name.ToLowerInvariant();
-            await Sql.ExecAsync(conn, $"PREPARE {prepared} ({string.Join(", ", parameters.Select(TypeName))}) AS {sql}");
-            var arguments = string.Join(", ", parameters.Select(Literal));
+            await Sql.ExecAsync(conn, $"PREPARE {prepared} ({string.Join(", ", parameters.Select(ExplainParameters.TypeName))}) AS {sql}");
+            var arguments = string.Join(", ", parameters.Select(ExplainParameters.Literal));
             // Reads only: running a write would change the rows the next statements are explained on.
             if (sql.TrimStart().StartsWith("SELECT", StringComparison.Ordinal))
             {
@@ -62,7 +62,7 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
             {
                 // Citus cannot EXPLAIN EXECUTE a prepared INSERT ... SELECT with parameters (it runs it: the API's reopen
                 // works). A custom plan is the statement with the values in place: explain that.
-                var literal = Parameter().Replace(sql, m => Literal(parameters[int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - 1]));
+                var literal = Parameter().Replace(sql, m => ExplainParameters.Literal(parameters[int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - 1]));
                 plan = string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN {literal}"));
             }
 
@@ -117,21 +117,4 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
 
     private static NpgsqlParameter P(object? value, NpgsqlDbType type) => new() { NpgsqlDbType = type, Value = value ?? DBNull.Value };
 
-    private static string TypeName(NpgsqlParameter p) => p.NpgsqlDbType switch
-    {
-        NpgsqlDbType.Uuid => "uuid",
-        NpgsqlDbType.Text => "text",
-        NpgsqlDbType.Integer => "integer",
-        NpgsqlDbType.TimestampTz => "timestamptz",
-        var other => throw new ArgumentOutOfRangeException(nameof(p), other, "no SQL type name for this parameter"),
-    };
-
-    // The test's own values only (uuids, integers, instants, fixed words).
-    private static string Literal(NpgsqlParameter p) => p.Value switch
-    {
-        DBNull => "NULL",
-        int i => i.ToString(CultureInfo.InvariantCulture),
-        DateTime t => $"'{t.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture)}+00'",
-        var v => $"'{Convert.ToString(v, CultureInfo.InvariantCulture)!.Replace("'", "''", StringComparison.Ordinal)}'",
-    };
 }
