@@ -38,6 +38,19 @@
 
 SET client_min_messages = warning;
 
+-- The distribution, not the application, must lose any deadlock between them: PostgreSQL aborts the waiter whose
+-- deadlock_timeout runs out first, and with the default (1 s) an application write that queued behind a step could
+-- be the one (a writer failed with 40P01 in DistributeTests). 20 ms for this session makes the distributing backend
+-- check, and give way, first; its step is rolled back whole and planned again. Changing it needs a superuser;
+-- without one the default stays.
+DO $$
+BEGIN
+    PERFORM set_config('deadlock_timeout', '20ms', false);
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'deadlock_timeout stays %: only a superuser may lower it for this session', current_setting('deadlock_timeout');
+END;
+$$;
+
 -- Refuses, with what to do, a database that cannot be distributed yet. Raised from the plan so that
 -- psql stops (ON_ERROR_STOP) and `todoscale db distribute` shows the message before anything changes.
 CREATE OR REPLACE FUNCTION todoscale_distribution_preflight() RETURNS void
