@@ -59,7 +59,23 @@ public sealed class MigrationLockBoundTests(PostgresServer server)
                 }
             })));
 
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        // Hold the row until the run has reached it and said so, then 3 s more. A fixed 6 s was not enough on a loaded
+        // machine: the batches had not reached the held row yet, so nothing waited and the test proved nothing.
+        var holding = Stopwatch.StartNew();
+        while (!run.IsCompleted && holding.Elapsed < TimeSpan.FromSeconds(90))
+        {
+            lock (waits)
+            {
+                if (waits.Count > 0)
+                {
+                    break;
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.False(run.IsCompleted, "the run finished although one row stayed locked: " + run.Exception);
         await holderTx.CommitAsync();
         var result = await run;
