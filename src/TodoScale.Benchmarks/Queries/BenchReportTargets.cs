@@ -138,11 +138,9 @@ public static partial class BenchReport
                 foreach (var set in new[] { UserSets.Skewed, UserSets.Heavy })
                 {
                     var cells = r.Options.Clients.Select(c =>
-                    {
-                        var t = r.Cell(stage, tuned.Key, query, set, c);
-                        var u = r.Cell(baseStage, untuned.Key, query, set, c);
-                        return t is null || u is null || u.Stats.PerSecond <= 0 ? "n/a" : (t.Stats.PerSecond / u.Stats.PerSecond).ToString("F2", Inv) + "×";
-                    });
+                        Ratio(r.Cell(stage, tuned.Key, query, set, c), r.Cell(baseStage, untuned.Key, query, set, c)) is var x && double.IsNaN(x)
+                            ? "n/a"
+                            : x.ToString("F2", Inv) + "×");
                     sb.AppendLine(Inv, $"| {tuning} | {BenchQueries.Title(query)} | {set} | {string.Join(" | ", cells)} |");
                 }
             }

@@ -36,22 +36,14 @@ public static class DbDistributeCommand
         {
             var cs = await ctx.ResolveConnectionStringAsync(parse, ct);
             var options = new DistributionOptions(parse.GetValue(shardCount), parse.GetValue(blocking) ? false : null);
-            try
-            {
-                var steps = await new CitusDistributor(cs).RunAsync(options,
-                    (step, total) => Ui.Info($"[{step.Step}/{total}] {step.Table ?? "all"}: {step.Action} ..."),
-                    (step, took) => Ui.Info($"      {step.Table ?? "all"}: done in {took.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s"),
-                    ct);
-                Ui.Success(steps.Count == 0
-                    ? "already distributed: nothing to do"
-                    : "distributed by user_id: users is a reference table; projects, todos_active, todos_archived, ai_todo_interactions are colocated");
-                return ExitCodes.Success;
-            }
-            catch (CitusNotAvailableException e)
-            {
-                Ui.Error(e.Message);
-                return ExitCodes.PostgresMissing;
-            }
+            var steps = await new CitusDistributor(cs).RunAsync(options,
+                (step, total) => Ui.Info($"[{step.Step}/{total}] {step.Table ?? "all"}: {step.Action} ..."),
+                (step, took) => Ui.Info($"      {step.Table ?? "all"}: done in {took.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s"),
+                ct);
+            Ui.Success(steps.Count == 0
+                ? "already distributed: nothing to do"
+                : "distributed by user_id: users is a reference table; projects, todos_active, todos_archived, ai_todo_interactions are colocated");
+            return ExitCodes.Success;
         });
         return distribute;
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
+using TodoScale.Database.Cluster;
 using TodoScale.Database.Schema;
 
 namespace TodoScale.Database.Distribution;

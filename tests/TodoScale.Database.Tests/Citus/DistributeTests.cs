@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Npgsql;
+using TodoScale.Database.Cluster;
 using TodoScale.Database.Distribution;
 
 namespace TodoScale.Database.Tests.Citus;
