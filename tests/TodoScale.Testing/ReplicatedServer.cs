@@ -89,7 +89,10 @@ public sealed class ReplicatedServer : IAsyncLifetime
     /// <summary>Waits until the standby has replayed everything the primary has written so far.</summary>
     public async Task WaitForCatchUpAsync(TimeSpan? timeout = null)
     {
-        var target = await Sql.ScalarAsync<NpgsqlLogSequenceNumber>(Admin(Primary.ConnectionString("postgres")), "SELECT pg_current_wal_lsn()");
+        // The insert LSN, not pg_current_wal_lsn(): test clusters run synchronous_commit=off, so a commit just made may
+        // still sit in WAL buffers past the write position, and "replayed up to the write position" would let a test
+        // read the standby before that commit (42P01 on a table the primary had created: a flaky CI failure).
+        var target = await Sql.ScalarAsync<NpgsqlLogSequenceNumber>(Admin(Primary.ConnectionString("postgres")), "SELECT pg_current_wal_insert_lsn()");
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
