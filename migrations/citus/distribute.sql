@@ -126,6 +126,15 @@ BEGIN
         DROP TRIGGER todos_active_touch_updated_at ON todos_active;
         v_done := v_done || 'dropped trigger todos_active_touch_updated_at (the application sets updated_at)'::text;
     END IF;
+    -- 009's bounds of the archive are kept by statement triggers, which Citus refuses on a distributed table; the
+    -- archive functions read todos_archived unbounded (routed to the user's worker) once the triggers are gone.
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'todos_archived'::regclass AND tgname LIKE 'todos_archived_index_%') THEN
+        DROP TRIGGER IF EXISTS todos_archived_index_insert ON todos_archived;
+        DROP TRIGGER IF EXISTS todos_archived_index_delete ON todos_archived;
+        DROP TRIGGER IF EXISTS todos_archived_index_update ON todos_archived;
+        DROP TABLE IF EXISTS todos_archived_months, todos_archived_locator, todoscale_archive_index_backfilled;
+        v_done := v_done || 'dropped the archive''s month index of 009 (Citus refuses its triggers; the archive is read per worker)'::text;
+    END IF;
     v_done := v_done || todoscale_citus_projects_key();
     RETURN array_to_string(v_done, '; ');
 END;
@@ -189,8 +198,9 @@ BEGIN
         END IF;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'todos_active'::regclass AND tgname = 'todos_active_touch_updated_at')
+       OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'todos_archived'::regclass AND tgname LIKE 'todos_archived_index_%')
        OR cardinality(v_steps) > 0 THEN
-        v_steps := ARRAY[NULL, 'preflight, then prepare (updated_at trigger, projects key, legacy foreign keys)',
+        v_steps := ARRAY[NULL, 'preflight, then prepare (updated_at trigger, archive month index, projects key, legacy foreign keys)',
                          'SELECT todoscale_distribution_prepare()'] || v_steps;
     END IF;
     FOR i IN 1..cardinality(v_steps) / 3 LOOP

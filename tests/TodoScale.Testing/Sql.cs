@@ -71,6 +71,20 @@ public static class Sql
         return values;
     }
 
+    /// <summary>Every row of the statement, each mapped by <paramref name="map"/>.</summary>
+    public static async Task<List<T>> RowsAsync<T>(NpgsqlConnection conn, string sql, Func<NpgsqlDataReader, T> map, params object[] args)
+    {
+        var rows = new List<T>();
+        await using var cmd = Command(conn, sql, null, args);
+        await using var reader = await cmd.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct))
+        {
+            rows.Add(map(reader));
+        }
+
+        return rows;
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static NpgsqlCommand Command(NpgsqlConnection conn, string sql, int? timeoutSeconds, object[] args)
@@ -89,7 +103,8 @@ public static class Sql
     {
         foreach (var a in args)
         {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+            // A typed NpgsqlParameter as it is (a NULL whose type the statement needs); any other value inferred.
+            cmd.Parameters.Add(a as NpgsqlParameter ?? new NpgsqlParameter { Value = a });
         }
     }
 

@@ -114,5 +114,12 @@ BEGIN
             RETURN NEXT;
         END IF;
     END IF;
+
+    -- The archive's bounds (009_archive_constant_cost.sql) forget what retention removed: a month that no longer
+    -- exists would cost every page of its users an empty probe, and a locator row would point at nothing.
+    IF p_parent = to_regclass('todos_archived') AND to_regclass('todos_archived_months') IS NOT NULL THEN
+        DELETE FROM todos_archived_months WHERE month < todoscale_month_start(v_cutoff);
+        DELETE FROM todos_archived_locator WHERE completed_at < v_cutoff;
+    END IF;
 END;
 $$;

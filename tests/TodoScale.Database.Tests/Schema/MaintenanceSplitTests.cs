@@ -20,6 +20,7 @@ public sealed class MaintenanceSplitTests(PostgresServer server)
         "006_cluster_partitions.sql",
         "007_citus_ready_keys.sql",
         "008_replication.sql",
+        "009_archive_constant_cost.sql",
     ];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -1,0 +1,249 @@
+namespace TodoScale.Database.Tests.Schema;
+
+/// <summary>
+/// 009_archive_constant_cost.sql: a user's archive page, an archived todo by id and the archive's count of a week read
+/// only the months they need, whatever the number of months, and answer exactly what the unbounded statements answer.
+/// How much they read is told by the partition locks the call leaves in its transaction: PostgreSQL 15 locks every
+/// partition a plan may touch, so a month that is locked is a month the plan opened.
+/// History here lies in 2021–2023 (fixed dates, with partitions of their own), far from today's partitions.
+/// </summary>
+public sealed class ArchiveConstantCostTests(PostgresServer server)
+{
+    private const int Months = 36;
+    private static readonly DateTime FirstMonth = new(2021, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task an_archive_page_opens_only_the_months_it_returns_where_the_generic_select_opens_every_month()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_page_locks");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 3);
+        var partitions = await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass");
+
+        var (pageMonths, pageLocks) = await InTransactionAsync(conn, async () =>
+        {
+            var rows = await ColumnAsync<DateTime>(conn, "SELECT completed_at FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 5)", user);
+            return (rows.Select(r => (r.Year, r.Month)).Distinct().Count(), await ArchiveLocksAsync(conn));
+        });
+        var genericLocks = await InTransactionAsync(conn, async () =>
+        {
+            await ExecAsync(conn, "PREPARE unbounded(uuid) AS SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 5");
+            await ExecAsync(conn, $"EXECUTE unbounded('{user}')");
+            return await ArchiveLocksAsync(conn);
+        });
+
+        Assert.Equal(2, pageMonths);
+        Assert.Equal(2, pageLocks);
+        Assert.Equal(partitions, genericLocks);
+        Assert.True(partitions > Months, $"{partitions} partitions");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task paging_through_the_archive_returns_exactly_what_the_unbounded_query_returns_with_every_filter()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_page_same");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 4);
+        // Beside the months: rows in the DEFAULT partition (2019 has no partition), ties on completed_at, a row exactly
+        // at the first instant of a month, and another user's rows that must never show.
+        await ExecAsync(conn, """
+            INSERT INTO todos_archived (id, user_id, project_id, title, status, priority, due_date, completed_at, created_at, updated_at)
+            SELECT gen_random_uuid(), $1, NULL, 'extra ' || g, 'done', g % 5, timestamptz '2022-06-01' + g * interval '1 day',
+                   CASE WHEN g <= 3 THEN timestamptz '2019-05-10 00:00+00' + g * interval '1 day'
+                        WHEN g <= 6 THEN timestamptz '2022-03-15 12:00+00'
+                        ELSE timestamptz '2022-04-01 00:00+00' END,
+                   timestamptz '2019-01-01', timestamptz '2019-01-01'
+            FROM generate_series(1, 8) g;
+            """, user);
+        var other = await SeedHistoryAsync(conn, rowsPerMonth: 2);
+        var project = await ScalarAsync<Guid>(conn, "SELECT project_id FROM todos_archived WHERE user_id = $1 AND project_id IS NOT NULL LIMIT 1", user);
+
+        var filters = new (string Name, object? Status, object? Project, object? DueBefore, object? DueAfter)[]
+        {
+            ("none", null, null, null, null),
+            ("status", "cancelled", null, null, null),
+            ("project", null, project, null, null),
+            ("due window", null, null, new DateTime(2022, 9, 1, 0, 0, 0, DateTimeKind.Utc), new DateTime(2022, 2, 1, 0, 0, 0, DateTimeKind.Utc)),
+        };
+        foreach (var (name, status, proj, dueBefore, dueAfter) in filters)
+        {
+            var expected = await ColumnAsync<Guid>(conn, """
+                SELECT id FROM todos_archived
+                WHERE user_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR project_id = $3)
+                  AND ($4::timestamptz IS NULL OR due_date < $4) AND ($5::timestamptz IS NULL OR due_date >= $5)
+                ORDER BY completed_at DESC, id DESC
+                """, user, Typed(status, NpgsqlTypes.NpgsqlDbType.Text), Typed(proj, NpgsqlTypes.NpgsqlDbType.Uuid),
+                Typed(dueBefore, NpgsqlTypes.NpgsqlDbType.TimestampTz), Typed(dueAfter, NpgsqlTypes.NpgsqlDbType.TimestampTz));
+            var paged = new List<Guid>();
+            (DateTime At, Guid Id)? cursor = null;
+            while (true)
+            {
+                var page = await RowsAsync(conn, """
+                    SELECT id, completed_at FROM todoscale_archived_page($1, $2, $3, $4, $5, $6, $7, 7)
+                    """, r => (Id: r.GetGuid(0), At: r.GetDateTime(1)), user, Typed(status, NpgsqlTypes.NpgsqlDbType.Text),
+                    Typed(proj, NpgsqlTypes.NpgsqlDbType.Uuid), Typed(dueBefore, NpgsqlTypes.NpgsqlDbType.TimestampTz),
+                    Typed(dueAfter, NpgsqlTypes.NpgsqlDbType.TimestampTz), Typed(cursor?.At, NpgsqlTypes.NpgsqlDbType.TimestampTz),
+                    Typed(cursor?.Id, NpgsqlTypes.NpgsqlDbType.Uuid));
+                paged.AddRange(page.Select(p => p.Id));
+                if (page.Count < 7)
+                {
+                    break;
+                }
+
+                cursor = (page[^1].At, page[^1].Id);
+            }
+
+            Assert.True(expected.Count > 0, $"filter {name} selects nothing: the comparison would prove nothing");
+            Assert.Equal(expected, paged);
+        }
+
+        var all = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 1000)", user);
+        var others = await ColumnAsync<Guid>(conn, "SELECT id FROM todos_archived WHERE user_id = $1", other);
+        Assert.Empty(all.Intersect(others));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task an_archived_todo_is_found_by_id_in_its_one_month_after_archival_reopening_archiving_anew_and_moving()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_by_id");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 2);
+        var other = await SeedHistoryAsync(conn, rowsPerMonth: 1);
+        // Archived by the daily job, as in production: completed 40 days ago, moved by archive_completed_todos.
+        var todo = await ScalarAsync<Guid>(conn,
+            "INSERT INTO todos_active (user_id, title, status, completed_at) VALUES ($1, 'old', 'done', now() - interval '40 days') RETURNING id", user);
+        await ExecAsync(conn, "SELECT archive_completed_todos()");
+
+        var (found, locks) = await InTransactionAsync(conn, async () =>
+            (await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", user, todo), await ArchiveLocksAsync(conn)));
+        var notOthers = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", other, todo);
+        // Reopened (the application's ReopenArchived deletes it from the archive), then done and archived in another month.
+        await ExecAsync(conn, "DELETE FROM todos_archived WHERE user_id = $1 AND id = $2", user, todo);
+        var afterReopen = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", user, todo);
+        var locatorAfterReopen = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_locator WHERE id = $1", todo);
+        await ExecAsync(conn, """
+            INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
+            VALUES ($2, $1, 'old', 'done', 0, timestamptz '2022-07-04 10:00+00', now(), now())
+            """, user, todo);
+        var again = await ScalarAsync<DateTime>(conn, "SELECT completed_at FROM todoscale_archived_todo($1, $2)", user, todo);
+        // An operator's UPDATE of completed_at moves the row to another month: the locator follows it.
+        await ExecAsync(conn, "UPDATE todos_archived SET completed_at = timestamptz '2023-02-02 09:00+00' WHERE user_id = $1 AND id = $2", user, todo);
+        var moved = await ScalarAsync<DateTime>(conn, "SELECT completed_at FROM todoscale_archived_todo($1, $2)", user, todo);
+
+        Assert.Equal([todo], found);
+        Assert.Equal(1, locks);
+        Assert.Empty(notOthers);
+        Assert.Empty(afterReopen);
+        Assert.Equal(0L, locatorAfterReopen);
+        Assert.Equal(new DateTime(2022, 7, 4, 10, 0, 0, DateTimeKind.Utc), again);
+        Assert.Equal(new DateTime(2023, 2, 2, 9, 0, 0, DateTimeKind.Utc), moved);
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_archived_count_of_a_week_opens_only_the_months_of_that_week()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_week");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 30);
+        // A week across a month boundary: two months.
+        var from = new DateTime(2022, 5, 28, 0, 0, 0, DateTimeKind.Utc);
+        var to = from.AddDays(7);
+        var expected = await ScalarAsync<long>(conn,
+            "SELECT count(*) FROM todos_archived WHERE user_id = $1 AND completed_at >= $2 AND completed_at < $3", user, from, to);
+
+        var (count, locks) = await InTransactionAsync(conn, async () =>
+            (await ScalarAsync<long>(conn, "SELECT todoscale_archived_completed_count($1, $2, $3)", user, from, to), await ArchiveLocksAsync(conn)));
+
+        Assert.True(expected > 0, "the week holds no rows: the comparison would prove nothing");
+        Assert.Equal(expected, count);
+        Assert.Equal(2, locks);
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task rows_written_into_a_month_directly_are_recorded_by_the_backfill_plan_which_then_ends_empty()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_backfill");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 1);
+        // Straight into the partition: the parent's statement trigger does not fire (what an operator's manual load does).
+        var direct = await ScalarAsync<Guid>(conn, """
+            INSERT INTO todos_archived_2021_05 (id, user_id, title, status, priority, completed_at, created_at, updated_at)
+            VALUES (gen_random_uuid(), $1, 'loaded by hand', 'done', 0, timestamptz '2021-05-20 08:00+00', now(), now())
+            RETURNING id
+            """, user);
+        var before = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", user, direct);
+
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_archive_index_plan() ORDER BY step");
+        foreach (var statement in plan)
+        {
+            await ExecAsync(conn, statement);
+        }
+
+        var after = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", user, direct);
+        var planAfter = await ScalarAsync<long>(conn, "SELECT count(*) FROM todoscale_archive_index_plan()");
+
+        Assert.Empty(before);
+        Assert.Contains(plan, s => s.Contains("todos_archived_2021_05", StringComparison.Ordinal));
+        Assert.Equal([direct], after);
+        Assert.Equal(0L, planAfter);
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task retention_forgets_the_months_and_locations_of_the_partitions_it_drops()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_retention");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 1);
+        var recent = await ScalarAsync<Guid>(conn,
+            "INSERT INTO todos_active (user_id, title, status, completed_at) VALUES ($1, 'recent', 'done', now() - interval '40 days') RETURNING id", user);
+        await ExecAsync(conn, "SELECT archive_completed_todos()");
+
+        await ExecAsync(conn, "SELECT * FROM todoscale_drop_old_partitions('todos_archived'::regclass, 12)");
+
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_months WHERE month < date '2024-01-01'"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_locator WHERE completed_at < timestamptz '2024-01-01'"));
+        Assert.Equal([recent], await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 10)", user));
+    }
+
+    // A user with rowsPerMonth archived todos in each of 36 months (2021-01 .. 2023-12, partitions created for them),
+    // inserted through todos_archived as every TodoScale path does. Priorities, projects, due dates and statuses vary.
+    private static async Task<Guid> SeedHistoryAsync(NpgsqlConnection conn, int rowsPerMonth)
+    {
+        await ExecAsync(conn, "SELECT todoscale_create_month_partition('todos_archived'::regclass, m::date) FROM generate_series($1::date, $1::date + interval '35 months', interval '1 month') m",
+            DateOnly.FromDateTime(FirstMonth));
+        var user = await ScalarAsync<Guid>(conn, "INSERT INTO users (email) VALUES ('hist-' || gen_random_uuid() || '@example.com') RETURNING id");
+        var project = await ScalarAsync<Guid>(conn, "INSERT INTO projects (user_id, name) VALUES ($1, 'p') RETURNING id", user);
+        await ExecAsync(conn, """
+            INSERT INTO todos_archived (id, user_id, project_id, title, status, priority, due_date, completed_at, created_at, updated_at)
+            SELECT gen_random_uuid(), $1, CASE WHEN g % 2 = 0 THEN $2 END, 'm' || m || ' #' || g,
+                   CASE WHEN g % 3 = 0 THEN 'cancelled' ELSE 'done' END, g % 5,
+                   $3::timestamptz + make_interval(months => m) + interval '5 days',
+                   $3::timestamptz + make_interval(months => m) + make_interval(hours => 1 + (g * 613) % 600),
+                   $3::timestamptz, $3::timestamptz
+            FROM generate_series(0, $4 - 1) m, generate_series(1, $5) g
+            """, user, project, FirstMonth, Months, rowsPerMonth);
+        return user;
+    }
+
+    private static object Typed(object? value, NpgsqlTypes.NpgsqlDbType type) =>
+        new NpgsqlParameter { NpgsqlDbType = type, Value = value ?? DBNull.Value };
+
+    // The session runs as the API's connections do (force_generic_plan); the functions must not depend on it.
+    private static async Task<T> InTransactionAsync<T>(NpgsqlConnection conn, Func<Task<T>> body)
+    {
+        await ExecAsync(conn, "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan");
+        try
+        {
+            return await body();
+        }
+        finally
+        {
+            await ExecAsync(conn, "ROLLBACK; DEALLOCATE ALL");
+        }
+    }
+
+    private static Task<long> ArchiveLocksAsync(NpgsqlConnection conn) => ScalarAsync<long>(conn, """
+        SELECT count(DISTINCT l.relation) FROM pg_locks l JOIN pg_inherits i ON i.inhrelid = l.relation
+        WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND i.inhparent = 'todos_archived'::regclass
+        """);
+}
