@@ -53,13 +53,14 @@ public sealed class TodoQueriesTextTests
     {
         await Task.Yield();
         var e = Assert.Throws<InvalidOperationException>(() =>
-            TodoQueries.ListArchivedPageTemplate.Render(new Dictionary<string, string> { ["todos_active"] = "todos_copy" }));
-        Assert.Contains("does not read todos_active", e.Message);
+            TodoQueries.ProjectsWithCountsTemplate.Render(new Dictionary<string, string> { ["todos_copy"] = "todos_copy" }));
+        Assert.Contains("does not read todos_copy", e.Message);
     }
 
     /// <summary>TodoQueries as it was written before the templates, verbatim.</summary>
     // As sent since the Citus layout (007): every UPDATE of todos_active sets updated_at itself, "now" inside
-    // COALESCE/CASE is a parameter, and projects are grouped by their key (id, user_id).
+    // COALESCE/CASE is a parameter, and projects are grouped by their key (id, user_id). Since 009 the archive page
+    // is a call of todoscale_archived_page and the dashboard's archived count a statement of its own.
     private static class Today
     {
         public const string TodoColumns =
@@ -78,15 +79,7 @@ public sealed class TodoQueriesTextTests
             """;
         public const string ListArchivedPage = $"""
             SELECT {TodoColumns}, archived_at
-            FROM todos_archived
-            WHERE user_id = $1
-              AND ($2::text IS NULL OR status = $2::text)
-              AND ($3::uuid IS NULL OR project_id = $3::uuid)
-              AND ($4::timestamptz IS NULL OR due_date < $4::timestamptz)
-              AND ($5::timestamptz IS NULL OR due_date >= $5::timestamptz)
-              AND ($6::timestamptz IS NULL OR (completed_at, id) < ($6::timestamptz, $7::uuid))
-            ORDER BY completed_at DESC, id DESC
-            LIMIT $8
+            FROM todoscale_archived_page($1::uuid, $2::text, $3::uuid, $4::timestamptz, $5::timestamptz, $6::timestamptz, $7::uuid, $8::int)
             """;
         public const string DashboardTopOpen = $"""
             SELECT {TodoColumns}, NULL::timestamptz AS archived_at
@@ -103,9 +96,7 @@ public sealed class TodoQueriesTextTests
                    count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date < $2)                     AS overdue,
                    count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $3 AND due_date < $4) AS due_today,
                    count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $5 AND due_date < $6) AS due_this_week,
-                   count(*) FILTER (WHERE status = 'done' AND completed_at >= $5 AND completed_at < $6)
-                     + (SELECT count(*) FROM todos_archived a
-                        WHERE a.user_id = $1 AND a.completed_at >= $5 AND a.completed_at < $6)        AS completed_this_week
+                   count(*) FILTER (WHERE status = 'done' AND completed_at >= $5 AND completed_at < $6)           AS completed_this_week
             FROM todos_active
             WHERE user_id = $1
             """;

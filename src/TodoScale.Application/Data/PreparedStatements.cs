@@ -8,8 +8,9 @@ namespace TodoScale.Application.Data;
 /// statements of <see cref="TodoQueries"/> through Npgsql, and why. Every service keeps to it.
 /// <list type="bullet">
 /// <item><b>TodoQueries, through these helpers</b>: the per-user hot reads, i.e. the todo list
-/// (<c>ListActivePage</c>, <c>ListArchivedPage</c>), the dashboard (<c>DashboardCounts</c>, <c>DashboardTopOpen</c>,
-/// <c>ProjectsWithCounts</c>, <c>RecentAiInteractions</c>, sent in one batch) and the project list with counts. The
+/// (<c>ListActivePage</c>, <c>ListArchivedPage</c>), the dashboard (<c>DashboardCounts</c>, <c>ArchivedCompletedCount</c>,
+/// <c>DashboardTopOpen</c>, <c>ProjectsWithCounts</c>, <c>RecentAiInteractions</c>, sent in one batch), an archived todo by id
+/// (<c>ArchivedById</c>: the archive's reads go through the functions of 009, which read only the months they need) and the project list with counts. The
 /// API's connections prepare them (automatic preparation) and run them with plan_cache_mode=force_generic_plan: one
 /// plan per connection that prunes to the user's partition at run time. EF Core would send its own SQL text, which
 /// the benchmarks (they run these very statements) would then no longer measure. Also the writes EF Core cannot say

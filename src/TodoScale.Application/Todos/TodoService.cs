@@ -65,8 +65,10 @@ public sealed class TodoService(NpgsqlDataSource dataSource, TodoDbContext db)
             return TodoRows.ToView(active);
         }
 
-        var archived = await db.TodosArchived.Where(t => t.UserId == userId && t.Id == id).FirstOrDefaultAsync(ct);
-        return archived is null ? null : TodoRows.ToView(archived);
+        // Not EF's query on todos_archived: by id alone it probes the key index of every month (see ArchivedById).
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        var archived = await ReadAllAsync(conn, TodoQueries.ArchivedById, [P(userId), P(id)], TodoRows.Read, ct);
+        return archived.Count == 0 ? null : archived[0];
     }
 
     public async Task<TodoView> GetRequiredTodoAsync(Guid userId, Guid id, CancellationToken ct = default) =>

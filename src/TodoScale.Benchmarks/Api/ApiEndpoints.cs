@@ -57,7 +57,7 @@ public static class ApiEndpoints
     public static string Describe(ApiEndpoint endpoint) => endpoint switch
     {
         ApiEndpoint.List => $"`TodoQueries.ListActivePage` with status `todo`, no filters, no cursor, limit {ListLimit + 1} (ListTodosAsync asks for one row more than the page to know whether a next page exists)",
-        ApiEndpoint.Dashboard => $"`DashboardCounts`, `DashboardTopOpen` (limit {DashboardService.TopOpenCount}), `ProjectsWithCounts`, `RecentAiInteractions` (limit {DashboardService.RecentAiCount}), as GetDashboardAsync binds them and sends them: in one round trip",
+        ApiEndpoint.Dashboard => $"`DashboardCounts`, `ArchivedCompletedCount`, `DashboardTopOpen` (limit {DashboardService.TopOpenCount}), `ProjectsWithCounts`, `RecentAiInteractions` (limit {DashboardService.RecentAiCount}), as GetDashboardAsync binds them and sends them: in one round trip",
         _ => endpoint.ToString(),
     };
 
@@ -89,6 +89,7 @@ public static class ApiEndpoints
         return
         [
             new(TodoQueries.DashboardCountsTemplate, [new(Tstz, now), new(Tstz, today), new(Tstz, today.AddDays(1)), new(Tstz, weekStart), new(Tstz, weekStart.AddDays(7))]),
+            new(TodoQueries.ArchivedCompletedCountTemplate, [new(Tstz, weekStart), new(Tstz, weekStart.AddDays(7))]),
             new(TodoQueries.DashboardTopOpenTemplate, [new(NpgsqlDbType.Integer, DashboardService.TopOpenCount)]),
             new(TodoQueries.ProjectsWithCountsTemplate, []),
             new(TodoQueries.RecentAiInteractionsTemplate, [new(NpgsqlDbType.Integer, DashboardService.RecentAiCount)]),

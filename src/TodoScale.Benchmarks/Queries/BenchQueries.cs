@@ -78,6 +78,9 @@ public static class BenchQueries
                 single
                     ? new(DashboardCountsSingle, [.. DashboardArgs(ctx), new(Tstz, ctx.ArchivedThrough)], Baseline(table))
                     : new(TodoQueries.DashboardCountsTemplate, DashboardArgs(ctx)),
+                single
+                    ? new(ArchivedCompletedCountSingle, [.. WeekArgs(ctx), new(Tstz, ctx.ArchivedThrough)], Baseline(table))
+                    : new(TodoQueries.ArchivedCompletedCountTemplate, WeekArgs(ctx)),
                 OnTable(TodoQueries.DashboardTopOpenTemplate, [new(NpgsqlDbType.Integer, DashboardService.TopOpenCount)], single ? table : null),
             ],
             QueryKind.ListWithArchive => single
@@ -117,6 +120,9 @@ public static class BenchQueries
         return [new(Tstz, ctx.Now), new(Tstz, today), new(Tstz, today.AddDays(1)), new(Tstz, weekStart), new(Tstz, weekStart.AddDays(7))];
     }
 
+    // As DashboardService.GetDashboardAsync binds the archive's completed count: this Monday, next Monday (UTC).
+    private static BenchArg[] WeekArgs(BenchQueryContext ctx) => DashboardArgs(ctx)[3..];
+
     // The table names come from the fixed set of layouts in BenchLayouts, never from input. A statement that stops
     // reading todos_active makes SqlTemplate.Render throw rather than measure something else on the baseline.
     private static BenchStatement OnTable(SqlTemplate template, IReadOnlyList<BenchArg> args, string? table) =>
@@ -129,8 +135,8 @@ public static class BenchQueries
     // The single-table baselines below are not the application's statements (a single table has no archive to
     // read): they give the same answer, which the answer check of every run compares (except archived_at).
 
-    // TodoQueries.DashboardCounts on one table: "done" counts the todos not archived ($7, see BenchQueryContext),
-    // completed_this_week counts every done todo (the application adds the archive's).
+    // TodoQueries.DashboardCounts on one table: "done" and completed_this_week count the todos not archived ($7, see
+    // BenchQueryContext); ArchivedCompletedCountSingle counts the others, as the application's two statements do.
     private static readonly SqlTemplate DashboardCountsSingle = new("""
         SELECT count(*) FILTER (WHERE status = 'todo')        AS todo,
                count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
@@ -139,9 +145,16 @@ public static class BenchQueries
                count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date < $2)                     AS overdue,
                count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $3 AND due_date < $4) AS due_today,
                count(*) FILTER (WHERE status IN ('todo', 'in_progress') AND due_date >= $5 AND due_date < $6) AS due_this_week,
-               count(*) FILTER (WHERE status = 'done' AND completed_at >= $5 AND completed_at < $6)          AS completed_this_week
+               count(*) FILTER (WHERE status = 'done' AND completed_at >= $5 AND completed_at < $6 AND completed_at > $7) AS completed_this_week
         FROM {todos}
         WHERE user_id = $1
+        """);
+
+    // TodoQueries.ArchivedCompletedCount on one table: the done todos of the week that archival would have moved ($4).
+    private static readonly SqlTemplate ArchivedCompletedCountSingle = new("""
+        SELECT count(*) AS completed_archived
+        FROM {todos}
+        WHERE user_id = $1 AND status = 'done' AND completed_at >= $2 AND completed_at < $3 AND completed_at <= $4
         """);
 
     // TodoQueries.ListActivePage on one table: every todo not archived ($10).

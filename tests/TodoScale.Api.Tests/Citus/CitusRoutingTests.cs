@@ -34,12 +34,13 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
         var user = await Sql.ScalarAsync<Guid>(cs, "SELECT id FROM users ORDER BY email LIMIT 1");
         var todo = await Sql.ScalarAsync<Guid>(cs, "SELECT id FROM todos_active WHERE user_id = $1 ORDER BY id LIMIT 1", user);
         var project = await Sql.ScalarAsync<Guid>(cs, "SELECT id FROM projects WHERE user_id = $1", user);
+        var archived = await Sql.ScalarAsync<Guid>(cs, "SELECT id FROM todos_archived WHERE user_id = $1 LIMIT 1", user);
 
         await using var dataSource = AppConnection.CreateDataSource(cs);
         await using var conn = await dataSource.OpenConnectionAsync();
         Assert.Equal("auto", await Sql.ScalarAsync<string>(conn, "SHOW plan_cache_mode"));
         var failures = new List<string>();
-        foreach (var (name, sql, parameters) in Statements(user, todo, project))
+        foreach (var (name, sql, parameters) in Statements(user, todo, project, archived))
         {
             var prepared = "s_" + name.ToLowerInvariant();
             await Sql.ExecAsync(conn, $"PREPARE {prepared} ({string.Join(", ", parameters.Select(ExplainParameters.TypeName))}) AS {sql}");
@@ -53,18 +54,9 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
                 }
             }
 
-            string plan;
-            try
-            {
-                plan = string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN EXECUTE {prepared} ({arguments})"));
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.FeatureNotSupported && name == nameof(TodoQueries.ReopenArchived))
-            {
-                // Citus cannot EXPLAIN EXECUTE a prepared INSERT ... SELECT with parameters (it runs it: the API's reopen
-                // works). A custom plan is the statement with the values in place: explain that.
-                var literal = Parameter().Replace(sql, m => ExplainParameters.Literal(parameters[int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - 1]));
-                plan = string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN {literal}"));
-            }
+            var plan = sql.Contains(" todoscale_archived_", StringComparison.Ordinal)
+                ? await NestedPlansAsync(conn, prepared, arguments)
+                : await PlanAsync(conn, name, sql, prepared, arguments, parameters);
 
             var tasks = TaskCount().Matches(plan).Select(m => m.Groups[1].Value).ToList();
             if (tasks.Count == 0 || tasks.Any(t => t != "1"))
@@ -76,6 +68,51 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }
 
+    private static async Task<string> PlanAsync(NpgsqlConnection conn, string name, string sql, string prepared, string arguments, NpgsqlParameter[] parameters)
+    {
+        try
+        {
+            return string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN EXECUTE {prepared} ({arguments})"));
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.FeatureNotSupported && name == nameof(TodoQueries.ReopenArchived))
+        {
+            // Citus cannot EXPLAIN EXECUTE a prepared INSERT ... SELECT with parameters (it runs it: the API's reopen
+            // works). A custom plan is the statement with the values in place: explain that.
+            var literal = Parameter().Replace(sql, m => ExplainParameters.Literal(parameters[int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - 1]));
+            return string.Join("\n", await Sql.ColumnAsync<string>(conn, $"EXPLAIN {literal}"));
+        }
+    }
+
+    // The archive's statements call the functions of 009: the coordinator runs the call, and the function's own
+    // statements on todos_archived are the ones routed. Citus logs every command it sends to a worker
+    // (citus.log_remote_commands, to this client at client_min_messages = log): one command on a shard of
+    // todos_archived is one task on one worker. Written as a Task Count, so the check below reads it as it reads plans.
+    private static async Task<string> NestedPlansAsync(NpgsqlConnection conn, string prepared, string arguments)
+    {
+        var commands = new List<string>();
+        void OnNotice(object? sender, NpgsqlNoticeEventArgs e)
+        {
+            if (e.Notice.MessageText.StartsWith("issuing", StringComparison.Ordinal) && e.Notice.MessageText.Contains("todos_archived_", StringComparison.Ordinal))
+            {
+                commands.Add($"{e.Notice.MessageText} ({e.Notice.Detail})");
+            }
+        }
+
+        conn.Notice += OnNotice;
+        try
+        {
+            await Sql.ExecAsync(conn, "SET citus.log_remote_commands = on; SET client_min_messages = log");
+            await Sql.ExecAsync(conn, $"EXECUTE {prepared} ({arguments})");
+            await Sql.ExecAsync(conn, "RESET citus.log_remote_commands; RESET client_min_messages");
+        }
+        finally
+        {
+            conn.Notice -= OnNotice;
+        }
+
+        return commands.Count == 0 ? "no command on todos_archived" : $"Task Count: {commands.Count}\n" + string.Join("\n", commands);
+    }
+
     [GeneratedRegex(@"Task Count: (\d+)")]
     private static partial Regex TaskCount();
 
@@ -83,7 +120,7 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
     private static partial Regex Parameter();
 
     // Every TodoQueries statement, bound as the services bind it (types and nulls).
-    private static IEnumerable<(string Name, string Sql, NpgsqlParameter[] Parameters)> Statements(Guid user, Guid todo, Guid project)
+    private static IEnumerable<(string Name, string Sql, NpgsqlParameter[] Parameters)> Statements(Guid user, Guid todo, Guid project, Guid archived)
     {
         var u = P(user, NpgsqlDbType.Uuid);
         var id = P(todo, NpgsqlDbType.Uuid);
@@ -94,6 +131,9 @@ public sealed partial class CitusRoutingTests(CitusServer citus)
             [u, noText, noUuid, noTime, noTime, P(null, NpgsqlDbType.Integer), noTime, noUuid, P(51, NpgsqlDbType.Integer)]);
         yield return (nameof(TodoQueries.ListArchivedPage), TodoQueries.ListArchivedPage,
             [u, noText, noUuid, noTime, noTime, noTime, noUuid, P(51, NpgsqlDbType.Integer)]);
+        yield return (nameof(TodoQueries.ArchivedById), TodoQueries.ArchivedById, [u, P(archived, NpgsqlDbType.Uuid)]);
+        yield return (nameof(TodoQueries.ArchivedCompletedCount), TodoQueries.ArchivedCompletedCount,
+            [u, P(Now.Date.AddDays(-2), NpgsqlDbType.TimestampTz), P(Now.Date.AddDays(5), NpgsqlDbType.TimestampTz)]);
         yield return (nameof(TodoQueries.DashboardTopOpen), TodoQueries.DashboardTopOpen, [u, P(10, NpgsqlDbType.Integer)]);
         yield return (nameof(TodoQueries.DashboardCounts), TodoQueries.DashboardCounts,
         [
