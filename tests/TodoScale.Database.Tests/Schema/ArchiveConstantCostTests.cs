@@ -55,6 +55,11 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
                    timestamptz '2019-01-01', timestamptz '2019-01-01'
             FROM generate_series(1, 8) g;
             """, user);
+        // Reopened todos leave their months' counts too high (counts are never decremented): the page must read on.
+        await ExecAsync(conn, """
+            DELETE FROM todos_archived WHERE user_id = $1 AND completed_at >= timestamptz '2023-06-01 00:00+00'
+              AND id IN (SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY id LIMIT 40)
+            """, user);
         var other = await SeedHistoryAsync(conn, rowsPerMonth: 2);
         var project = await ScalarAsync<Guid>(conn, "SELECT project_id FROM todos_archived WHERE user_id = $1 AND project_id IS NOT NULL LIMIT 1", user);
 
@@ -65,6 +70,9 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
             ("project", null, project, null, null),
             ("due window", null, null, new DateTime(2022, 9, 1, 0, 0, 0, DateTimeKind.Utc), new DateTime(2022, 2, 1, 0, 0, 0, DateTimeKind.Utc)),
         };
+        // Pages of 7 read a few months with a plan made for them; pages of 200 span most months, which the function
+        // reads with the generic plan over every month instead (cheaper then): both must answer alike.
+        foreach (var pageSize in new[] { 7, 200 })
         foreach (var (name, status, proj, dueBefore, dueAfter) in filters)
         {
             var expected = await ColumnAsync<Guid>(conn, """
@@ -79,13 +87,13 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
             while (true)
             {
                 var page = await RowsAsync(conn, """
-                    SELECT id, completed_at FROM todoscale_archived_page($1, $2, $3, $4, $5, $6, $7, 7)
+                    SELECT id, completed_at FROM todoscale_archived_page($1, $2, $3, $4, $5, $6, $7, $8)
                     """, r => (Id: r.GetGuid(0), At: r.GetDateTime(1)), user, Typed(status, NpgsqlTypes.NpgsqlDbType.Text),
                     Typed(proj, NpgsqlTypes.NpgsqlDbType.Uuid), Typed(dueBefore, NpgsqlTypes.NpgsqlDbType.TimestampTz),
                     Typed(dueAfter, NpgsqlTypes.NpgsqlDbType.TimestampTz), Typed(cursor?.At, NpgsqlTypes.NpgsqlDbType.TimestampTz),
-                    Typed(cursor?.Id, NpgsqlTypes.NpgsqlDbType.Uuid));
+                    Typed(cursor?.Id, NpgsqlTypes.NpgsqlDbType.Uuid), pageSize);
                 paged.AddRange(page.Select(p => p.Id));
-                if (page.Count < 7)
+                if (page.Count < pageSize)
                 {
                     break;
                 }
@@ -94,7 +102,7 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
             }
 
             Assert.True(expected.Count > 0, $"filter {name} selects nothing: the comparison would prove nothing");
-            Assert.Equal(expected, paged);
+            Assert.True(expected.SequenceEqual(paged), $"pages of {pageSize}, filter {name}: {paged.Count} rows paged, {expected.Count} expected");
         }
 
         var all = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 1000)", user);
