@@ -250,6 +250,11 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             return applied.Count == 0 ? "up to date" : string.Join(", ", applied);
         });
 
+        // As an operator finishes phase 2: validate and cut over. Left 'migrated', cluster_partitions() skips every
+        // partition (a mirrored legacy write would wait for each rewrite), and the "clustered" layout of the run
+        // would be in migration order: the run of 2026-12-02 measured that by mistake ("0 partitions clustered").
+        await StepAsync(result, "migration cutover (002 migration_cutover: validate_migration, then the switch)",
+            async () => await ScalarAsync<string>(db, "SELECT state || ': ' || detail FROM migration_cutover()", ct));
         await StepAsync(result, "VACUUM ANALYZE todos_active, todos_archived",
             () => ExecAsync(db, "VACUUM ANALYZE todos_active, todos_archived", ct));
         result.Data = await ShapeAsync(db, ct);
