@@ -552,17 +552,19 @@ BEGIN
     COMMIT;
 
     WHILE NOT v_walk.done LOOP
+        -- The transaction's first lock: migration_state before any table, the order every migrator takes them
+        -- in, so a migration_start() that holds the row and waits for a table cannot be waiting on us.
+        v_blocked := todoscale_archival_blocked_by_migration();
+        IF v_blocked IS NOT NULL THEN
+            RAISE WARNING 'archive_completed_todos_in_batches stopped after % rows: %', v_total, v_blocked;
+            RETURN;
+        END IF;
         v_check := batch_engine_check('archival');
         IF v_check.action = 'pause' THEN
             RAISE NOTICE 'archival %', v_check.reason;
             COMMIT;
             PERFORM pg_sleep(v_check.pause_ms / 1000.0);
             CONTINUE;
-        END IF;
-        v_blocked := todoscale_archival_blocked_by_migration();
-        IF v_blocked IS NOT NULL THEN
-            RAISE WARNING 'archive_completed_todos_in_batches stopped after % rows: %', v_total, v_blocked;
-            RETURN;
         END IF;
 
         SELECT j.batch_rows INTO v_walk.batch_size FROM batch_engine_jobs j WHERE j.job = 'archival';

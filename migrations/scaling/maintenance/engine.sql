@@ -19,7 +19,9 @@
 --     otherwise made the same batch fail forever. After a success it grows back.
 --   * Health signals, checked before every batch (batch_engine_check), each with a reason the operator sees:
 --     lock_waits   application sessions waited on the last batch's locks (pg_blocking_pids at its end)
---     vacuum       (auto)vacuum works on one of the job's tables (pg_stat_progress_vacuum)
+--     vacuum       (auto)vacuum works on one of the job's tables (pg_stat_progress_vacuum): pauses for the
+--                  source table, a manual VACUUM or an anti-wraparound one; half speed for an ordinary
+--                  autovacuum of a table the job fills
 --     wal          WAL bytes/second since the last window above the budget (pg_current_wal_lsn deltas)
 --     replica_lag  a standby's replay lag (pg_stat_replication) above the maximum
 --     probe        the operator's probe statement takes more than 3x (and 5 ms more than) its idle time
@@ -243,6 +245,7 @@ DECLARE
     j         batch_engine_jobs;
     v_rels    oid[];
     v_vac     record;
+    v_vacuum  text;      -- an autovacuum of a table the job fills: half speed, unless something else pauses
     v_lsn     pg_lsn := pg_current_wal_lsn();
     v_now     timestamptz := clock_timestamp();
     v_secs    double precision;
@@ -281,26 +284,46 @@ BEGIN
         END IF;
 
         IF signal IS NULL THEN
-            -- The tables themselves (pg_partition_tree() returns nothing for a plain table such as todos) and
-            -- every partition of the partitioned ones.
-            SELECT array_agg(x.r) INTO v_rels
-            FROM (SELECT to_regclass(n.name)::oid AS r FROM unnest(j.tables) n(name) WHERE to_regclass(n.name) IS NOT NULL
-                  UNION
-                  SELECT t.relid FROM unnest(j.tables) n(name) CROSS JOIN LATERAL pg_partition_tree(to_regclass(n.name)) t
-                  WHERE to_regclass(n.name) IS NOT NULL) x;
-            SELECT p.relid::regclass::text AS rel, p.phase, a.backend_type,
+            -- The tables themselves and every partition of the partitioned ones, read from pg_inherits and not
+            -- with pg_partition_tree(): that one takes ACCESS SHARE on every partition until the transaction
+            -- ends, and a migration_start() holding migration_state FOR UPDATE while it creates an archive
+            -- month (ACCESS EXCLUSIVE on todos_archived) then deadlocked with the archival that checked here
+            -- and next asked for migration_state FOR SHARE (CI run of 2026-12-02).
+            -- What stops the job: any vacuum of its source (tables[1], what it reads and the application
+            -- writes), a manual VACUUM (an operator's, and it competes for the same pages), and an autovacuum
+            -- to prevent wraparound (it cannot be cancelled and must finish). An ordinary autovacuum of a table
+            -- the job fills is cleaning up after the job's own inserts: pausing for it made the job stall itself
+            -- (28-42 s of a 2-3 minute copy, bench migration of 2026-12-02), so it only slows the job to half
+            -- speed (one batch, then as long a pause), leaving the autovacuum its share of the machine.
+            WITH RECURSIVE tree(r, source) AS (
+                SELECT to_regclass(n.name)::oid, n.ord = 1
+                FROM unnest(j.tables) WITH ORDINALITY n(name, ord) WHERE to_regclass(n.name) IS NOT NULL
+                UNION
+                SELECT i.inhrelid, t.source FROM pg_inherits i JOIN tree t ON i.inhparent = t.r)
+            SELECT p.relid::regclass::text AS rel, p.phase,
+                   a.backend_type = 'autovacuum worker' AS auto,
+                   coalesce(a.query LIKE '%(to prevent wraparound)', false) AS wraparound,
+                   t.source OR a.backend_type IS DISTINCT FROM 'autovacuum worker'
+                            OR coalesce(a.query LIKE '%(to prevent wraparound)', false) AS stops,
                    round(100.0 * p.heap_blks_scanned / nullif(p.heap_blks_total, 0)) AS pct
             INTO v_vac
-            FROM pg_stat_progress_vacuum p LEFT JOIN pg_stat_activity a ON a.pid = p.pid
-            WHERE p.relid = ANY (coalesce(v_rels, '{}')) AND p.pid <> pg_backend_pid()
-            ORDER BY p.pid LIMIT 1;
+            FROM pg_stat_progress_vacuum p JOIN tree t ON t.r = p.relid LEFT JOIN pg_stat_activity a ON a.pid = p.pid
+            WHERE p.pid <> pg_backend_pid()
+            ORDER BY 5 DESC, p.pid LIMIT 1;
             IF FOUND THEN
-                signal := 'vacuum';
-                reason := format('%s on %s (%s%s)',
-                                 CASE WHEN v_vac.backend_type = 'autovacuum worker' THEN 'autovacuum' ELSE 'VACUUM' END,
-                                 v_vac.rel, v_vac.phase, coalesce(', ' || v_vac.pct || '% scanned', ''));
-                action := 'pause';
-                pause_ms := 1000;
+                v_vacuum := format('%s on %s (%s%s)',
+                                   CASE WHEN v_vac.wraparound THEN 'autovacuum to prevent wraparound'
+                                        WHEN v_vac.auto THEN 'autovacuum' ELSE 'VACUUM' END,
+                                   v_vac.rel, v_vac.phase, coalesce(', ' || v_vac.pct || '% scanned', ''));
+                IF v_vac.stops THEN
+                    signal := 'vacuum';
+                    reason := v_vacuum;
+                    action := 'pause';
+                    pause_ms := 1000;
+                ELSE
+                    -- Judged last: a signal that pauses (WAL, replica lag, probe) must not be hidden behind it.
+                    v_vacuum := v_vacuum || ', rows this job wrote: half speed';
+                END IF;
             END IF;
         END IF;
 
@@ -349,6 +372,13 @@ BEGIN
         IF signal IS NULL AND j.last_waiters > 0 THEN
             signal := 'lock_waits';
             reason := j.signal_detail;
+            action := 'slow';
+            pause_ms := greatest(j.throttle_ms, round(coalesce(j.last_ms, j.target_ms)))::int;
+        END IF;
+
+        IF signal IS NULL AND v_vacuum IS NOT NULL THEN
+            signal := 'vacuum';
+            reason := v_vacuum;
             action := 'slow';
             pause_ms := greatest(j.throttle_ms, round(coalesce(j.last_ms, j.target_ms)))::int;
         END IF;

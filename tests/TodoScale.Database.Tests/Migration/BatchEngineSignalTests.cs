@@ -56,6 +56,31 @@ public sealed class BatchEngineSignalTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_health_check_holds_no_lock_on_the_tables_it_watches_so_a_migration_starting_beside_it_never_waits()
+    {
+        var cs = await CreateAsync(server, "engine_nolocks", rows: 2_000);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "SELECT migrate_todos_configure()");
+        await using var tx = await conn.BeginTransactionAsync();
+        await ExecAsync(conn, "SELECT batch_engine_check('migration')");
+        var held = await ScalarAsync<string>(conn, """
+            SELECT coalesce(string_agg(DISTINCT c.relname, ', '), '') FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = pg_backend_pid() AND c.relname LIKE 'todos%'
+            """);
+
+        // The other half of the deadlock CI met: migration_start() holds migration_state FOR UPDATE while it creates
+        // the archive's months (ACCESS EXCLUSIVE on todos_archived), and an archival that had checked the engine
+        // (then holding ACCESS SHARE on every partition) asked for migration_state next.
+        await using var migrator = await server.OpenAsync(cs);
+        await ExecAsync(migrator, "SET lock_timeout = '5s'");
+        var created = await ScalarAsync<int>(migrator, "SELECT partitions_created FROM migration_start()");
+        await tx.CommitAsync();
+
+        Assert.Equal("", held);
+        Assert.True(created > 0, "migration_start() created no archive month, so it never needed the lock the check used to hold");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task wal_over_the_budget_pauses_the_next_batch_and_the_one_after_the_pause_runs()
     {
         var cs = await CreateAsync(server, "engine_wal", rows: 3_000);
