@@ -29,6 +29,8 @@ public sealed class MigrationBenchTests(PostgresServer server)
             Assert.All(v.Result.Checks, c => Assert.True(c.Passed, $"{v.Name}: {c.CheckName}"));
             Assert.Equal([MigrationLiveRun.Fixed, MigrationLiveRun.Adaptive, MigrationLiveRun.Held], v.Result.Runs.Select(r => r.Name));
             Assert.All(v.Result.Runs, r => Assert.True(r.Writers.Latency.Count > 0, $"{v.Name}, {r.Name}: the writers wrote nothing during the copy"));
+            Assert.True(v.Result.WritersWithTrigger.Latency.Count > 0, $"{v.Name}: the writers wrote nothing with the mirror trigger on");
+            Assert.All(v.Result.Runs, r => Assert.True(r.LongestBatchMs > 0, $"{v.Name}, {r.Name}: no batch time"));
             Assert.All(v.Result.Run(MigrationLiveRun.Held)!.Checks!, c => Assert.True(c.Passed, $"{v.Name} after the held run: {c.CheckName}"));
             // The held user's rows make the batches that reach them time out: split and retried, not repeated whole.
             Assert.True(v.Result.Run(MigrationLiveRun.Held)!.Run.Splits > 0, $"{v.Name}: no batch was split while the user was held");
@@ -41,6 +43,8 @@ public sealed class MigrationBenchTests(PostgresServer server)
         Assert.Contains("## Maintenance\n\nkept", md);
         Assert.Equal(1, md.Split(MigrationBench.BeginMarker).Length - 1);
         Assert.Contains("with the advised index on todos(parent_todo_id)", md);
+        Assert.Matches(@"Targets, adaptive run \(`migrate run` without options\): copy ÷ single statement ≥ 0\.60× — legacy schema as generated \(no index on parent_todo_id\): [0-9.]+× \((met|\*\*not met\*\*)\)", md);
+        Assert.Matches(@"- adaptive, a user held by the application: the longest any session waited on the migration's locks was [0-9,]+ ms .*, the longest batch [0-9,]+ ms: \*\*(within|beyond)\*\* the lock bound", md);
         Assert.Contains("![bench-migration-plain-adaptive](bench-migration-plain-adaptive.png)", md);
 
         async Task<bool> HasParentIndexAsync(string suffix)

@@ -52,6 +52,11 @@ public static class MigrationMeasurement
                    due_date, completed_at, ai_generated, created_at, updated_at FROM src WHERE archive
             """, ct);
 
+        // The writers again, with the mirror trigger on and no copy running: every legacy write now also writes its
+        // copy, a cost of any trigger-synchronised live migration. The runs' p99 against this one is the copy's own.
+        log?.Invoke($"writers with the mirror trigger, no copy, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
+        var withTrigger = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
+
         var runs = new List<MigrationLiveRun>();
         // Today's settings: fixed batches, no pause, no signals (as before the engine).
         runs.Add(await LiveRunAsync(connectionString, conn, options, MigrationLiveRun.Fixed,
@@ -68,7 +73,7 @@ public static class MigrationMeasurement
             runs.Add(held with { Checks = await migration.ValidateAsync(ct) });
         }
 
-        return new MigrationMeasurementResult(rows, single, sw.Elapsed, alone, runs, checks);
+        return new MigrationMeasurementResult(rows, single, sw.Elapsed, alone, withTrigger, runs, checks);
     }
 
     /// <summary>
@@ -121,9 +126,12 @@ public static class MigrationMeasurement
             release = CommitLaterAsync(holding, copying.Task, holdFor, ct);
         }
 
+        await using var waits = new MigrationWaitSampler(cs);
         try
         {
+            waits.Start();
             var result = await new MigrationRunner(cs).RunAsync(run, new FirstReport(copying), ct);
+            var longestWait = await waits.StopAsync();
             await stopWriters.CancelAsync();
             var during = await writing;
             if (release is not null)
@@ -131,7 +139,7 @@ public static class MigrationMeasurement
                 await release;
             }
 
-            return new MigrationLiveRun(name, result, during);
+            return new MigrationLiveRun(name, result, during) { LongestWaitOnMigrationMs = longestWait };
         }
         finally
         {

@@ -16,11 +16,24 @@ public sealed record MigrationLiveRun(string Name, MigrationRunResult Run, Legac
     public IReadOnlyList<ValidationCheck>? Checks { get; init; }
 
     public double RowsPerSecond => Run.RowsMovedThisRun / Run.Elapsed.TotalSeconds;
+
+    /// <summary>The longest any session was seen waiting on a lock of the migration's session (<see cref="MigrationWaitSampler"/>).</summary>
+    public double LongestWaitOnMigrationMs { get; init; }
+
+    /// <summary>The longest batch of the run, split ones included: the lock bound says no write waits longer on the copy.</summary>
+    public double LongestBatchMs => Run.Samples.Where(s => s.Outcome is "batch" or "split").Select(s => s.ElapsedMs).DefaultIfEmpty(0).Max();
+
+    /// <summary>Time the engine gave up to each signal: paused (no batch) or slowed (a pause after the batch), in seconds.</summary>
+    public IReadOnlyList<(string Signal, string How, double Seconds)> SignalTime =>
+        Run.Samples.Where(s => s.Signal is not null && s.PauseMs > 0)
+            .GroupBy(s => (s.Signal!, s.Outcome == "paused" ? "paused" : "slowed"))
+            .Select(g => (g.Key.Item1, g.Key.Item2, g.Sum(s => s.PauseMs) / 1000.0))
+            .OrderByDescending(x => x.Item3).ToList();
 }
 
 /// <summary>One migration measurement: the single statement, the live runs under writers, the writers alone, validation.</summary>
 public sealed record MigrationMeasurementResult(
-    long LegacyRows, TimeSpan SingleStatement, TimeSpan Validation, LegacyWriterReport WritersAlone,
+    long LegacyRows, TimeSpan SingleStatement, TimeSpan Validation, LegacyWriterReport WritersAlone, LegacyWriterReport WritersWithTrigger,
     IReadOnlyList<MigrationLiveRun> Runs, IReadOnlyList<ValidationCheck> Checks)
 {
     public double SingleStatementRowsPerSecond => LegacyRows / SingleStatement.TotalSeconds;
@@ -33,13 +46,17 @@ public sealed record MigrationMeasurementResult(
     /// <summary>Writers' p99 during a live run relative to their p99 alone (target ≤ 2).</summary>
     public double P99Ratio(MigrationLiveRun r) => r.Writers.Latency.P99Ms / WritersAlone.Latency.P99Ms;
 
+    /// <summary>The copy's own share: writers' p99 during a live run relative to their p99 with the mirror trigger on and no copy.</summary>
+    public double P99RatioToTrigger(MigrationLiveRun r) => r.Writers.Latency.P99Ms / WritersWithTrigger.Latency.P99Ms;
+
     public string ToMarkdown(MigrationMeasurementOptions o)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"| Copy of {LegacyRows:N0} legacy rows | time | rows/s | ÷ single statement | writers' p50 / p99 / max ms | p99 ÷ alone | batches | batch rows (median) | batch ms (median / p99) | splits | paused | errors |");
+        sb.AppendLine(inv, $"| Copy of {LegacyRows:N0} legacy rows | time | rows/s | ÷ single statement | writers' p50 / p99 / max ms | p99 ÷ alone | batches | batch rows (median) | batch ms (median / p99) | splits | paused or slowed | errors |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         sb.AppendLine(inv, $"| one `INSERT … SELECT` of the whole table (offline, the physical limit) | {SingleStatement.TotalSeconds:N1} s | {SingleStatementRowsPerSecond:N0} | 1.00 | writers alone: {WritersAlone.Latency.P50Ms:N2} / {WritersAlone.Latency.P99Ms:N1} / {WritersAlone.Latency.MaxMs:N0} | 1.00 | | | | | | {Errors(WritersAlone)} |");
+        sb.AppendLine(inv, $"| no copy: the writers with the mirror trigger on ({o.WriterBaselineDuration.TotalSeconds:N0} s) | | | | {WritersWithTrigger.Latency.P50Ms:N2} / {WritersWithTrigger.Latency.P99Ms:N1} / {WritersWithTrigger.Latency.MaxMs:N0} | {WritersWithTrigger.Latency.P99Ms / WritersAlone.Latency.P99Ms:F2}× | | | | | | {Errors(WritersWithTrigger)} |");
         foreach (var r in Runs)
         {
             var batches = r.Run.Samples.Where(s => s.Outcome == "batch").ToList();
@@ -60,11 +77,19 @@ public sealed record MigrationMeasurementResult(
         var heldChecks = Run(MigrationLiveRun.Held)?.Checks;
         sb.AppendLine(inv, $"validate_migration() after the adaptive run: {Checks.Count(c => c.Passed)}/{Checks.Count} PASS in {Validation.TotalSeconds:N1} s" +
                            $"{(heldChecks is null ? "." : $"; after the held-user run: {heldChecks.Count(c => c.Passed)}/{heldChecks.Count} PASS.")}");
-        if (Run(MigrationLiveRun.Held) is { } h)
+        sb.AppendLine();
+        foreach (var r in Runs)
         {
-            var signals = h.Run.Samples.Where(s => s.Signal is not null).GroupBy(s => s.Signal!).Select(g => $"{g.Key} ×{g.Count()}");
-            sb.AppendLine(inv, $"Held-user run: {h.Run.Splits} batches split and retried at half the size (signals: {string.Join(", ", signals)}); " +
-                               $"the longest a writer waited for anything was {h.Writers.Latency.MaxMs:N0} ms (the lock bound: one batch, 200 ms lock_timeout).");
+            var within = r.LongestWaitOnMigrationMs <= r.LongestBatchMs + MigrationWaitSampler.Interval.TotalMilliseconds;
+            var given = r.SignalTime.Count == 0
+                ? "no time given up to signals"
+                : "time given up to signals: " + string.Join(", ", r.SignalTime.Select(x => string.Create(inv, $"{x.Signal} {x.Seconds:N1} s {x.How}")));
+            sb.AppendLine(inv, $"- {r.Name}: the longest any session waited on the migration's locks was {r.LongestWaitOnMigrationMs:N0} ms " +
+                               $"(`pg_locks.waitstart`, sampled every {MigrationWaitSampler.Interval.TotalMilliseconds:N0} ms), the longest batch {r.LongestBatchMs:N0} ms: " +
+                               $"{(within ? "**within** the lock bound (one batch)" : "**beyond** the lock bound (one batch)")}; " +
+                               $"the longest writer statement took {r.Writers.Latency.MaxMs:N0} ms" +
+                               $"{(r.Name == MigrationLiveRun.Held ? " (it may wait on the application's own held user)" : "")}; {given}" +
+                               $"{(r.Run.Splits > 0 ? $"; {r.Run.Splits} batch(es) split and retried at half the size" : "")}.");
         }
 
         return sb.ToString();
