@@ -530,7 +530,8 @@ $$;
 -- how it went, all in the caller's transaction. Outcomes: batch (rows copied), split (undone by a lock
 -- timeout, deadlock or serialization failure; the next try is half the size), wait (the next row is held by
 -- the application, see migrate_todos_batch), paused, completed. pause_ms: how long the caller sleeps after
--- committing (a pause, the throttle, or one batch time after a batch that made the application wait).
+-- committing (a pause, the throttle, or one batch time after a batch that made the application wait or while
+-- an autovacuum cleans a table the copy fills).
 CREATE OR REPLACE FUNCTION migrate_todos_next()
 RETURNS TABLE (outcome text, rows_moved bigint, last_key uuid, batch_rows integer, elapsed_ms numeric,
                next_rows integer, pause_ms integer, signal text, detail text)
@@ -585,7 +586,8 @@ BEGIN
         UPDATE migration_progress p
         SET detail = format('%s rows in %s ms (target %s ms); next %s rows%s', v_rows, round(v_ms::numeric),
                             v_job.target_ms, v_job.batch_rows,
-                            CASE WHEN v_job.last_waiters > 0 THEN '; ' || v_job.signal_detail ELSE '' END)
+                            CASE WHEN v_job.last_waiters > 0 THEN '; ' || v_job.signal_detail ELSE '' END ||
+                            CASE WHEN v_check.signal = 'autovacuum' THEN '; ' || v_check.reason ELSE '' END)
         WHERE p.id = (SELECT max(p2.id) FROM migration_progress p2) AND p.step = 'batch';
     ELSIF v_outcome = 'split' THEN
         INSERT INTO migration_progress (step, start_time, end_time, rows_moved, last_key, status, detail)

@@ -553,7 +553,8 @@ BEGIN
 
     WHILE NOT v_walk.done LOOP
         -- The transaction's first lock: migration_state before any table, the order every migrator takes them
-        -- in, so a migration_start() that holds the row and waits for a table cannot be waiting on us.
+        -- in (after its own batch_engine_jobs row, which archival never locks), so a migration_start() that
+        -- holds the row and waits for a table cannot be waiting on us.
         v_blocked := todoscale_archival_blocked_by_migration();
         IF v_blocked IS NOT NULL THEN
             RAISE WARNING 'archive_completed_todos_in_batches stopped after % rows: %', v_total, v_blocked;

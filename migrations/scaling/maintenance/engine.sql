@@ -19,15 +19,17 @@
 --     otherwise made the same batch fail forever. After a success it grows back.
 --   * Health signals, checked before every batch (batch_engine_check), each with a reason the operator sees:
 --     lock_waits   application sessions waited on the last batch's locks (pg_blocking_pids at its end)
---     vacuum       (auto)vacuum works on one of the job's tables (pg_stat_progress_vacuum): pauses for the
---                  source table, a manual VACUUM or an anti-wraparound one; half speed for an ordinary
---                  autovacuum of a table the job fills
+--     vacuum       a VACUUM of the job's source table (tables[1]), a manual VACUUM or an anti-wraparound
+--                  autovacuum of any of its tables (pg_stat_progress_vacuum): pauses
+--     autovacuum   an ordinary autovacuum of a table the job fills: half speed (one batch, then as long a
+--                  pause), judged after every other signal
 --     wal          WAL bytes/second since the last window above the budget (pg_current_wal_lsn deltas)
 --     replica_lag  a standby's replay lag (pg_stat_replication) above the maximum
 --     probe        the operator's probe statement takes more than 3x (and 5 ms more than) its idle time
 --     A tripped signal pauses the engine (or, for lock_waits, halves the next batch and pauses one batch
---     time). A signal that stays on longer than max_pause no longer stops the job: it goes on one
---     min_rows batch per second ("slowed"), so an hour-long autovacuum cannot stall it for an hour.
+--     time; for autovacuum, pauses one batch time). A signal that stays on longer than max_pause no longer
+--     stops the job: it goes on one min_rows batch per second ("slowed"), so an hour-long VACUUM cannot
+--     stall it for an hour.
 -- Signals about other sessions (vacuum, probe) need pg_read_all_stats to see other roles' sessions.
 
 -- ---------------------------------------------------------------------------------------------
@@ -36,7 +38,7 @@
 -- ---------------------------------------------------------------------------------------------
 CREATE TABLE IF NOT EXISTS batch_engine_jobs (
     job              text        PRIMARY KEY,          -- migration | archival
-    tables           text[]      NOT NULL DEFAULT '{}',-- the tables whose vacuum pauses the job (partitions included)
+    tables           text[]      NOT NULL DEFAULT '{}',-- source first, then the tables it fills (and their partitions)
     target_ms        integer     NOT NULL DEFAULT 200,
     min_rows         integer     NOT NULL DEFAULT 100,
     max_rows         integer     NOT NULL DEFAULT 50000,
@@ -243,7 +245,6 @@ CREATE OR REPLACE FUNCTION batch_engine_check(p_job text,
 LANGUAGE plpgsql AS $$
 DECLARE
     j         batch_engine_jobs;
-    v_rels    oid[];
     v_vac     record;
     v_vacuum  text;      -- an autovacuum of a table the job fills: half speed, unless something else pauses
     v_lsn     pg_lsn := pg_current_wal_lsn();
@@ -308,7 +309,8 @@ BEGIN
                    round(100.0 * p.heap_blks_scanned / nullif(p.heap_blks_total, 0)) AS pct
             INTO v_vac
             FROM pg_stat_progress_vacuum p JOIN tree t ON t.r = p.relid LEFT JOIN pg_stat_activity a ON a.pid = p.pid
-            WHERE p.pid <> pg_backend_pid()
+            -- Relation OIDs are per database, and databases cloned from one template share them.
+            WHERE p.pid <> pg_backend_pid() AND p.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
             ORDER BY 5 DESC, p.pid LIMIT 1;
             IF FOUND THEN
                 v_vacuum := format('%s on %s (%s%s)',
@@ -376,8 +378,10 @@ BEGIN
             pause_ms := greatest(j.throttle_ms, round(coalesce(j.last_ms, j.target_ms)))::int;
         END IF;
 
+        -- A signal of its own: sharing 'vacuum' with the pausing kind, its time counted towards max_pause, and a
+        -- VACUUM of the source starting after a minute of half speed was never paused.
         IF signal IS NULL AND v_vacuum IS NOT NULL THEN
-            signal := 'vacuum';
+            signal := 'autovacuum';
             reason := v_vacuum;
             action := 'slow';
             pause_ms := greatest(j.throttle_ms, round(coalesce(j.last_ms, j.target_ms)))::int;

@@ -80,13 +80,14 @@ public sealed record MigrationMeasurementResult(
         sb.AppendLine();
         foreach (var r in Runs)
         {
-            var within = r.LongestWaitOnMigrationMs <= r.LongestBatchMs + MigrationWaitSampler.Interval.TotalMilliseconds;
+            var shorter = r.LongestWaitOnMigrationMs <= r.LongestBatchMs;
             var given = r.SignalTime.Count == 0
                 ? "no time given up to signals"
                 : "time given up to signals: " + string.Join(", ", r.SignalTime.Select(x => string.Create(inv, $"{x.Signal} {x.Seconds:N1} s {x.How}")));
             sb.AppendLine(inv, $"- {r.Name}: the longest any session waited on the migration's locks was {r.LongestWaitOnMigrationMs:N0} ms " +
-                               $"(`pg_locks.waitstart`, sampled every {MigrationWaitSampler.Interval.TotalMilliseconds:N0} ms), the longest batch {r.LongestBatchMs:N0} ms: " +
-                               $"{(within ? "**within** the lock bound (one batch)" : "**beyond** the lock bound (one batch)")}; " +
+                               $"(`pg_locks.waitstart`, sampled every {MigrationWaitSampler.Interval.TotalMilliseconds:N0} ms, so up to that much short), " +
+                               $"{(shorter ? "**not longer than**" : "**longer than**")} the run's longest batch ({r.LongestBatchMs:N0} ms, its statement; " +
+                               $"the commit after it holds the locks a little longer); " +
                                $"the longest writer statement took {r.Writers.Latency.MaxMs:N0} ms" +
                                $"{(r.Name == MigrationLiveRun.Held ? " (it may wait on the application's own held user)" : "")}; {given}" +
                                $"{(r.Run.Splits > 0 ? $"; {r.Run.Splits} batch(es) split and retried at half the size" : "")}.");

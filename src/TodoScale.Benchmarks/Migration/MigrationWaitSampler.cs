@@ -13,12 +13,16 @@ public sealed class MigrationWaitSampler(string connectionString) : IAsyncDispos
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(25);
 
+    // Transitively: a second writer queued for the same row waits on the first one's tuple lock, and
+    // pg_blocking_pids() names that writer, not the migration; it waits on the migration all the same.
     private const string Sql = """
+        WITH RECURSIVE behind(pid) AS (
+            SELECT a.pid FROM pg_stat_activity a WHERE a.application_name = $1
+            UNION
+            SELECT w.pid FROM pg_stat_activity w JOIN behind b ON b.pid = ANY (pg_blocking_pids(w.pid)))
         SELECT coalesce(max(extract(epoch FROM clock_timestamp() - l.waitstart)) * 1000, 0)::float8
-        FROM pg_locks l
+        FROM pg_locks l JOIN behind b ON b.pid = l.pid
         WHERE NOT l.granted AND l.waitstart IS NOT NULL
-          AND EXISTS (SELECT 1 FROM pg_stat_activity b
-                      WHERE b.pid = ANY (pg_blocking_pids(l.pid)) AND b.application_name = $1)
         """;
 
     private readonly CancellationTokenSource _stop = new();

@@ -36,7 +36,7 @@ public sealed record MigrationRunOptions
 
 /// <summary>
 /// Reported after every step. Waiting names the row the run waits for, and who holds it; Paused why the engine
-/// pauses (a health signal, "paused 4.0 s: autovacuum on todos_active_part_3"); BatchRows and BatchMs are the
+/// pauses (a health signal, "paused 4.0 s: autovacuum on todos"); BatchRows and BatchMs are the
 /// last batch's size and time.
 /// </summary>
 public sealed record MigrationProgress(

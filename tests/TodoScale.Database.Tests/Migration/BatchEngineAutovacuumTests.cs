@@ -47,17 +47,29 @@ public sealed class BatchEngineAutovacuumTests
 
             await ExecAsync(conn, "SELECT batch_engine_configure('fills', ARRAY['engine_source', 'engine_filled'])");
             await ExecAsync(conn, "SELECT batch_engine_configure('reads', ARRAY['engine_filled', 'engine_source'])");
+            // The same job with a WAL budget of 1 kB/s, then over 1 s of WAL far above it: the pause must win over half speed.
+            await ExecAsync(conn, "SELECT batch_engine_configure('fills_wal', ARRAY['engine_source', 'engine_filled'], p_wal_budget_mb => 0.001)");
+            var configured = DateTime.UtcNow;
+            await ExecAsync(conn, "INSERT INTO engine_source SELECT g FROM generate_series(1, 20000) g");
+            var windowLeft = TimeSpan.FromSeconds(1.1) - (DateTime.UtcNow - configured);
+            if (windowLeft > TimeSpan.Zero)
+            {
+                await Task.Delay(windowLeft, ct);
+            }
+
             var fills = await RowsAsync(conn, "SELECT action, signal, reason, pause_ms FROM batch_engine_check('fills')", Check);
             var reads = await RowsAsync(conn, "SELECT action, signal, reason, pause_ms FROM batch_engine_check('reads')", Check);
+            var overBudget = await RowsAsync(conn, "SELECT action, signal, reason, pause_ms FROM batch_engine_check('fills_wal')", Check);
             Assert.True(await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = 'engine_filled'::regclass") == 1,
                 "the autovacuum ended while the engine looked; make it slower");
 
             var slow = Assert.Single(fills);
-            Assert.Equal(("slow", "vacuum", 200), (slow.Action, slow.Signal, slow.PauseMs));   // no batch yet: as long as the target time
+            Assert.Equal(("slow", "autovacuum", 200), (slow.Action, slow.Signal, slow.PauseMs));   // no batch yet: as long as the target time
             Assert.Matches(@"^autovacuum on engine_filled \(.*\), rows this job wrote: half speed$", slow.Reason);
             var pause = Assert.Single(reads);
             Assert.Equal(("pause", "vacuum", 1_000), (pause.Action, pause.Signal, pause.PauseMs));
             Assert.Matches(@"^paused 0\.0 s: autovacuum on engine_filled \(", pause.Reason);
+            Assert.Equal(("pause", "wal"), (overBudget.Single().Action, overBudget.Single().Signal));
         }
         finally
         {
