@@ -198,7 +198,8 @@ $$;
 
 -- The archive page as one statement over every month, as the application sent it before 009, with one generic plan
 -- per session (pruned at start-up). Cheaper than a plan made for the page's months when those are a large share of all
--- months (a young archive, or a user with few rows spread over it): see todoscale_archived_page. Single node only.
+-- months (a young archive, or a user with few rows spread over it): see todoscale_archived_page. Also the page on
+-- Citus, where the months table does not exist.
 CREATE OR REPLACE FUNCTION todoscale_archived_page_unbounded(
     p_user_id uuid, p_status text, p_project_id uuid, p_due_before timestamptz, p_due_after timestamptz,
     p_after_completed_at timestamptz, p_after_id uuid, p_limit int)
@@ -256,18 +257,10 @@ BEGIN
         RETURN;
     END IF;
     IF NOT todoscale_archive_index_maintained() THEN
-        -- Citus: one statement, planned with the user's id so that Citus routes it to the user's worker.
-        RETURN QUERY
-            SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date, a.completed_at,
-                   a.ai_generated, a.created_at, a.updated_at, a.archived_at FROM todos_archived a
-            WHERE a.user_id = p_user_id
-              AND (p_status IS NULL OR a.status = p_status)
-              AND (p_project_id IS NULL OR a.project_id = p_project_id)
-              AND (p_due_before IS NULL OR a.due_date < p_due_before)
-              AND (p_due_after IS NULL OR a.due_date >= p_due_after)
-              AND (p_after_completed_at IS NULL OR (a.completed_at, a.id) < (p_after_completed_at, p_after_id))
-            ORDER BY a.completed_at DESC, a.id DESC
-            LIMIT p_limit;
+        -- Citus (no months table): the one statement over every month. Its generic plan is a fast-path router
+        -- query (user_id = parameter), which Citus prunes at execution to the user's worker.
+        RETURN QUERY SELECT * FROM todoscale_archived_page_unbounded(p_user_id, p_status, p_project_id, p_due_before, p_due_after,
+                                                                     p_after_completed_at, p_after_id, p_limit);
         RETURN;
     END IF;
 
