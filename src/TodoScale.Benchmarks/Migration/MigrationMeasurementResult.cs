@@ -81,9 +81,9 @@ public sealed record MigrationMeasurementResult(
         foreach (var r in Runs)
         {
             var shorter = r.LongestWaitOnMigrationMs <= r.LongestBatchMs;
-            var given = r.SignalTime.Count == 0
-                ? "no time given up to signals"
-                : "time given up to signals: " + string.Join(", ", r.SignalTime.Select(x => string.Create(inv, $"{x.Signal} {x.Seconds:N1} s {x.How}")));
+            var given = r.SignalTime is { Count: > 0 } times
+                ? "time given up to signals: " + string.Join(", ", times.Select(x => string.Create(inv, $"{x.Signal} {x.Seconds:N1} s {x.How}")))
+                : "no time given up to signals";
             sb.AppendLine(inv, $"- {r.Name}: the longest any session waited on the migration's locks was {r.LongestWaitOnMigrationMs:N0} ms " +
                                $"(`pg_locks.waitstart`, sampled every {MigrationWaitSampler.Interval.TotalMilliseconds:N0} ms, so up to that much short), " +
                                $"{(shorter ? "**not longer than**" : "**longer than**")} the run's longest batch ({r.LongestBatchMs:N0} ms, its statement; " +
