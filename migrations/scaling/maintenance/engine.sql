@@ -370,19 +370,18 @@ BEGIN
             END IF;
         END IF;
 
-        -- The last batch made the application wait: run the (already halved) next one, then leave as much time.
+        -- Half speed: run the next batch, then leave as much time as the last one took.
         IF signal IS NULL AND j.last_waiters > 0 THEN
+            -- The last batch made the application wait (the next one is already halved).
             signal := 'lock_waits';
             reason := j.signal_detail;
-            action := 'slow';
-            pause_ms := greatest(j.throttle_ms, round(coalesce(j.last_ms, j.target_ms)))::int;
-        END IF;
-
-        -- A signal of its own: sharing 'vacuum' with the pausing kind, its time counted towards max_pause, and a
-        -- VACUUM of the source starting after a minute of half speed was never paused.
-        IF signal IS NULL AND v_vacuum IS NOT NULL THEN
+        ELSIF signal IS NULL AND v_vacuum IS NOT NULL THEN
+            -- A signal of its own: sharing 'vacuum' with the pausing kind, its time counted towards max_pause, and a
+            -- VACUUM of the source starting after a minute of half speed was never paused.
             signal := 'autovacuum';
             reason := v_vacuum;
+        END IF;
+        IF signal IN ('lock_waits', 'autovacuum') THEN
             action := 'slow';
             pause_ms := greatest(j.throttle_ms, round(coalesce(j.last_ms, j.target_ms)))::int;
         END IF;
