@@ -170,7 +170,7 @@ public sealed partial class BenchRunner
         return new DataShape(shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, sizes);
     }
 
-    private static async Task<MachineInfo> MachineAsync(NpgsqlDataSource db, CancellationToken ct)
+    internal static async Task<MachineInfo> MachineAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         var version = await ScalarAsync<string>(db, "SELECT version()", ct);
         var sharedBuffers = await ScalarAsync<string>(db, "SELECT current_setting('shared_buffers')", ct);

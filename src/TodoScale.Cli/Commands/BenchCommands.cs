@@ -100,6 +100,7 @@ public static class BenchCommands
         bench.Subcommands.Add(run);
         bench.Subcommands.Add(BenchMigrationCommand.Create(ctx));
         bench.Subcommands.Add(BenchArchivalCommand.Create(ctx));
+        bench.Subcommands.Add(BenchUpkeepCommand.Create(ctx));
         return bench;
     }
 

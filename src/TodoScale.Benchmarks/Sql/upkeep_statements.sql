@@ -1,0 +1,41 @@
+-- The upkeep `todoscale bench upkeep` times, one row per statement, in the order it runs them, on the database a
+-- `todoscale bench run --grow-to N` left (history attached). Both layouts get the same three kinds of upkeep over the
+-- same rows:
+--   cluster  re-clustering by user, the upkeep that rewrites rows (ACCESS EXCLUSIVE: readers and writers wait);
+--   reindex  a rebuild of every index (SHARE on the table: writers wait; ACCESS EXCLUSIVE on each index);
+--   vacuum   the VACUUM (FREEZE) every table needs before transaction-id wraparound (SHARE UPDATE EXCLUSIVE: nobody waits).
+-- The single table (bench_todos_grown) takes each as one statement on the whole table. TodoScale takes each as one
+-- statement per partition: for cluster, the very CLUSTER ... USING that cluster_partitions() (006) runs on each of its
+-- candidate partitions, here on every candidate (the procedure skips partitions still in user order), so the longest
+-- is the longest lock the weekly job can take.
+WITH peer_index AS (
+    SELECT c.relname
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid = 'bench_todos_grown'::regclass
+      AND pg_get_indexdef(i.indexrelid) LIKE '%(user_id, status, priority DESC, created_at DESC, id DESC)'
+), leaves AS (
+    SELECT i.inhrelid::regclass AS part
+    FROM pg_inherits i
+    WHERE i.inhparent IN ('todos_active'::regclass, 'todos_archived'::regclass)
+), plan AS (
+    SELECT 1 AS step, 'cluster' AS operation, 'single' AS layout, 'bench_todos_grown' AS target,
+           format('CLUSTER bench_todos_grown USING %I', relname) AS statement
+    FROM peer_index
+    UNION ALL
+    SELECT 1, 'cluster', 'todoscale', c.partition_name::text, format('CLUSTER %s USING %s', c.partition_name, c.index_name)
+    FROM todoscale_cluster_candidates() c
+    WHERE c.index_name IS NOT NULL
+    UNION ALL
+    SELECT 2, 'reindex', 'single', 'bench_todos_grown', 'REINDEX TABLE bench_todos_grown'
+    UNION ALL
+    SELECT 2, 'reindex', 'todoscale', l.part::text, format('REINDEX TABLE %s', l.part)
+    FROM leaves l
+    UNION ALL
+    SELECT 3, 'vacuum', 'single', 'bench_todos_grown', 'VACUUM (FREEZE, ANALYZE) bench_todos_grown'
+    UNION ALL
+    SELECT 3, 'vacuum', 'todoscale', l.part::text, format('VACUUM (FREEZE, ANALYZE) %s', l.part)
+    FROM leaves l
+)
+SELECT operation, layout, target, statement
+FROM plan
+ORDER BY step, layout, target;

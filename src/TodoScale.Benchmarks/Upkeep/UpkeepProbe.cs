@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace TodoScale.Benchmarks;
+
+/// <summary>One open todo the probe's writes update: the same id in both layouts (the migration keeps ids).</summary>
+public sealed record UpkeepTarget(Guid UserId, Guid Id);
+
+/// <summary>
+/// The application beside the upkeep: each client alternates a read (the list including the archive, the statements
+/// of <see cref="BenchQueries"/> for the layout) and a write (one open todo's update by user and id, as every edit of
+/// the application is), in a closed loop on its own connection, and records when each request started and how long
+/// it took. A request that waits on the upkeep's lock counts in the window it started in, however long it waits.
+/// </summary>
+internal sealed class UpkeepProbe : IAsyncDisposable
+{
+    private readonly List<(long Start, bool Write, double Ms)>[] _samples;
+    private readonly List<string> _errors = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task[] _clients;
+
+    private UpkeepProbe(int clients, Func<int, CancellationToken, Task> loop)
+    {
+        _samples = Enumerable.Range(0, clients).Select(_ => new List<(long, bool, double)>(8192)).ToArray();
+        _clients = Enumerable.Range(0, clients).Select(c => Task.Run(() => loop(c, _stop.Token))).ToArray();
+    }
+
+    public static UpkeepProbe Start(string connectionString, BenchLayout layout, IReadOnlyList<BenchStatement> reads, string write,
+        IReadOnlyList<UpkeepTarget> targets, int clients, int seed)
+    {
+        // No command timeout: a write queued behind a whole-table CLUSTER waits minutes, and that wait is the figure.
+        var cs = new NpgsqlConnectionStringBuilder(connectionString) { Options = layout.ConnectionOptions, CommandTimeout = 0, ApplicationName = "todoscale bench upkeep probe" }.ConnectionString;
+        UpkeepProbe? probe = null;
+        probe = new UpkeepProbe(clients, (client, stop) => probe!.LoopAsync(cs, reads, write, targets, seed + client, client, stop));
+        return probe;
+    }
+
+    public IReadOnlyList<string> Errors
+    {
+        get
+        {
+            lock (_errors)
+            {
+                return [.. _errors];
+            }
+        }
+    }
+
+    /// <summary>Reads and writes that started in [from, to) (Stopwatch timestamps), with the longest of each.</summary>
+    public (LatencyStats Reads, LatencyStats Writes, double MaxReadMs, double MaxWriteMs) Window(long from, long to)
+    {
+        var reads = new List<double>();
+        var writes = new List<double>();
+        foreach (var client in _samples)
+        {
+            lock (client)
+            {
+                foreach (var (start, write, ms) in client)
+                {
+                    if (start >= from && start < to)
+                    {
+                        (write ? writes : reads).Add(ms);
+                    }
+                }
+            }
+        }
+
+        var seconds = (to - from) / (double)Stopwatch.Frequency;
+        var maxRead = reads.DefaultIfEmpty(double.NaN).Max();
+        var maxWrite = writes.DefaultIfEmpty(double.NaN).Max();
+        return (LatencyStats.From(reads, seconds), LatencyStats.From(writes, seconds), maxRead, maxWrite);
+    }
+
+    /// <summary>Stops the clients after their request in flight, which may be one still waiting on a lock.</summary>
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_clients);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            await StopAsync();
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task LoopAsync(string cs, IReadOnlyList<BenchStatement> reads, string write, IReadOnlyList<UpkeepTarget> targets, int seed, int client, CancellationToken stop)
+    {
+        var random = new Random(seed);
+        try
+        {
+            await using var conn = new NpgsqlConnection(cs);
+            await conn.OpenAsync(stop);
+            await using var batch = conn.CreateBatch();
+            foreach (var statement in reads)
+            {
+                var cmd = new NpgsqlBatchCommand(statement.Sql);
+                LoadDriver.AddParameters(cmd.Parameters, statement, targets[0].UserId);
+                batch.BatchCommands.Add(cmd);
+            }
+
+            await batch.PrepareAsync(stop);
+            await using var update = new NpgsqlCommand(write, conn);
+            update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid });
+            update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid });
+            await update.PrepareAsync(stop);
+
+            // The request in flight is never cancelled: cancelling a write queued behind the upkeep's lock would cut
+            // short the very wait being measured. The loop stops between requests.
+            while (!stop.IsCancellationRequested)
+            {
+                var target = targets[random.Next(targets.Count)];
+                var t0 = Stopwatch.GetTimestamp();
+                foreach (var cmd in batch.BatchCommands)
+                {
+                    cmd.Parameters[0].Value = target.UserId;
+                }
+
+                await using (var reader = await batch.ExecuteReaderAsync(CancellationToken.None))
+                {
+                    do
+                    {
+                        while (await reader.ReadAsync(CancellationToken.None))
+                        {
+                        }
+                    }
+                    while (await reader.NextResultAsync(CancellationToken.None));
+                }
+
+                var t1 = Stopwatch.GetTimestamp();
+                update.Parameters[0].Value = target.UserId;
+                update.Parameters[1].Value = target.Id;
+                var updated = await update.ExecuteNonQueryAsync(CancellationToken.None);
+                var t2 = Stopwatch.GetTimestamp();
+                if (updated != 1)
+                {
+                    lock (_errors)
+                    {
+                        _errors.Add($"the update of todo {target.Id} touched {updated} rows");
+                    }
+                }
+
+                lock (_samples[client])
+                {
+                    _samples[client].Add((t0, false, (t1 - t0) * 1000.0 / Stopwatch.Frequency));
+                    _samples[client].Add((t1, true, (t2 - t1) * 1000.0 / Stopwatch.Frequency));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            lock (_errors)
+            {
+                _errors.Add(e.Message);
+            }
+        }
+    }
+}
