@@ -16,7 +16,7 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         };
         await new BenchRunner(server.AdminConnectionString, bench, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
 
-        var options = new UpkeepBenchOptions { DatabaseName = bench.DatabaseName!, Idle = TimeSpan.FromMilliseconds(400), OutputDirectory = null, CommandLine = "todoscale bench upkeep" };
+        var options = new UpkeepBenchOptions { DatabaseName = bench.DatabaseName!, Warmup = TimeSpan.FromMilliseconds(100), Idle = TimeSpan.FromMilliseconds(400), OutputDirectory = null, CommandLine = "todoscale bench upkeep" };
         var result = await new UpkeepBench(server.AdminConnectionString, options, _ => { }).RunAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(UpkeepBench.AllOperations.SelectMany(o => new[] { (o, UpkeepBench.Single), (o, UpkeepBench.TodoScale) }),
@@ -49,38 +49,49 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         Assert.Contains("vacuum: takes no lock an application statement waits for", md);
         Assert.Contains("unchanged in both layouts", md);
 
-        // The probe counts a request that waits on a lock in full: hold the single table's lock for 1.5 s.
+        // The probe counts a request that waits on a lock in full, and its readers and writers wait apart: under
+        // CLUSTER's lock both wait; under REINDEX's SHARE lock only the writers do.
         var cs = new NpgsqlConnectionStringBuilder(server.AdminConnectionString) { Database = bench.DatabaseName }.ConnectionString;
+        var exclusive = await ProbeWhileLockedAsync(cs, "ACCESS EXCLUSIVE");
+        Assert.True(exclusive.MaxReadMs >= 1_000 && exclusive.MaxWriteMs >= 1_000, $"ACCESS EXCLUSIVE for 1.5 s: longest read {exclusive.MaxReadMs:F0} ms, write {exclusive.MaxWriteMs:F0} ms");
+        var share = await ProbeWhileLockedAsync(cs, "SHARE");
+        Assert.True(share.MaxWriteMs >= 1_000 && share.MaxReadMs < 1_000, $"SHARE for 1.5 s: longest read {share.MaxReadMs:F0} ms, write {share.MaxWriteMs:F0} ms");
+    }
+
+    private static async Task<(double MaxReadMs, double MaxWriteMs)> ProbeWhileLockedAsync(string cs, string mode)
+    {
+        var ct = TestContext.Current.CancellationToken;
         await using var db = NpgsqlDataSource.Create(cs);
         var users = new List<UpkeepTarget>();
         await using (var cmd = db.CreateCommand("SELECT user_id, id FROM bench_todos_grown WHERE status = 'todo' ORDER BY id LIMIT 20"))
-        await using (var reader = await cmd.ExecuteReaderAsync(TestContext.Current.CancellationToken))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+            while (await reader.ReadAsync(ct))
             {
                 users.Add(new UpkeepTarget(reader.GetGuid(0), reader.GetGuid(1)));
             }
         }
 
         var layout = BenchLayouts.IndexedGrown;
-        await using var probe = UpkeepProbe.Start(cs, layout, BenchQueries.Statements(QueryKind.Top20, layout.Kind, layout.Table), "UPDATE bench_todos_grown SET updated_at = now() WHERE user_id = $1 AND id = $2", users, 2, 7);
-        await Task.Delay(300, TestContext.Current.CancellationToken);
+        await using var probe = UpkeepProbe.Start(cs, layout, BenchQueries.Statements(QueryKind.Top20, layout.Kind, layout.Table),
+            "UPDATE bench_todos_grown SET updated_at = now() WHERE user_id = $1 AND id = $2", users, 2, 7);
+        await Task.Delay(300, ct);
         var from = Stopwatch.GetTimestamp();
-        await using (var holder = await db.OpenConnectionAsync(TestContext.Current.CancellationToken))
-        await using (var tx = await holder.BeginTransactionAsync(TestContext.Current.CancellationToken))
+        await using (var holder = await db.OpenConnectionAsync(ct))
+        await using (var tx = await holder.BeginTransactionAsync(ct))
         {
-            await using var lockTable = new NpgsqlCommand("LOCK TABLE bench_todos_grown IN ACCESS EXCLUSIVE MODE", holder, tx);
-            await lockTable.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
-            await Task.Delay(1_500, TestContext.Current.CancellationToken);
-            await tx.CommitAsync(TestContext.Current.CancellationToken);
+            await using var lockTable = new NpgsqlCommand($"LOCK TABLE bench_todos_grown IN {mode} MODE", holder, tx);
+            await lockTable.ExecuteNonQueryAsync(ct);
+            await Task.Delay(1_500, ct);
+            await tx.CommitAsync(ct);
         }
 
         var to = Stopwatch.GetTimestamp();
-        await Task.Delay(200, TestContext.Current.CancellationToken);
+        await Task.Delay(200, ct);
         await probe.StopAsync();
-        var window = probe.Window(from, to);
         Assert.Empty(probe.Errors);
-        Assert.True(Math.Max(window.MaxReadMs, window.MaxWriteMs) >= 1_000, $"longest read {window.MaxReadMs:F0} ms, write {window.MaxWriteMs:F0} ms while the table was locked for 1.5 s");
+        var window = probe.Window(from, to);
+        return (window.MaxReadMs, window.MaxWriteMs);
     }
 
     [Fact(Timeout = TestTimeouts.Quick)]
@@ -92,9 +103,9 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         try
         {
             var options = new UpkeepBenchOptions { DatabaseName = name, OutputDirectory = null };
-            var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => new UpkeepBench(server.AdminConnectionString, options, _ => { }).RunAsync(TestContext.Current.CancellationToken));
+            var missing = await Assert.ThrowsAsync<BenchDatabaseMissingException>(() => new UpkeepBench(server.AdminConnectionString, options, _ => { }).RunAsync(TestContext.Current.CancellationToken));
             Assert.Contains("bench run --grow-to", missing.Message);
-            var absent = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            var absent = await Assert.ThrowsAsync<BenchDatabaseMissingException>(() =>
                 new UpkeepBench(server.AdminConnectionString, options with { DatabaseName = name + "_absent" }, _ => { }).RunAsync(TestContext.Current.CancellationToken));
             Assert.Contains("does not exist", absent.Message);
         }

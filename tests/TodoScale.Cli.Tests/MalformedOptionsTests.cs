@@ -65,7 +65,7 @@ public sealed partial class MalformedOptionsTests
         [["bench", "run", "--rows=1000", "--duration=0.1", "--clients=1,2", "--scenarios=top20", "--no-api", "--no-pgbench", "--no-ops", "--out", ""]]);
 
     [Fact(Timeout = TestTimeouts.Long)]
-    public async Task bench_migration_and_archival_options_refuse_malformed_values_with_exit_2_naming_the_option() =>
+    public async Task bench_migration_archival_and_upkeep_options_refuse_malformed_values_with_exit_2_naming_the_option() =>
         await AssertRefusedAsync(
         [
             (["bench", "migration"], "--rows", ["abc", "999", "100000001", Huge]),
@@ -88,8 +88,13 @@ public sealed partial class MalformedOptionsTests
             (["bench", "archival"], "--variants", ["", "bogus", "single,\u0001"]),
             (["bench", "archival"], "--throttle-ms", ["-1", "NaN", "10001"]),
             (["bench", "archival"], "--bench-database", ["", "Bad", "\u0001"]),
+            (["bench", "upkeep"], "--probe-clients", ["abc", "0", "65"]),
+            (["bench", "upkeep"], "--idle-seconds", ["0", "NaN", "Infinity", "3601"]),
+            (["bench", "upkeep"], "--warmup-seconds", ["-1", "NaN", "3601"]),
+            (["bench", "upkeep"], "--operations", ["", "bogus", "cluster,\u0001"]),
+            (["bench", "upkeep"], "--bench-database", ["", "Bad", "\u0001"]),
         ],
-        [["bench", "migration", "--rows=1000", "--writers=0", "--out", ""], ["bench", "archival", "--done-rows=100", "--rounds=1", "--out", ""]]);
+        [["bench", "migration", "--rows=1000", "--writers=0", "--out", ""], ["bench", "archival", "--done-rows=100", "--rounds=1", "--out", ""], ["bench", "upkeep", "--out", ""]]);
 
     [Fact(Timeout = TestTimeouts.Long)]
     public async Task demo_serve_and_global_options_refuse_malformed_values_with_exit_2_naming_the_option()

@@ -3,7 +3,9 @@
 -- same rows:
 --   cluster  re-clustering by user, the upkeep that rewrites rows (ACCESS EXCLUSIVE: readers and writers wait);
 --   reindex  a rebuild of every index (SHARE on the table: writers wait; ACCESS EXCLUSIVE on each index);
---   vacuum   the VACUUM (FREEZE) every table needs before transaction-id wraparound (SHARE UPDATE EXCLUSIVE: nobody waits).
+--   vacuum   the aggressive VACUUM every table needs before transaction-id wraparound, as its worst case: FREEZE with
+--            DISABLE_PAGE_SKIPPING reads every page whatever the visibility map says, so a run after an earlier one (or
+--            after a CLUSTER, which freezes what it rewrites) times the same work (SHARE UPDATE EXCLUSIVE: nobody waits).
 -- The single table (bench_todos_grown) takes each as one statement on the whole table. TodoScale takes each as one
 -- statement per partition: for cluster, the very CLUSTER ... USING that cluster_partitions() (006) runs on each of its
 -- candidate partitions, here on every candidate (the procedure skips partitions still in user order), so the longest
@@ -31,9 +33,9 @@ WITH peer_index AS (
     SELECT 2, 'reindex', 'todoscale', l.part::text, format('REINDEX TABLE %s', l.part)
     FROM leaves l
     UNION ALL
-    SELECT 3, 'vacuum', 'single', 'bench_todos_grown', 'VACUUM (FREEZE, ANALYZE) bench_todos_grown'
+    SELECT 3, 'vacuum', 'single', 'bench_todos_grown', 'VACUUM (FREEZE, DISABLE_PAGE_SKIPPING) bench_todos_grown'
     UNION ALL
-    SELECT 3, 'vacuum', 'todoscale', l.part::text, format('VACUUM (FREEZE, ANALYZE) %s', l.part)
+    SELECT 3, 'vacuum', 'todoscale', l.part::text, format('VACUUM (FREEZE, DISABLE_PAGE_SKIPPING) %s', l.part)
     FROM leaves l
 )
 SELECT operation, layout, target, statement

@@ -6,8 +6,11 @@ public sealed record UpkeepBenchOptions
     /// <summary>The database a <c>todoscale bench run --grow-to N</c> left: its grown single table and grown archive.</summary>
     public string DatabaseName { get; init; } = "todoscale_bench_1000000";
 
-    /// <summary>Clients of the application probe, each alternating a read and a write.</summary>
-    public int ProbeClients { get; init; } = 2;
+    /// <summary>Clients of the application probe: half read, half write (at least one of each).</summary>
+    public int ProbeClients { get; init; } = 4;
+
+    /// <summary>How long the probe runs on each layout, unmeasured, before its idle window.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long the probe runs on each layout before its upkeep starts: the idle figures.</summary>
     public TimeSpan Idle { get; init; } = TimeSpan.FromSeconds(5);
@@ -23,14 +26,19 @@ public sealed record UpkeepBenchOptions
 
     public void Validate()
     {
-        if (ProbeClients is < 1 or > 64)
+        if (ProbeClients is < 2 or > 64)
         {
-            throw new ArgumentException($"--probe-clients must be between 1 and 64 (got {ProbeClients}).");
+            throw new ArgumentException($"--probe-clients must be between 2 and 64 (got {ProbeClients}).");
         }
 
         if (Idle <= TimeSpan.Zero || Idle > TimeSpan.FromHours(1))
         {
             throw new ArgumentException($"--idle-seconds must be above 0 and at most 3600 (got {Idle.TotalSeconds}).");
+        }
+
+        if (Warmup < TimeSpan.Zero || Warmup > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentException($"--warmup-seconds must be between 0 and 3600 (got {Warmup.TotalSeconds}).");
         }
 
         if (Operations.Count == 0 || Operations.Any(o => !UpkeepBench.AllOperations.Contains(o)))

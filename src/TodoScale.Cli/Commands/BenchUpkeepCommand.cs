@@ -12,15 +12,16 @@ public static class BenchUpkeepCommand
         var defaults = new UpkeepBenchOptions();
         var dbName = new Option<string>("--bench-database") { Description = "The database a `todoscale bench run --grow-to N` left (its grown single table and archive).", DefaultValueFactory = _ => defaults.DatabaseName }
             .Refusing(OptionRules.DatabaseName(63));
-        var probeClients = new Option<int>("--probe-clients") { Description = "Clients of the application probe, each alternating a read and a write.", DefaultValueFactory = _ => defaults.ProbeClients }.Between(1, 64);
+        var probeClients = new Option<int>("--probe-clients") { Description = "Clients of the application probe: half read, half write.", DefaultValueFactory = _ => defaults.ProbeClients }.Between(2, 64);
         var idleSeconds = new Option<double>("--idle-seconds") { Description = "Seconds the probe measures on each layout before its upkeep starts (the idle figures).", DefaultValueFactory = _ => defaults.Idle.TotalSeconds }.Between(0.1, 3_600, " seconds");
+        var warmupSeconds = new Option<double>("--warmup-seconds") { Description = "Unmeasured seconds of probing on each layout before its idle window.", DefaultValueFactory = _ => defaults.Warmup.TotalSeconds }.Between(0, 3_600, " seconds");
         var operations = new Option<string>("--operations") { Description = $"Upkeep to time, comma-separated: {string.Join(", ", UpkeepBench.AllOperations)}.", DefaultValueFactory = _ => string.Join(',', defaults.Operations) }
             .Refusing(OptionRules.NamesFrom("upkeep", UpkeepBench.AllOperations));
         var output = new Option<string>("--out") { Description = "Folder of benchmarks.md (only this benchmark's marked block is replaced); empty prints only.", DefaultValueFactory = _ => "docs" }.Refusing(OptionRules.Folder);
 
-        var command = new Command("upkeep", "Time re-clustering, reindex and VACUUM FREEZE on the grown single table and on TodoScale's partitions, with the application's reads and writes beside them; writes a block of docs/benchmarks.md.")
+        var command = new Command("upkeep", "Time re-clustering, reindex and an aggressive VACUUM (FREEZE) on the grown single table and on TodoScale's partitions, with the application's reads and writes beside them; writes a block of docs/benchmarks.md.")
         {
-            dbName, probeClients, idleSeconds, operations, output,
+            dbName, probeClients, warmupSeconds, idleSeconds, operations, output,
         };
         command.SetHandler(async (parse, ct) =>
         {
@@ -29,6 +30,7 @@ public static class BenchUpkeepCommand
                 DatabaseName = parse.GetValue(dbName)!,
                 ProbeClients = parse.GetValue(probeClients),
                 Idle = TimeSpan.FromSeconds(parse.GetValue(idleSeconds)),
+                Warmup = TimeSpan.FromSeconds(parse.GetValue(warmupSeconds)),
                 Operations = parse.GetValue(operations)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(o => o.ToLowerInvariant()).Distinct().OrderBy(o => UpkeepBench.AllOperations.ToList().IndexOf(o)).ToList(),
                 OutputDirectory = parse.GetValue(output),
@@ -37,7 +39,17 @@ public static class BenchUpkeepCommand
             options.Validate();
 
             var server = await ctx.ResolveConnectionStringAsync(parse, ct);
-            var result = await new UpkeepBench(server, options, Ui.Info).RunAsync(ct);
+            UpkeepBenchResult result;
+            try
+            {
+                result = await new UpkeepBench(server, options, Ui.Info).RunAsync(ct);
+            }
+            catch (BenchDatabaseMissingException e)
+            {
+                Ui.Error(e.Message);
+                return ExitCodes.DatabaseError;
+            }
+
             if (options.OutputDirectory is { Length: > 0 } dir)
             {
                 Ui.Info($"wrote {UpkeepReport.Write(result, dir)}");
