@@ -52,8 +52,10 @@ public sealed class LocalReplicaSetTests(ReplicatedServer server) : IClassFixtur
     {
         var cs = await server.SharedDatabaseAsync("replset");
         await server.StopStandbyAsync();
-        // Written while the standby is down: its slot keeps this WAL on the primary until it is back.
-        await ExecAsync(cs, "DROP TABLE IF EXISTS written_while_down; CREATE TABLE written_while_down AS SELECT g FROM generate_series(1, 1000) g");
+        // Written while the standby is down: its slot keeps this WAL on the primary until it is back. Committed with
+        // synchronous_commit on: test clusters run it off, and replication_status() measures the retained WAL up to the
+        // write position, which an asynchronous commit may not have moved yet (retained 0: a flaky CI failure).
+        await ExecAsync(cs, "SET synchronous_commit = on; DROP TABLE IF EXISTS written_while_down; CREATE TABLE written_while_down AS SELECT g FROM generate_series(1, 1000) g");
         var down = Assert.Single(await ReplicationStatus.ReadAsync(cs));
         var nodesDown = await server.Set.StatusAsync();
         await server.StartStandbyAsync();
