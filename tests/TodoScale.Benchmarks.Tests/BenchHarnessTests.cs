@@ -107,6 +107,23 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Assert.Equal(result.HistoryYears * 12, (int)(await db.CreateCommand("SELECT bench_set_history(false)").ExecuteScalarAsync())!);
         Assert.Equal(result.Data.ArchivedRows, await ArchivedAsync());
         Assert.Equal(result.GrownRows - result.Data.Rows, result.Data.ArchivedRows * result.HistoryYears);
+
+        // Each state comes with its own record of the months that hold a user's archived rows (009), so the archive page
+        // of the small history walks the original months only, and answers in both states as one plain statement does.
+        async Task<long> CountAsync(string sql) => (long)(await db.CreateCommand(sql).ExecuteScalarAsync())!;
+        const string RowsNotListed = "SELECT count(*) FROM (SELECT user_id, todoscale_month_start(completed_at) FROM todos_archived EXCEPT SELECT user_id, month FROM todos_archived_months) x";
+        const string MonthsWithoutRows = "SELECT count(*) FROM (SELECT user_id, month FROM todos_archived_months EXCEPT SELECT user_id, todoscale_month_start(completed_at) FROM todos_archived) x";
+        const string PagesThatDiffer = """
+            SELECT count(*) FROM bench_pick p
+            WHERE p.n <= 40
+              AND ARRAY(SELECT id FROM todoscale_archived_page(p.user_id, NULL, NULL, NULL, NULL, NULL, NULL, 51))
+                  IS DISTINCT FROM ARRAY(SELECT a.id FROM todos_archived a WHERE a.user_id = p.user_id ORDER BY a.completed_at DESC, a.id DESC LIMIT 51)
+            """;
+        foreach (var attached in new[] { false, true })
+        {
+            await db.CreateCommand($"SELECT bench_set_history({(attached ? "true" : "false")})").ExecuteScalarAsync();
+            Assert.Equal((attached, 0L, 0L, 0L), (attached, await CountAsync(RowsNotListed), await CountAsync(MonthsWithoutRows), await CountAsync(PagesThatDiffer)));
+        }
     }
 
     [Fact(Timeout = TestTimeouts.Long)]

@@ -212,7 +212,10 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             {
                 // A re-run starts from freshly created, empty tables and a migration that has not started; without
                 // dropping migration_state the runner would find it 'migrated' and move nothing into the new tables.
-                await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived, migration_state, migration_progress CASCADE", ct);
+                // 009's record of where archived rows are goes too: kept, it would list the earlier run's months (and
+                // its grown history's) for the same users, and the archive page would walk months that hold nothing.
+                await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived, migration_state, migration_progress, " +
+                                    "todos_archived_months, todos_archived_locator, todoscale_archive_index_backfilled, bench_months_small, bench_months_grown CASCADE", ct);
             }
 
             await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);
@@ -243,8 +246,10 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             var applied = await new SchemaMigrator(cs).MigrateAsync(ct: ct);
             if (reused)
             {
-                // The journal already lists 005 on reused data; the idempotent script rebuilds the dropped indexes.
+                // The journal already lists 005 and 009 on reused data; the idempotent scripts rebuild the dropped indexes,
+                // and 009 its triggers on the new todos_archived and its tables, recording the rows just migrated.
                 await new SchemaMigrator(cs).ReapplyAsync("005_indexing_optimization.sql", ct);
+                await new SchemaMigrator(cs).ReapplyAsync("009_archive_constant_cost.sql", ct);
             }
 
             return applied.Count == 0 ? "up to date" : string.Join(", ", applied);
