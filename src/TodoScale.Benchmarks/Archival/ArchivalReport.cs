@@ -169,11 +169,6 @@ public static class ArchivalReport
         return sb.ToString();
     }
 
-    public static string Write(ArchivalBenchResult r, string directory)
-    {
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, "benchmarks.md");
-        MarkdownSections.Write(path, ArchivalBench.BeginMarker, ArchivalBench.EndMarker, Markdown(r));
-        return path;
-    }
+    public static string Write(ArchivalBenchResult r, string directory) =>
+        MarkdownSections.WriteBlock(directory, ArchivalBench.BeginMarker, ArchivalBench.EndMarker, Markdown(r));
 }

@@ -136,8 +136,6 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
     public static string Write(MigrationBenchResult r, string directory)
     {
         Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, "benchmarks.md");
-        MarkdownSections.Write(path, BeginMarker, EndMarker, Markdown(r, MigrationCharts.Write(r, directory)));
-        return path;
+        return MarkdownSections.WriteBlock(directory, BeginMarker, EndMarker, Markdown(r, MigrationCharts.Write(r, directory)));
     }
 }

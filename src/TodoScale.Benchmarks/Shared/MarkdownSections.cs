@@ -6,6 +6,15 @@ namespace TodoScale.Benchmarks;
 /// </summary>
 public static class MarkdownSections
 {
+    /// <summary>Writes <paramref name="markdown"/> as the marked block of benchmarks.md in <paramref name="directory"/>; returns the file's path.</summary>
+    public static string WriteBlock(string directory, string beginMarker, string endMarker, string markdown)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "benchmarks.md");
+        Write(path, beginMarker, endMarker, markdown);
+        return path;
+    }
+
     public static void Write(string path, string beginMarker, string endMarker, string markdown)
     {
         var existing = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n\n";

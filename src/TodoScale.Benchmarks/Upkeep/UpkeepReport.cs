@@ -94,13 +94,7 @@ public static class UpkeepReport
         return sb.ToString();
     }
 
-    public static string Write(UpkeepBenchResult r, string directory)
-    {
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, "benchmarks.md");
-        MarkdownSections.Write(path, BeginMarker, EndMarker, Markdown(r));
-        return path;
-    }
+    public static string Write(UpkeepBenchResult r, string directory) => MarkdownSections.WriteBlock(directory, BeginMarker, EndMarker, Markdown(r));
 
     private static string Ms(double ms) => double.IsNaN(ms) ? "—" : ms >= 100 ? ms.ToString("N0", Inv) : ms.ToString("F1", Inv);
 }
