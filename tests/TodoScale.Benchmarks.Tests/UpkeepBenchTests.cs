@@ -16,7 +16,7 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         };
         await new BenchRunner(server.AdminConnectionString, bench, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
 
-        var options = new UpkeepBenchOptions { DatabaseName = bench.DatabaseName!, Warmup = TimeSpan.FromMilliseconds(100), Idle = TimeSpan.FromMilliseconds(400), OutputDirectory = null, CommandLine = "todoscale bench upkeep" };
+        var options = new UpkeepBenchOptions { DatabaseName = bench.DatabaseName!, Warmup = TimeSpan.FromMilliseconds(300), Idle = TimeSpan.FromSeconds(1), OutputDirectory = null, CommandLine = "todoscale bench upkeep" };
         var result = await new UpkeepBench(server.AdminConnectionString, options, _ => { }).RunAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(UpkeepBench.AllOperations.SelectMany(o => new[] { (o, UpkeepBench.Single), (o, UpkeepBench.TodoScale) }),
@@ -49,8 +49,8 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         Assert.Contains("vacuum: takes no lock an application statement waits for", md);
         Assert.Contains("unchanged in both layouts", md);
 
-        // The probe counts a request that waits on a lock in full, and its readers and writers wait apart: under
-        // CLUSTER's lock both wait; under REINDEX's SHARE lock only the writers do.
+        // The probe counts a request that waits on a lock in full, and its readers and writers wait apart: under an
+        // ACCESS EXCLUSIVE table lock both wait; under a SHARE table lock only the writers do.
         var cs = new NpgsqlConnectionStringBuilder(server.AdminConnectionString) { Database = bench.DatabaseName }.ConnectionString;
         var exclusive = await ProbeWhileLockedAsync(cs, "ACCESS EXCLUSIVE");
         Assert.True(exclusive.MaxReadMs >= 1_000 && exclusive.MaxWriteMs >= 1_000, $"ACCESS EXCLUSIVE for 1.5 s: longest read {exclusive.MaxReadMs:F0} ms, write {exclusive.MaxWriteMs:F0} ms");

@@ -2,7 +2,8 @@
 -- `todoscale bench run --grow-to N` left (history attached). Both layouts get the same three kinds of upkeep over the
 -- same rows:
 --   cluster  re-clustering by user, the upkeep that rewrites rows (ACCESS EXCLUSIVE: readers and writers wait);
---   reindex  a rebuild of every index (SHARE on the table: writers wait; ACCESS EXCLUSIVE on each index);
+--   reindex  a rebuild of every index (SHARE on the table: writers wait; ACCESS EXCLUSIVE on each index until the
+--            end: readers wait too, since planning a query locks every index of its table);
 --   vacuum   the aggressive VACUUM every table needs before transaction-id wraparound, as its worst case: FREEZE with
 --            DISABLE_PAGE_SKIPPING reads every page whatever the visibility map says, so a run after an earlier one (or
 --            after a CLUSTER, which freezes what it rewrites) times the same work (SHARE UPDATE EXCLUSIVE: nobody waits).
@@ -24,8 +25,10 @@ WITH peer_index AS (
            format('CLUSTER bench_todos_grown USING %I', relname) AS statement
     FROM peer_index
     UNION ALL
-    SELECT 1, 'cluster', 'todoscale', c.partition_name::text, format('CLUSTER %s USING %s', c.partition_name, c.index_name)
+    -- USING takes a bare index name (a regclass may print schema-qualified); the index lives in its table's schema.
+    SELECT 1, 'cluster', 'todoscale', c.partition_name::text, format('CLUSTER %s USING %I', c.partition_name, i.relname)
     FROM todoscale_cluster_candidates() c
+    JOIN pg_class i ON i.oid = c.index_name
     WHERE c.index_name IS NOT NULL
     UNION ALL
     SELECT 2, 'reindex', 'single', 'bench_todos_grown', 'REINDEX TABLE bench_todos_grown'

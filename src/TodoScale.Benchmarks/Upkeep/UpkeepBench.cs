@@ -62,7 +62,7 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
                 var statements = plan.Where(p => p.Operation == operation && p.Layout == key).ToList();
                 if (statements.Count == 0)
                 {
-                    throw new InvalidOperationException($"no {operation} statement for the {key} layout: is {options.DatabaseName} a complete `bench run` database?");
+                    throw new BenchDatabaseMissingException($"no {operation} statement for the {key} layout: {options.DatabaseName} is not a complete `todoscale bench run --grow-to` database.");
                 }
 
                 result.Runs.Add(await MeasureAsync(cs, operation, key, layout, statements, targets, context, seed++, result.ProbeErrors, ct));
@@ -85,6 +85,13 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
         // One connection, autocommit: each statement is its own transaction, so each partition's lock ends with it.
         await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(cs) { ApplicationName = "todoscale bench upkeep" }.ConnectionString);
         await conn.OpenAsync(ct);
+        // The previous upkeep rewrote gigabytes: without a checkpoint here, its dirty pages are written out during this
+        // layout's idle window and upkeep, and the layout measured second pays for the one measured first.
+        await using (var checkpoint = new NpgsqlCommand("CHECKPOINT", conn) { CommandTimeout = 0 })
+        {
+            await checkpoint.ExecuteNonQueryAsync(ct);
+        }
+
         await using var probe = UpkeepProbe.Start(cs, layout, reads, write, targets, options.ProbeClients, seed);
         // Unmeasured: each probe connection's first calls plan its statements and load the relation caches of every
         // partition (321 after growth), and the upkeep before this one evicted the layout's pages.
@@ -136,7 +143,7 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
             list.Add(new UpkeepTarget(reader.GetGuid(0), reader.GetGuid(1)));
         }
 
-        return list.Count > 0 ? list : throw new InvalidOperationException("no open todo to update in both layouts");
+        return list.Count > 0 ? list : throw new BenchDatabaseMissingException("no open todo of the benchmark users is in both layouts: not a complete `todoscale bench run --grow-to` database.");
     }
 
     private static async Task<(long Single, long TodoScale)> CountAsync(NpgsqlDataSource db, CancellationToken ct) =>

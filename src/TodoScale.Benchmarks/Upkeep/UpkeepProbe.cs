@@ -20,12 +20,11 @@ internal sealed class UpkeepProbe : IAsyncDisposable
     private readonly List<(long Start, bool Write, double Ms)>[] _samples;
     private readonly List<string> _errors = [];
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task[] _clients;
+    private Task[] _clients = [];
 
-    private UpkeepProbe(int clients, Func<int, CancellationToken, Task> loop)
+    private UpkeepProbe(int clients)
     {
         _samples = Enumerable.Range(0, clients).Select(_ => new List<(long, bool, double)>(8192)).ToArray();
-        _clients = Enumerable.Range(0, clients).Select(c => Task.Run(() => loop(c, _stop.Token))).ToArray();
     }
 
     public static UpkeepProbe Start(string connectionString, BenchLayout layout, IReadOnlyList<BenchStatement> reads, string write,
@@ -33,8 +32,10 @@ internal sealed class UpkeepProbe : IAsyncDisposable
     {
         // No command timeout: a write queued behind a whole-table CLUSTER waits minutes, and that wait is the figure.
         var cs = new NpgsqlConnectionStringBuilder(connectionString) { Options = layout.ConnectionOptions, CommandTimeout = 0, ApplicationName = "todoscale bench upkeep probe" }.ConnectionString;
-        UpkeepProbe? probe = null;
-        probe = new UpkeepProbe(clients, (client, stop) => probe!.LoopAsync(cs, reads, write, targets, seed + client, client, stop));
+        // Constructed first, started after: a client started from the constructor could run before the probe exists.
+        var probe = new UpkeepProbe(clients);
+        probe._clients = Enumerable.Range(0, clients)
+            .Select(c => Task.Run(() => probe.LoopAsync(cs, reads, write, targets, seed + c, c, probe._stop.Token))).ToArray();
         return probe;
     }
 

@@ -18,7 +18,7 @@ public static class UpkeepReport
     public static string Blocks(string operation) => operation switch
     {
         "cluster" => "ACCESS EXCLUSIVE: reads and writes wait",
-        "reindex" => "SHARE on the table: writes wait (and reads planned with an index being rebuilt)",
+        "reindex" => "SHARE on the table, ACCESS EXCLUSIVE on each index: writes wait, and reads too (planning locks every index)",
         "vacuum" => "SHARE UPDATE EXCLUSIVE: no read or write waits",
         _ => operation,
     };
@@ -89,7 +89,8 @@ public static class UpkeepReport
         sb.AppendLine(Inv, $"- Rows before and after, every upkeep: {(r.RowsKept ? "unchanged in both layouts" : $"**CHANGED**: single table {r.SingleRows:N0} → {r.SingleRowsAfter:N0}, TodoScale {r.TodoScaleRows:N0} → {r.TodoScaleRowsAfter:N0}")}; " +
                            $"probe errors: {(r.ProbeErrors.Count == 0 ? "none" : $"**{r.ProbeErrors.Count}**, first: {r.ProbeErrors[0]}")}.");
         var fewest = r.Runs.Count == 0 ? 0 : r.Runs.Min(x => Math.Min(x.Writes.Count, x.Reads.Count));
-        sb.AppendLine(Inv, $"- Samples: the fewest reads or writes in one upkeep window is {fewest:N0}; where a whole-table lock stops the probe, its p99 is the lock's wait itself.");
+        sb.AppendLine(Inv, $"- Samples: the fewest reads or writes in one upkeep window is {fewest:N0}. The probe is a closed loop: a client held by a lock adds one sample " +
+                           $"for its whole wait and then many fast ones, so under a blocking upkeep the p99 understates the wait; read the longest request.");
         sb.AppendLine();
         return sb.ToString();
     }

@@ -19,6 +19,9 @@ public sealed partial class LocalCitusCluster
     /// </summary>
     public const string ServerPasswordFileName = "citus-pgpass";
 
+    // Attempts of one worker's registration when the coordinator's connection to it fails.
+    private const int RegisterAttempts = 4;
+
     private static string ServerPasswordFile(LocalCluster node) => Path.Combine(node.ServerRoot, ServerPasswordFileName);
 
     /// <summary>
@@ -199,7 +202,21 @@ public sealed partial class LocalCitusCluster
                 "SELECT citus_add_node($1, $2) WHERE NOT EXISTS (SELECT 1 FROM pg_dist_node WHERE nodename = $1 AND nodeport = $2)", conn);
             add.Parameters.AddWithValue(LoopbackHost);
             add.Parameters.AddWithValue(worker.Cluster.Port);
-            await add.ExecuteNonQueryAsync(ct);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await add.ExecuteNonQueryAsync(ct);
+                    break;
+                }
+                catch (PostgresException e) when (attempt < RegisterAttempts && e.SqlState == PostgresErrorCodes.InternalError
+                                                  && e.MessageText.StartsWith("failure on connection marked as essential", StringComparison.Ordinal))
+                {
+                    // The coordinator could not open its connection to a worker that is up (CI, 2 busy cores: one such
+                    // failure while another test's nodes started). Nothing was registered, so the add is simply repeated.
+                    await Task.Delay(TimeSpan.FromSeconds(attempt), ct);
+                }
+            }
         }
     }
 
