@@ -21,9 +21,7 @@ public static partial class BenchReport
         Directory.CreateDirectory(directory);
         var charts = BenchCharts.Write(result, directory);
         var markdown = Markdown(result, charts.Select(Path.GetFileName).ToList()!);
-        var path = Path.Combine(directory, "benchmarks.md");
-        MarkdownSections.Write(path, BeginMarker, EndMarker, markdown);
-        return [path, .. charts];
+        return [MarkdownSections.WriteBlock(directory, BeginMarker, EndMarker, markdown), .. charts];
     }
 
     public static string Markdown(BenchResult r, IReadOnlyList<string> charts)

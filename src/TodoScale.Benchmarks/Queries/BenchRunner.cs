@@ -426,7 +426,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
         return n > 0 ? $"{n:N0} rows" : "";
     }
 
-    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, CancellationToken ct)
+    internal static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand(sql);
         return (T)(await cmd.ExecuteScalarAsync(ct))!;

@@ -20,16 +20,7 @@ public static class LoadDriver
             for (var c = 0; c < clients; c++)
             {
                 var conn = await dataSource.OpenConnectionAsync(ct);
-                var batch = conn.CreateBatch();
-                foreach (var statement in statements)
-                {
-                    var cmd = new NpgsqlBatchCommand(statement.Sql);
-                    AddParameters(cmd.Parameters, statement, users[0]);
-                    batch.BatchCommands.Add(cmd);
-                }
-
-                await batch.PrepareAsync(ct);
-                ready.Add((conn, batch));
+                ready.Add((conn, await PrepareBatchAsync(conn, statements, users[0], ct)));
             }
 
             // One unmeasured call per client before the clock starts: the first execution on a connection builds the
@@ -53,7 +44,23 @@ public static class LoadDriver
         }
     }
 
-    private static async Task ExecuteOnceAsync(NpgsqlBatch batch, Guid user, CancellationToken ct)
+    /// <summary>The statements as one prepared batch on <paramref name="conn"/>, bound for <paramref name="user"/> until <see cref="ExecuteOnceAsync"/> binds another.</summary>
+    internal static async Task<NpgsqlBatch> PrepareBatchAsync(NpgsqlConnection conn, IReadOnlyList<BenchStatement> statements, Guid user, CancellationToken ct)
+    {
+        var batch = conn.CreateBatch();
+        foreach (var statement in statements)
+        {
+            var cmd = new NpgsqlBatchCommand(statement.Sql);
+            AddParameters(cmd.Parameters, statement, user);
+            batch.BatchCommands.Add(cmd);
+        }
+
+        await batch.PrepareAsync(ct);
+        return batch;
+    }
+
+    /// <summary>One request: the batch for <paramref name="user"/>, every row of every statement read.</summary>
+    internal static async Task ExecuteOnceAsync(NpgsqlBatch batch, Guid user, CancellationToken ct)
     {
         foreach (var cmd in batch.BatchCommands)
         {

@@ -66,12 +66,7 @@ DROP TABLE IF EXISTS bench_months_small, bench_months_grown;
 DO $$
 BEGIN
     IF to_regclass('todos_archived_months') IS NOT NULL THEN
-        CREATE TABLE bench_months_small (
-            user_id uuid   NOT NULL,
-            month   date   NOT NULL,
-            rows    bigint NOT NULL DEFAULT 0,
-            CONSTRAINT bench_months_small_pkey PRIMARY KEY (user_id, month)
-        );
+        CREATE TABLE bench_months_small (LIKE todos_archived_months INCLUDING ALL);
         INSERT INTO bench_months_small
         SELECT a.user_id, todoscale_month_start(a.completed_at), count(*)
         FROM todos_archived a

@@ -33,9 +33,10 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
             throw new BenchDatabaseMissingException($"database {options.DatabaseName} does not exist: run `todoscale bench run --grow-to 10000000` first (or name its database with --bench-database).");
         }
 
+        // Without a command timeout (BenchDatabases): counting 10M rows twice and every upkeep statement take minutes.
         var cs = databases.ConnectionString(options.DatabaseName);
         await using var db = NpgsqlDataSource.Create(cs);
-        if (!await ScalarAsync<bool>(db, "SELECT to_regclass('bench_todos_grown') IS NOT NULL AND to_regprocedure('bench_set_history(boolean)') IS NOT NULL", ct))
+        if (!await BenchRunner.ScalarAsync<bool>(db, "SELECT to_regclass('bench_todos_grown') IS NOT NULL AND to_regprocedure('bench_set_history(boolean)') IS NOT NULL", ct))
         {
             throw new BenchDatabaseMissingException($"database {options.DatabaseName} has no grown history: run `todoscale bench run --grow-to 10000000` first.");
         }
@@ -43,15 +44,15 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
         var started = Stopwatch.StartNew();
         var result = new UpkeepBenchResult { Options = options, Machine = await BenchRunner.MachineAsync(db, ct), StartedUtc = DateTime.UtcNow };
         // Both layouts hold the grown history: the single table always, TodoScale once its added months are attached.
-        await ScalarAsync<int>(db, "SELECT bench_set_history(true)", ct);
+        await BenchRunner.ScalarAsync<int>(db, "SELECT bench_set_history(true)", ct);
         (result.SingleRows, result.TodoScaleRows) = await CountAsync(db, ct);
-        result.ActivePartitions = await ScalarAsync<int>(db, "SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'todos_active'::regclass", ct);
-        result.ArchiveMonths = await ScalarAsync<int>(db, "SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass", ct);
+        result.ActivePartitions = await BenchRunner.ScalarAsync<int>(db, "SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'todos_active'::regclass", ct);
+        result.ArchiveMonths = await BenchRunner.ScalarAsync<int>(db, "SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass", ct);
         log($"{result.SingleRows:N0} rows in the single table, {result.TodoScaleRows:N0} in TodoScale ({result.ActivePartitions} active partitions, {result.ArchiveMonths} archive partitions)");
 
         var plan = await PlanAsync(db, ct);
         var targets = await TargetsAsync(db, ct);
-        var archivedThrough = await ScalarAsync<DateTime>(db, "SELECT max(completed_at) FROM todos_archived", ct);
+        var archivedThrough = await BenchRunner.ScalarAsync<DateTime>(db, "SELECT max(completed_at) FROM todos_archived", ct);
         var context = BenchQueryContext.At(DateTime.UtcNow, archivedThrough);
         var layouts = new[] { (Single, BenchLayouts.IndexedGrown), (TodoScale, BenchLayouts.FinalGrown) };
         var seed = options.Seed;
@@ -147,13 +148,6 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
     }
 
     private static async Task<(long Single, long TodoScale)> CountAsync(NpgsqlDataSource db, CancellationToken ct) =>
-        (await ScalarAsync<long>(db, "SELECT count(*) FROM bench_todos_grown", ct),
-         await ScalarAsync<long>(db, "SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived)", ct));
-
-    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource db, string sql, CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand(sql);
-        cmd.CommandTimeout = 0;
-        return (T)(await cmd.ExecuteScalarAsync(ct))!;
-    }
+        (await BenchRunner.ScalarAsync<long>(db, "SELECT count(*) FROM bench_todos_grown", ct),
+         await BenchRunner.ScalarAsync<long>(db, "SELECT (SELECT count(*) FROM todos_active) + (SELECT count(*) FROM todos_archived)", ct));
 }

@@ -99,15 +99,7 @@ internal sealed class UpkeepProbe : IAsyncDisposable
         {
             await using var conn = new NpgsqlConnection(cs);
             await conn.OpenAsync(stop);
-            await using var batch = conn.CreateBatch();
-            foreach (var statement in reads)
-            {
-                var cmd = new NpgsqlBatchCommand(statement.Sql);
-                LoadDriver.AddParameters(cmd.Parameters, statement, targets[0].UserId);
-                batch.BatchCommands.Add(cmd);
-            }
-
-            await batch.PrepareAsync(stop);
+            await using var batch = await LoadDriver.PrepareBatchAsync(conn, reads, targets[0].UserId, stop);
             await using var update = new NpgsqlCommand(write, conn);
             update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid });
             update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid });
@@ -135,19 +127,7 @@ internal sealed class UpkeepProbe : IAsyncDisposable
                 }
                 else
                 {
-                    foreach (var cmd in batch.BatchCommands)
-                    {
-                        cmd.Parameters[0].Value = target.UserId;
-                    }
-
-                    await using var reader = await batch.ExecuteReaderAsync(CancellationToken.None);
-                    do
-                    {
-                        while (await reader.ReadAsync(CancellationToken.None))
-                        {
-                        }
-                    }
-                    while (await reader.NextResultAsync(CancellationToken.None));
+                    await LoadDriver.ExecuteOnceAsync(batch, target.UserId, CancellationToken.None);
                 }
 
                 var t1 = Stopwatch.GetTimestamp();
