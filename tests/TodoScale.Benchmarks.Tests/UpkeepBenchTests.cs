@@ -75,7 +75,7 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         var layout = BenchLayouts.IndexedGrown;
         await using var probe = UpkeepProbe.Start(cs, layout, BenchQueries.Statements(QueryKind.Top20, layout.Kind, layout.Table),
             "UPDATE bench_todos_grown SET updated_at = now() WHERE user_id = $1 AND id = $2", users, 2, 7);
-        await Task.Delay(300, ct);
+        await probe.ReadyAsync(ct);
         var from = Stopwatch.GetTimestamp();
         await using (var holder = await db.OpenConnectionAsync(ct))
         await using (var tx = await holder.BeginTransactionAsync(ct))

@@ -96,6 +96,7 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
         await using var probe = UpkeepProbe.Start(cs, layout, reads, write, targets, options.ProbeClients, seed);
         // Unmeasured: each probe connection's first calls plan its statements and load the relation caches of every
         // partition (321 after growth), and the upkeep before this one evicted the layout's pages.
+        await probe.ReadyAsync(ct);
         await Task.Delay(options.Warmup, ct);
         var idleFrom = Stopwatch.GetTimestamp();
         await Task.Delay(options.Idle, ct);

@@ -19,12 +19,14 @@ internal sealed class UpkeepProbe : IAsyncDisposable
 {
     private readonly List<(long Start, bool Write, double Ms)>[] _samples;
     private readonly List<string> _errors = [];
+    private readonly TaskCompletionSource[] _ready;
     private readonly CancellationTokenSource _stop = new();
     private Task[] _clients = [];
 
     private UpkeepProbe(int clients)
     {
         _samples = Enumerable.Range(0, clients).Select(_ => new List<(long, bool, double)>(8192)).ToArray();
+        _ready = Enumerable.Range(0, clients).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
     }
 
     public static UpkeepProbe Start(string connectionString, BenchLayout layout, IReadOnlyList<BenchStatement> reads, string write,
@@ -49,6 +51,13 @@ internal sealed class UpkeepProbe : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Completes when every client has finished its first request (or given up with an error). A window opened before
+    /// that can miss a client entirely: on a busy machine a connection still preparing its statements when a lock is
+    /// taken waits out the lock inside its prepare, and the window records no read at all.
+    /// </summary>
+    public Task ReadyAsync(CancellationToken ct) => Task.WhenAll(_ready.Select(r => r.Task)).WaitAsync(ct);
 
     /// <summary>Reads and writes that started in [from, to) (Stopwatch timestamps), with the longest of each.</summary>
     public (LatencyStats Reads, LatencyStats Writes, double MaxReadMs, double MaxWriteMs) Window(long from, long to)
@@ -135,6 +144,8 @@ internal sealed class UpkeepProbe : IAsyncDisposable
                 {
                     _samples[client].Add((t0, writer, (t1 - t0) * 1000.0 / Stopwatch.Frequency));
                 }
+
+                _ready[client].TrySetResult();
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -146,6 +157,10 @@ internal sealed class UpkeepProbe : IAsyncDisposable
             {
                 _errors.Add(e.Message);
             }
+        }
+        finally
+        {
+            _ready[client].TrySetResult();
         }
     }
 }
