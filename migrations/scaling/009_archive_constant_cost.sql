@@ -23,6 +23,14 @@
 --    their statements is planned with the values of that call, so the planner prunes to the one or two months it
 --    reads before it opens or locks anything, whatever the session's own setting.
 --
+-- 3. The newest rows of each user, whole: todos_archived_recent holds, for every user, the archived rows from the
+--    newest down to a floor (todos_archived_recent_floor: the 50th newest, todoscale_archived_recent_rows()); a user
+--    without a floor has all of their archived rows there. The first pages of a user's archive are then one index scan
+--    of one ordinary table, as on a single table: a user with a few rows a year has their newest 20 spread over 20
+--    months, and a plan over those months costs 60-80 µs of planning per month on PostgreSQL 15 (the months path
+--    below, which stays for the pages past the floor and for filters that reject the recent rows). The same triggers
+--    keep it, and retention removes what it drops. It costs a second copy of at most 50 rows per user.
+--
 -- The months carry how many rows were archived into them, never decremented by a delete (a reopen would otherwise wait
 -- on the counter row that an archival batch holds until it commits): the page treats counts as hints and stays
 -- correct when they are off. Retention forgets the months it drops.
@@ -68,11 +76,92 @@ BEGIN
         partition_name text PRIMARY KEY,
         recorded_at    timestamptz NOT NULL DEFAULT now()
     );
+    -- Whole rows, so the first pages never touch a month; its size is bounded by users, not by history.
+    CREATE TABLE IF NOT EXISTS todos_archived_recent (
+        LIKE todos_archived INCLUDING DEFAULTS,
+        CONSTRAINT todos_archived_recent_pkey PRIMARY KEY (user_id, id)
+    );
+    CREATE INDEX IF NOT EXISTS todos_archived_recent_page ON todos_archived_recent (user_id, completed_at DESC, id DESC);
+    -- Every archived row of the user at or above (completed_at, id) is in todos_archived_recent; rows below may be.
+    CREATE TABLE IF NOT EXISTS todos_archived_recent_floor (
+        user_id      uuid        PRIMARY KEY,
+        completed_at timestamptz NOT NULL,
+        id           uuid        NOT NULL
+    );
+    -- Until every partition's rows are in it (the outside-transaction section below), the page does not use it.
+    CREATE TABLE IF NOT EXISTS todoscale_archive_recent_state (
+        one   boolean PRIMARY KEY DEFAULT true CHECK (one),
+        ready boolean NOT NULL DEFAULT false
+    );
+    INSERT INTO todoscale_archive_recent_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    CREATE TABLE IF NOT EXISTS todoscale_archive_recent_backfilled (
+        partition_name text PRIMARY KEY,
+        recorded_at    timestamptz NOT NULL DEFAULT now()
+    );
+    COMMENT ON TABLE todos_archived_recent IS
+        'The newest archived todos of each user down to todos_archived_recent_floor: the first archive pages (009_archive_constant_cost.sql).';
     COMMENT ON TABLE todos_archived_months IS
         'Months that hold (or held) a user''s archived todos: the bound of the archive page (009_archive_constant_cost.sql).';
     COMMENT ON TABLE todos_archived_locator IS
         'Where each archived todo is (its completed_at, hence its month): GET by id reads one month (009_archive_constant_cost.sql).';
 END;
+$$;
+
+-- How many of a user's newest archived rows todos_archived_recent keeps: the first page (20, and one more to know
+-- whether a next exists) and the next one.
+CREATE OR REPLACE FUNCTION todoscale_archived_recent_rows() RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT 50';
+
+-- Raises the floor of each of these users who has more than todoscale_archived_recent_rows() rows in
+-- todos_archived_recent to the last row kept, and deletes the rows below it. The floor only rises: two archivals of one
+-- user that trim at once keep the higher, and rows one of them added below it are ignored by the page and deleted by the
+-- next trim. Users in id order, so that two trims lock their floor rows in the same order (no deadlock).
+CREATE OR REPLACE FUNCTION todoscale_archived_recent_trim(p_users uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO todos_archived_recent_floor AS f (user_id, completed_at, id)
+    SELECT u.user_id, k.completed_at, k.id
+    FROM (SELECT DISTINCT x AS user_id FROM unnest(p_users) x) u
+    CROSS JOIN LATERAL (SELECT r.completed_at, r.id FROM todos_archived_recent r WHERE r.user_id = u.user_id
+                        ORDER BY r.completed_at DESC, r.id DESC OFFSET todoscale_archived_recent_rows() - 1 LIMIT 1) k
+    ORDER BY u.user_id
+    ON CONFLICT (user_id) DO UPDATE SET completed_at = excluded.completed_at, id = excluded.id
+        WHERE (excluded.completed_at, excluded.id) > (f.completed_at, f.id);
+    DELETE FROM todos_archived_recent r
+    USING todos_archived_recent_floor f
+    WHERE f.user_id = ANY (p_users) AND r.user_id = f.user_id AND (r.completed_at, r.id) < (f.completed_at, f.id);
+END;
+$$;
+
+-- The statement that adds archived rows from p_source (a trigger's transition table, or a month partition) to
+-- todos_archived_recent, leaving out rows below their user's floor. Text, run with EXECUTE by the caller: a transition
+-- table is visible to its trigger function's own statements only, not to a function it calls.
+--   From a trigger: a row already there is replaced (an UPDATE's new version).
+--   From a partition (the backfill): FOR SHARE, so that a todo a concurrent transaction deletes (a reopen) is not copied
+--   after its delete trigger has run, which would show a reopened todo in the archive; a row already there was written
+--   by a trigger since and is newer than this read.
+CREATE OR REPLACE FUNCTION todoscale_archived_recent_add_sql(p_source text, p_backfill boolean) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format($q$
+        INSERT INTO todos_archived_recent AS r (id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                                                due_date, completed_at, ai_generated, created_at, updated_at, archived_at)
+        SELECT %s n.id, n.user_id, n.parent_todo_id, n.project_id, n.title, n.description, n.status, n.priority,
+               n.due_date, n.completed_at, n.ai_generated, n.created_at, n.updated_at, n.archived_at
+        FROM %s n LEFT JOIN todos_archived_recent_floor f ON f.user_id = n.user_id
+        WHERE f.user_id IS NULL OR (n.completed_at, n.id) >= (f.completed_at, f.id)
+        %s
+        ON CONFLICT (user_id, id) DO %s$q$,
+        -- A trigger's rows may hold one todo twice (moved twice in one statement): the newest wins. The backfill's
+        -- FOR SHARE allows no DISTINCT; its DO NOTHING skips a second copy instead.
+        CASE WHEN p_backfill THEN '' ELSE 'DISTINCT ON (n.user_id, n.id)' END,
+        p_source,
+        CASE WHEN p_backfill THEN 'FOR SHARE OF n' ELSE 'ORDER BY n.user_id, n.id, n.completed_at DESC' END,
+        CASE WHEN p_backfill THEN 'NOTHING' ELSE
+            'UPDATE SET (parent_todo_id, project_id, title, description, status, priority, due_date, completed_at,
+                         ai_generated, created_at, updated_at, archived_at)
+                      = (excluded.parent_todo_id, excluded.project_id, excluded.title, excluded.description, excluded.status,
+                         excluded.priority, excluded.due_date, excluded.completed_at, excluded.ai_generated,
+                         excluded.created_at, excluded.updated_at, excluded.archived_at)' END)
 $$;
 
 CREATE OR REPLACE FUNCTION todoscale_archived_index_insert() RETURNS trigger
@@ -86,6 +175,8 @@ BEGIN
     SELECT DISTINCT ON (n.user_id, n.id) n.user_id, n.id, n.completed_at FROM todoscale_new_rows n
     ORDER BY n.user_id, n.id, n.completed_at DESC
     ON CONFLICT (user_id, id) DO UPDATE SET completed_at = excluded.completed_at;
+    EXECUTE todoscale_archived_recent_add_sql('todoscale_new_rows', false);
+    PERFORM todoscale_archived_recent_trim(ARRAY(SELECT DISTINCT n.user_id FROM todoscale_new_rows n));
     RETURN NULL;
 END;
 $$;
@@ -97,6 +188,9 @@ BEGIN
     DELETE FROM todos_archived_locator l
     USING todoscale_old_rows o
     WHERE l.user_id = o.user_id AND l.id = o.id AND l.completed_at = o.completed_at;
+    DELETE FROM todos_archived_recent r
+    USING todoscale_old_rows o
+    WHERE r.user_id = o.user_id AND r.id = o.id AND r.completed_at = o.completed_at;
     RETURN NULL;
 END;
 $$;
@@ -117,6 +211,12 @@ BEGIN
     WHERE NOT EXISTS (SELECT 1 FROM todoscale_old_rows o WHERE o.user_id = n.user_id AND o.id = n.id AND o.completed_at = n.completed_at)
     ORDER BY n.user_id, n.id, n.completed_at DESC
     ON CONFLICT (user_id, id) DO UPDATE SET completed_at = excluded.completed_at;
+    -- The recent copy follows every change; a row whose completed_at moved below the floor leaves it.
+    DELETE FROM todos_archived_recent r
+    USING todoscale_old_rows o
+    WHERE r.user_id = o.user_id AND r.id = o.id AND r.completed_at = o.completed_at;
+    EXECUTE todoscale_archived_recent_add_sql('todoscale_new_rows', false);
+    PERFORM todoscale_archived_recent_trim(ARRAY(SELECT DISTINCT n.user_id FROM todoscale_new_rows n));
     RETURN NULL;
 END;
 $$;
@@ -179,8 +279,66 @@ BEGIN
 END;
 $$;
 
+-- Adds one partition's rows to todos_archived_recent: the backfill of an archive older than that table, and the repair
+-- after rows were written into a month directly. Returns the rows added. Run newest partition first, most rows of the
+-- older ones fall below the floors the newer ones set; any order is correct. Its row locks (FOR SHARE, see
+-- todoscale_archived_recent_add_sql) hold only the rows it copies, until its own transaction ends: a reopen of one of
+-- them waits that long (well under a second for a month of 100k rows).
+CREATE OR REPLACE FUNCTION todoscale_archive_recent_backfill(p_partition regclass) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    IF NOT todoscale_archive_index_maintained() THEN
+        RETURN 0;
+    END IF;
+    EXECUTE todoscale_archived_recent_add_sql(p_partition::text, true);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    EXECUTE format('SELECT todoscale_archived_recent_trim(ARRAY(SELECT DISTINCT user_id FROM %s))', p_partition);
+    INSERT INTO todoscale_archive_recent_backfilled (partition_name) VALUES (p_partition::text)
+    ON CONFLICT (partition_name) DO UPDATE SET recorded_at = now();
+    RETURN v_rows;
+END;
+$$;
+
+-- The last step of the backfill: from now on the page reads a user's newest rows from todos_archived_recent. Refuses
+-- (a notice, the page stays on its months) while a partition holding rows has not been added.
+CREATE OR REPLACE FUNCTION todoscale_archive_recent_mark_ready() RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_part regclass;
+    v_rows boolean;
+BEGIN
+    FOR v_part IN
+        SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'todos_archived'::regclass
+          AND NOT EXISTS (SELECT 1 FROM todoscale_archive_recent_backfilled b WHERE b.partition_name = c.oid::regclass::text)
+    LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', v_part) INTO v_rows;
+        IF v_rows THEN
+            RAISE NOTICE 'todos_archived_recent is not complete: % was not added (run the steps of todoscale_archive_index_plan())', v_part;
+            RETURN false;
+        END IF;
+    END LOOP;
+    UPDATE todoscale_archive_recent_state SET ready = true;
+    RETURN true;
+END;
+$$;
+
+-- True when the page may read a user's newest rows from todos_archived_recent (false on Citus: no such table).
+CREATE OR REPLACE FUNCTION todoscale_archive_recent_ready() RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass('todoscale_archive_recent_state') IS NULL THEN
+        RETURN false;
+    END IF;
+    RETURN coalesce((SELECT s.ready FROM todoscale_archive_recent_state s), false);
+END;
+$$;
+
 -- The backfill as one statement per partition (the outside-transaction section below): each commits on its own,
--- so a large archive is recorded in steps that a killed run resumes, and no step holds more than one month.
+-- so a large archive is recorded in steps that a killed run resumes, and no step holds more than one month. The month
+-- index first, then the recent rows (newest partition first), then the step that lets the page use them.
 CREATE OR REPLACE FUNCTION todoscale_archive_index_plan() RETURNS TABLE(step int, stmt text)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -188,17 +346,28 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-        SELECT (row_number() OVER (ORDER BY c.relname))::int,
-               format('SELECT todoscale_archive_index_backfill(%L::regclass)', c.oid::regclass::text)
-        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'todos_archived'::regclass
-          AND NOT EXISTS (SELECT 1 FROM todoscale_archive_index_backfilled b WHERE b.partition_name = c.oid::regclass::text);
+        WITH parts AS (
+            SELECT c.oid::regclass::text AS part, c.relname::text AS relname
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'todos_archived'::regclass
+        ), steps AS (
+            SELECT 1 AS phase, p.relname, format('SELECT todoscale_archive_index_backfill(%L::regclass)', p.part) AS stmt
+            FROM parts p WHERE NOT EXISTS (SELECT 1 FROM todoscale_archive_index_backfilled b WHERE b.partition_name = p.part)
+            UNION ALL
+            SELECT 2, p.relname, format('SELECT todoscale_archive_recent_backfill(%L::regclass)', p.part)
+            FROM parts p WHERE NOT EXISTS (SELECT 1 FROM todoscale_archive_recent_backfilled b WHERE b.partition_name = p.part)
+            UNION ALL
+            SELECT 3, '', 'SELECT todoscale_archive_recent_mark_ready()'
+            WHERE NOT todoscale_archive_recent_ready()
+        )
+        SELECT (row_number() OVER (ORDER BY s.phase, CASE WHEN s.phase = 2 THEN s.relname END DESC, s.relname))::int, s.stmt
+        FROM steps s;
 END;
 $$;
 
 -- The archive page as one statement over every month, as the application sent it before 009, with one generic plan
 -- per session (pruned at start-up). Cheaper than a plan made for the page's months when those are a large share of all
--- months (a young archive, or a user with few rows spread over it): see todoscale_archived_page. Also the page on
+-- months (a young archive, or a user with few rows spread over it): see todoscale_archived_page_months. Also the page on
 -- Citus, where the months table does not exist.
 CREATE OR REPLACE FUNCTION todoscale_archived_page_unbounded(
     p_user_id uuid, p_status text, p_project_id uuid, p_due_before timestamptz, p_due_after timestamptz,
@@ -225,13 +394,14 @@ BEGIN
 END;
 $$;
 
--- One page of a user's archived todos, newest completion first, after the keyset cursor (p_after_completed_at,
--- p_after_id) when given, with the list's optional filters. todos_archived_months says how many rows the user has in
+-- The archive page read from the months (todoscale_archived_page below reads the newest rows from
+-- todos_archived_recent first and this for the rest): after the keyset cursor (p_after_completed_at, p_after_id) when
+-- given, with the list's optional filters. todos_archived_months says how many rows the user has in
 -- each month: the page reads the newest months that hold enough rows, in one statement planned for that range (from
 -- the oldest of them to the end of the newest), so it opens those months only. The counts are hints (a reopened todo still counts; a backfill may count low): when the
 -- range yields too few rows (or the filters reject rows), the next older range is read, with twice the rows wanted,
 -- until the page is full or the user's months are exhausted. Correctness never depends on a count.
-CREATE OR REPLACE FUNCTION todoscale_archived_page(
+CREATE OR REPLACE FUNCTION todoscale_archived_page_months(
     p_user_id uuid, p_status text, p_project_id uuid, p_due_before timestamptz, p_due_after timestamptz,
     p_after_completed_at timestamptz, p_after_id uuid, p_limit int)
 RETURNS TABLE(id uuid, user_id uuid, parent_todo_id uuid, project_id uuid, title text, description text, status text,
@@ -321,6 +491,63 @@ BEGIN
         v_below := v_oldest;
         v_want := 2 * v_left;
     END LOOP;
+END;
+$$;
+
+-- One page of a user's archived todos, newest completion first, after the keyset cursor (p_after_completed_at,
+-- p_after_id) when given, with the list's optional filters. The rows at or above the user's floor are all in
+-- todos_archived_recent: they come from one index scan there, and only a page that reaches below the floor (or whose
+-- filters reject the recent rows) reads on in the months, from the floor down. Its statements run with the session's
+-- plan cache mode: the recent table is an ordinary table, which a generic plan serves best.
+CREATE OR REPLACE FUNCTION todoscale_archived_page(
+    p_user_id uuid, p_status text, p_project_id uuid, p_due_before timestamptz, p_due_after timestamptz,
+    p_after_completed_at timestamptz, p_after_id uuid, p_limit int)
+RETURNS TABLE(id uuid, user_id uuid, parent_todo_id uuid, project_id uuid, title text, description text, status text,
+              priority integer, due_date timestamptz, completed_at timestamptz, ai_generated boolean, created_at timestamptz,
+              updated_at timestamptz, archived_at timestamptz)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_floor_at timestamptz;
+    v_floor_id uuid;
+    v_after_at timestamptz := p_after_completed_at;
+    v_after_id uuid := p_after_id;
+    v_left     int := p_limit;
+    v_rows     int;
+BEGIN
+    IF p_limit IS NULL OR p_limit <= 0 THEN
+        RETURN;
+    END IF;
+    IF todoscale_archive_recent_ready() THEN
+        SELECT f.completed_at, f.id INTO v_floor_at, v_floor_id FROM todos_archived_recent_floor f WHERE f.user_id = p_user_id;
+        -- A cursor at or below the floor: the page lies wholly in the months.
+        IF v_after_at IS NULL OR v_floor_at IS NULL OR (v_after_at, v_after_id) > (v_floor_at, v_floor_id) THEN
+            RETURN QUERY
+                SELECT r.id, r.user_id, r.parent_todo_id, r.project_id, r.title, r.description, r.status, r.priority, r.due_date,
+                       r.completed_at, r.ai_generated, r.created_at, r.updated_at, r.archived_at FROM todos_archived_recent r
+                WHERE r.user_id = p_user_id
+                  -- Rows below the floor may linger here (a trim that lost a race): they are read from their months.
+                  AND (v_floor_at IS NULL OR (r.completed_at, r.id) >= (v_floor_at, v_floor_id))
+                  AND (p_status IS NULL OR r.status = p_status)
+                  AND (p_project_id IS NULL OR r.project_id = p_project_id)
+                  AND (p_due_before IS NULL OR r.due_date < p_due_before)
+                  AND (p_due_after IS NULL OR r.due_date >= p_due_after)
+                  AND (v_after_at IS NULL OR (r.completed_at, r.id) < (v_after_at, v_after_id))
+                ORDER BY r.completed_at DESC, r.id DESC
+                LIMIT v_left;
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            v_left := v_left - v_rows;
+            -- No floor: every archived row of the user is in the recent table.
+            IF v_left <= 0 OR v_floor_at IS NULL THEN
+                RETURN;
+            END IF;
+            v_after_at := v_floor_at;
+            v_after_id := v_floor_id;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT * FROM todoscale_archived_page_months(p_user_id, p_status, p_project_id, p_due_before, p_due_after,
+                                                              v_after_at, v_after_id, v_left);
 END;
 $$;
 

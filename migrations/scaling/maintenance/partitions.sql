@@ -120,6 +120,10 @@ BEGIN
     IF p_parent = to_regclass('todos_archived') AND to_regclass('todos_archived_months') IS NOT NULL THEN
         DELETE FROM todos_archived_months WHERE month < todoscale_month_start(v_cutoff);
         DELETE FROM todos_archived_locator WHERE completed_at < v_cutoff;
+        -- The recent copies of dropped rows would still be listed as archived todos.
+        IF to_regclass('todos_archived_recent') IS NOT NULL THEN
+            DELETE FROM todos_archived_recent WHERE completed_at < v_cutoff;
+        END IF;
     END IF;
 END;
 $$;

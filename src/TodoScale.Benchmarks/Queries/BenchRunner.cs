@@ -215,7 +215,9 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
                 // 009's record of where archived rows are goes too: kept, it would list the earlier run's months (and
                 // its grown history's) for the same users, and the archive page would walk months that hold nothing.
                 await ExecAsync(db, "DROP TABLE IF EXISTS todos_active, todos_archived, migration_state, migration_progress, " +
-                                    "todos_archived_months, todos_archived_locator, todoscale_archive_index_backfilled, bench_months_small, bench_months_grown CASCADE", ct);
+                                    "todos_archived_months, todos_archived_locator, todoscale_archive_index_backfilled, bench_months_small, bench_months_grown, " +
+                                    "todos_archived_recent, todos_archived_recent_floor, todoscale_archive_recent_state, todoscale_archive_recent_backfilled, " +
+                                    "bench_recent_small, bench_recent_grown, bench_recent_floor_small, bench_recent_floor_grown CASCADE", ct);
             }
 
             await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);

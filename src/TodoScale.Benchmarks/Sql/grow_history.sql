@@ -62,7 +62,7 @@ SELECT * FROM bench_history ORDER BY user_id, created_at DESC, id DESC;
 -- grown one by renaming, so that with the added months detached the page finds exactly the months a database with only
 -- the original history would list. Without it the small history kept recording 24 more years of months whose rows
 -- were detached, and the page walked them to no avail (a skewed user's archive list: 2.8 ms where 1.7 ms was due).
-DROP TABLE IF EXISTS bench_months_small, bench_months_grown;
+DROP TABLE IF EXISTS bench_months_small, bench_months_grown, bench_recent_small, bench_recent_grown, bench_recent_floor_small, bench_recent_floor_grown;
 DO $$
 BEGIN
     IF to_regclass('todos_archived_months') IS NOT NULL THEN
@@ -73,6 +73,24 @@ BEGIN
         WHERE a.tableoid::regclass::text NOT IN (SELECT name FROM bench_history_parts)
         GROUP BY 1, 2;
         ANALYZE bench_months_small;
+    END IF;
+    -- The same for 009's recent rows: the triggers kept them for the grown history; for the original one a user's
+    -- newest rows outside the added months, and the floor at the last row kept when there are more (as the trim sets it).
+    IF to_regclass('todos_archived_recent') IS NOT NULL THEN
+        CREATE TABLE bench_recent_small (LIKE todos_archived_recent INCLUDING ALL);
+        CREATE TABLE bench_recent_floor_small (LIKE todos_archived_recent_floor INCLUDING ALL);
+        CREATE TEMP TABLE bench_recent_ranked ON COMMIT DROP AS
+        SELECT a.*, row_number() OVER (PARTITION BY a.user_id ORDER BY a.completed_at DESC, a.id DESC) AS rank
+        FROM todos_archived a
+        WHERE a.tableoid::regclass::text NOT IN (SELECT name FROM bench_history_parts);
+        INSERT INTO bench_recent_small (id, user_id, parent_todo_id, project_id, title, description, status, priority,
+                                        due_date, completed_at, ai_generated, created_at, updated_at, archived_at)
+        SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
+               due_date, completed_at, ai_generated, created_at, updated_at, archived_at
+        FROM bench_recent_ranked WHERE rank <= todoscale_archived_recent_rows();
+        INSERT INTO bench_recent_floor_small (user_id, completed_at, id)
+        SELECT user_id, completed_at, id FROM bench_recent_ranked WHERE rank = todoscale_archived_recent_rows();
+        ANALYZE bench_recent_small, bench_recent_floor_small;
     END IF;
 END;
 $$;
@@ -112,23 +130,28 @@ CREATE OR REPLACE FUNCTION bench_set_history(attached boolean) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
     p record;
+    t record;
     n int := 0;
 BEGIN
-    -- One of the two is parked at a time; both (or a months table missing, e.g. after distribution) is a database this
+    -- One of each pair is parked at a time; both (or a live table missing, e.g. after distribution) is a database this
     -- function did not leave, and renaming there would lose one of them. Nothing archives between the swaps (the bench
     -- only reads), so each table stays exact for its state.
-    IF to_regclass('bench_months_grown') IS NOT NULL AND to_regclass('bench_months_small') IS NOT NULL THEN
-        RAISE EXCEPTION 'bench_months_grown and bench_months_small both exist: run the growth stage again (todoscale bench run --grow-to)';
-    END IF;
-    IF to_regclass('todos_archived_months') IS NOT NULL THEN
-        IF attached AND to_regclass('bench_months_grown') IS NOT NULL THEN
-            ALTER TABLE todos_archived_months RENAME TO bench_months_small;
-            ALTER TABLE bench_months_grown RENAME TO todos_archived_months;
-        ELSIF NOT attached AND to_regclass('bench_months_small') IS NOT NULL THEN
-            ALTER TABLE todos_archived_months RENAME TO bench_months_grown;
-            ALTER TABLE bench_months_small RENAME TO todos_archived_months;
+    FOR t IN SELECT * FROM (VALUES ('todos_archived_months', 'bench_months'), ('todos_archived_recent', 'bench_recent'),
+                                   ('todos_archived_recent_floor', 'bench_recent_floor')) v(live, parked)
+    LOOP
+        IF to_regclass(t.parked || '_grown') IS NOT NULL AND to_regclass(t.parked || '_small') IS NOT NULL THEN
+            RAISE EXCEPTION '%_grown and %_small both exist: run the growth stage again (todoscale bench run --grow-to)', t.parked, t.parked;
         END IF;
-    END IF;
+        IF to_regclass(t.live) IS NOT NULL THEN
+            IF attached AND to_regclass(t.parked || '_grown') IS NOT NULL THEN
+                EXECUTE format('ALTER TABLE %I RENAME TO %I', t.live, t.parked || '_small');
+                EXECUTE format('ALTER TABLE %I RENAME TO %I', t.parked || '_grown', t.live);
+            ELSIF NOT attached AND to_regclass(t.parked || '_small') IS NOT NULL THEN
+                EXECUTE format('ALTER TABLE %I RENAME TO %I', t.live, t.parked || '_grown');
+                EXECUTE format('ALTER TABLE %I RENAME TO %I', t.parked || '_small', t.live);
+            END IF;
+        END IF;
+    END LOOP;
     FOR p IN
         SELECT h.name, h.lo, h.hi,
                EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = h.name::regclass AND inhparent = 'todos_archived'::regclass) AS is_attached

@@ -13,16 +13,25 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
     private static readonly DateTime FirstMonth = new(2021, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
     [Fact(Timeout = TestTimeouts.Database)]
-    public async Task an_archive_page_opens_only_the_months_it_returns_where_the_generic_select_opens_every_month()
+    public async Task a_first_archive_page_opens_no_month_a_page_past_the_recent_rows_only_its_own_and_the_generic_select_every_month()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_page_locks");
         await using var conn = await server.OpenAsync(cs);
         var user = await SeedHistoryAsync(conn, rowsPerMonth: 3);
         var partitions = await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass");
+        var kept = await ScalarAsync<int>(conn, "SELECT todoscale_archived_recent_rows()");
+        // 108 rows: the newest are in todos_archived_recent, the rest only in their months.
+        var newest = await RowsAsync(conn, "SELECT completed_at, id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC",
+            r => (At: r.GetDateTime(0), Id: r.GetGuid(1)), user);
 
-        var (pageMonths, pageLocks) = await InTransactionAsync(conn, async () =>
+        var (firstPage, firstLocks) = await InTransactionAsync(conn, async () =>
+            (await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 5)", user),
+             await ArchiveLocksAsync(conn)));
+        var past = newest[kept + 3];
+        var (deepMonths, deepLocks) = await InTransactionAsync(conn, async () =>
         {
-            var rows = await ColumnAsync<DateTime>(conn, "SELECT completed_at FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 5)", user);
+            var rows = await ColumnAsync<DateTime>(conn, "SELECT completed_at FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, $2, $3, 5)",
+                user, past.At, past.Id);
             return (rows.Select(r => (r.Year, r.Month)).Distinct().Count(), await ArchiveLocksAsync(conn));
         });
         var genericLocks = await InTransactionAsync(conn, async () =>
@@ -32,10 +41,129 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
             return await ArchiveLocksAsync(conn);
         });
 
-        Assert.Equal(2, pageMonths);
-        Assert.Equal(2, pageLocks);
+        Assert.Equal(newest.Take(5).Select(n => n.Id), firstPage);
+        Assert.Equal(0, firstLocks);
+        Assert.True(newest.Count > kept + 10, $"{newest.Count} rows: none lies past the recent rows");
+        // The months path counts the cursor's own month, whose rows above the cursor were already shown: it may open
+        // that month and read on one range further, never more.
+        Assert.Equal(2, deepMonths);
+        Assert.InRange(deepLocks, deepMonths, deepMonths + 2);
         Assert.Equal(partitions, genericLocks);
         Assert.True(partitions > Months, $"{partitions} partitions");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task an_archive_older_than_the_recent_rows_is_paged_from_its_months_until_the_backfill_plan_has_added_it()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_recent_backfill");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 3);
+        var light = await SeedHistoryAsync(conn, rowsPerMonth: 1, months: 20);
+        // An installation from before todos_archived_recent: its archive is not in it and nothing says it is ready.
+        await ExecAsync(conn, """
+            TRUNCATE todos_archived_recent, todos_archived_recent_floor, todoscale_archive_recent_backfilled;
+            UPDATE todoscale_archive_recent_state SET ready = false;
+            """);
+        const string expected = "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 21";
+        const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 21)";
+
+        var before = await ColumnAsync<Guid>(conn, page, user);
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_archive_index_plan() ORDER BY step");
+        foreach (var statement in plan)
+        {
+            await ExecAsync(conn, statement);
+        }
+
+        var (after, locks) = await InTransactionAsync(conn, async () => (await ColumnAsync<Guid>(conn, page, user), await ArchiveLocksAsync(conn)));
+        var kept = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent WHERE user_id = $1", user);
+        var keptLight = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent WHERE user_id = $1", light);
+        var floors = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent_floor WHERE user_id = ANY($1)", new[] { user, light });
+
+        Assert.Equal(await ColumnAsync<Guid>(conn, expected, user), before);
+        Assert.Equal(plan.Count(s => s.Contains("todoscale_archive_recent_backfill", StringComparison.Ordinal)),
+            (int)await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass"));
+        Assert.EndsWith("todoscale_archive_recent_mark_ready()", plan[^1]);
+        Assert.Equal(await ColumnAsync<Guid>(conn, expected, user), after);
+        Assert.Equal(0, locks);
+        Assert.Equal(await ScalarAsync<int>(conn, "SELECT todoscale_archived_recent_rows()"), kept);
+        Assert.Equal(20L, keptLight);
+        Assert.Equal(1L, floors);
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todoscale_archive_index_plan()"));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_recent_rows_stay_exactly_each_users_newest_while_archival_reopening_and_the_backfill_run_at_once()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_recent_race");
+        await using var conn = await server.OpenAsync(cs);
+        var users = new[] { await SeedHistoryAsync(conn, rowsPerMonth: 1), await SeedHistoryAsync(conn, rowsPerMonth: 2) };
+        var ct = TestContext.Current.CancellationToken;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        stop.CancelAfter(TimeSpan.FromSeconds(4));
+
+        // Archival: rows of both users in one statement, completed in any month of the history (some above a floor,
+        // some below). Reopening: the application's delete of one of the newest archived todos (those the backfill
+        // copies). The backfill: every month again, newest first, its copy racing the deletes.
+        async Task LoopAsync(Func<NpgsqlConnection, Task> step)
+        {
+            await using var c = await server.OpenAsync(cs);
+            while (!stop.IsCancellationRequested)
+            {
+                await step(c);
+            }
+        }
+
+        var archived = 0;
+        await Task.WhenAll(
+            LoopAsync(async c =>
+            {
+                await ExecAsync(c, """
+                    INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
+                    SELECT gen_random_uuid(), u, 'raced', 'done', 0, timestamptz '2021-01-01' + random() * interval '1095 days', now(), now()
+                    FROM unnest($1::uuid[]) u, generate_series(1, 2)
+                    """, users);
+                Interlocked.Increment(ref archived);
+            }),
+            // The delete stays uncommitted a moment, as a request's transaction does: a backfill that read the row
+            // meanwhile must not copy it back after the delete trigger has removed it.
+            LoopAsync(async c =>
+            {
+                await using var tx = await c.BeginTransactionAsync(ct);
+                await ExecAsync(c, """
+                    DELETE FROM todos_archived WHERE (user_id, id) IN (
+                        SELECT user_id, id FROM todos_archived_recent WHERE user_id = ANY ($1) ORDER BY random() LIMIT 1)
+                    """, users);
+                await ExecAsync(c, "SELECT pg_sleep(0.02)");
+                await tx.CommitAsync(ct);
+            }),
+            LoopAsync(async c =>
+            {
+                foreach (var month in await ColumnAsync<string>(c, "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass ORDER BY 1 DESC"))
+                {
+                    await ExecAsync(c, "SELECT todoscale_archive_recent_backfill($1::regclass)", month);
+                }
+            }));
+
+        Assert.True(archived > 10, $"{archived} archiving statements ran: the race proves little");
+        foreach (var user in users)
+        {
+            // Every row at or above the floor is in the recent table, exactly as it is in the archive, and nothing else.
+            var missing = await ScalarAsync<long>(conn, """
+                SELECT count(*) FROM todos_archived a LEFT JOIN todos_archived_recent_floor f ON f.user_id = a.user_id
+                WHERE a.user_id = $1 AND (f.user_id IS NULL OR (a.completed_at, a.id) >= (f.completed_at, f.id))
+                  AND NOT EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.user_id = a.user_id AND r.id = a.id AND r.completed_at = a.completed_at)
+                """, user);
+            var stale = await ScalarAsync<long>(conn, """
+                SELECT count(*) FROM todos_archived_recent r
+                WHERE r.user_id = $1 AND NOT EXISTS (SELECT 1 FROM todos_archived a WHERE a.user_id = r.user_id AND a.id = r.id AND a.completed_at = r.completed_at)
+                """, user);
+            var expected = await ColumnAsync<Guid>(conn, "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60", user);
+            var page = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)", user);
+
+            Assert.Equal(0L, missing);
+            Assert.Equal(0L, stale);
+            Assert.Equal(expected, page);
+        }
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
@@ -213,9 +341,9 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         Assert.Equal([recent], await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 10)", user));
     }
 
-    // A user with rowsPerMonth archived todos in each of 36 months (2021-01 .. 2023-12, partitions created for them),
+    // A user with rowsPerMonth archived todos in each of 36 months (or of the first `months`) (2021-01 .. 2023-12, partitions created for them),
     // inserted through todos_archived as every TodoScale path does. Priorities, projects, due dates and statuses vary.
-    private static async Task<Guid> SeedHistoryAsync(NpgsqlConnection conn, int rowsPerMonth)
+    private static async Task<Guid> SeedHistoryAsync(NpgsqlConnection conn, int rowsPerMonth, int months = Months)
     {
         await ExecAsync(conn, "SELECT todoscale_create_month_partition('todos_archived'::regclass, m::date) FROM generate_series($1::date, $1::date + interval '35 months', interval '1 month') m",
             DateOnly.FromDateTime(FirstMonth));
@@ -229,7 +357,7 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
                    $3::timestamptz + make_interval(months => m) + make_interval(hours => 1 + (g * 613) % 600),
                    $3::timestamptz, $3::timestamptz
             FROM generate_series(0, $4 - 1) m, generate_series(1, $5) g
-            """, user, project, FirstMonth, Months, rowsPerMonth);
+            """, user, project, FirstMonth, months, rowsPerMonth);
         return user;
     }
 
