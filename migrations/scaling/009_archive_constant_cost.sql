@@ -24,12 +24,12 @@
 --    reads before it opens or locks anything, whatever the session's own setting.
 --
 -- 3. The newest rows of each user, whole: todos_archived_recent holds, for every user, the archived rows from the
---    newest down to a floor (todos_archived_recent_floor: the 50th newest, todoscale_archived_recent_rows()); a user
+--    newest down to a floor (todos_archived_recent_floor: the 100th newest, todoscale_archived_recent_rows()); a user
 --    without a floor has all of their archived rows there. The first pages of a user's archive are then one index scan
 --    of one ordinary table, as on a single table: a user with a few rows a year has their newest 20 spread over 20
 --    months, and a plan over those months costs 60-80 µs of planning per month on PostgreSQL 15 (the months path
 --    below, which stays for the pages past the floor and for filters that reject the recent rows). The same triggers
---    keep it, and retention removes what it drops. It costs a second copy of at most 50 rows per user.
+--    keep it, and retention removes what it drops. It costs a second copy of at most 100 rows per user.
 --
 -- The months carry how many rows were archived into them, never decremented by a delete (a reopen would otherwise wait
 -- on the counter row that an archival batch holds until it commits): the page treats counts as hints and stays
@@ -107,10 +107,10 @@ BEGIN
 END;
 $$;
 
--- How many of a user's newest archived rows todos_archived_recent keeps: the first page (20, and one more to know
--- whether a next exists) and the next one.
+-- How many of a user's newest archived rows todos_archived_recent keeps: the list's default page (50, and one more to
+-- know whether a next exists) with room for reopened todos, which leave it and are not replaced until the next trim.
 CREATE OR REPLACE FUNCTION todoscale_archived_recent_rows() RETURNS int
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT 50';
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT 100';
 
 -- Raises the floor of each of these users who has more than todoscale_archived_recent_rows() rows in
 -- todos_archived_recent to the last row kept, and deletes the rows below it. The floor only rises: two archivals of one

@@ -191,11 +191,13 @@ $$;
 -- The VACUUM the C# runner issues after a daily run (VACUUM cannot run inside a function): the
 -- partitions archival deleted from and inserted into (todoscale_vacuum_statement, bookkeeping.sql).
 -- NULL when there is nothing to vacuum.
+-- With the archive's partitions goes 009's todos_archived_recent (when it exists): every archived row passes through it
+-- and most leave it again at a later trim, so it holds as many dead rows as archival moved.
 CREATE OR REPLACE FUNCTION maintenance_vacuum_statement(p_history_id bigint) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT todoscale_vacuum_statement(
-        ARRAY(SELECT unnest(l.relations)
-              FROM maintenance_job_log l
-              WHERE l.history_id = p_history_id AND l.step = 'archive' AND l.status = 'OK'),
-        true);
+        w.rels || CASE WHEN cardinality(w.rels) > 0 THEN ARRAY['todos_archived_recent'] ELSE '{}'::text[] END, true)
+    FROM (SELECT ARRAY(SELECT unnest(l.relations)
+                       FROM maintenance_job_log l
+                       WHERE l.history_id = p_history_id AND l.step = 'archive' AND l.status = 'OK') AS rels) w;
 $$;

@@ -17,10 +17,10 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_page_locks");
         await using var conn = await server.OpenAsync(cs);
-        var user = await SeedHistoryAsync(conn, rowsPerMonth: 3);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 4);
         var partitions = await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass");
         var kept = await ScalarAsync<int>(conn, "SELECT todoscale_archived_recent_rows()");
-        // 108 rows: the newest are in todos_archived_recent, the rest only in their months.
+        // 144 rows: the newest are in todos_archived_recent, the rest only in their months.
         var newest = await RowsAsync(conn, "SELECT completed_at, id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC",
             r => (At: r.GetDateTime(0), Id: r.GetGuid(1)), user);
 
