@@ -55,7 +55,8 @@ public static class TodoQueries
     /// include_archived the list shows every active todo first, then these. A call of todoscale_archived_page
     /// (009_archive_constant_cost.sql), not a SELECT on todos_archived: a generic plan over the monthly partitions
     /// locks and opens every month before it prunes, so the page cost grew with history (16 ms at 293 months against
-    /// 0.45 ms at 12); the function reads only the user's newest months, each with a plan made for that month.
+    /// 0.45 ms at 12); the function reads a user's newest 100 rows from todos_archived_recent (one index scan) and
+    /// only the months a page past them needs, with a plan made for those months.
     /// $1 user_id, $2 status|null, $3 project_id|null, $4 due_before|null, $5 due_after|null,
     /// $6 after_completed_at timestamptz|null, $7 after_id uuid|null, $8 limit.
     /// </summary>
