@@ -283,7 +283,8 @@ $$;
 -- after rows were written into a month directly. Returns the rows added. Run newest partition first, most rows of the
 -- older ones fall below the floors the newer ones set; any order is correct. Its row locks (FOR SHARE, see
 -- todoscale_archived_recent_add_sql) hold only the rows it copies, until its own transaction ends: a reopen of one of
--- them waits that long (well under a second for a month of 100k rows).
+-- them waits that long (measured: 0.11 s a month, 305 months of 3,200 rows from 2,000 users in 34 s; the trim of each
+-- user the month holds is most of it).
 CREATE OR REPLACE FUNCTION todoscale_archive_recent_backfill(p_partition regclass) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
