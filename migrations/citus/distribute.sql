@@ -132,6 +132,7 @@ BEGIN
         DROP TRIGGER IF EXISTS todos_archived_index_insert ON todos_archived;
         DROP TRIGGER IF EXISTS todos_archived_index_delete ON todos_archived;
         DROP TRIGGER IF EXISTS todos_archived_index_update ON todos_archived;
+        DROP TRIGGER IF EXISTS todos_archived_index_truncate ON todos_archived;
         DROP TABLE IF EXISTS todos_archived_months, todos_archived_locator, todoscale_archive_index_backfilled,
             todos_archived_recent, todos_archived_recent_floor, todoscale_archive_recent_state, todoscale_archive_recent_backfilled;
         v_done := v_done || 'dropped the archive''s month index of 009 (Citus refuses its triggers; the archive is read per worker)'::text;

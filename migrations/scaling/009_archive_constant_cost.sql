@@ -221,10 +221,24 @@ BEGIN
 END;
 $$;
 
+-- TRUNCATE fires no DELETE trigger: what 009 recorded of the rows goes with them. The migration's rollback empties the
+-- archive so; without this the recent rows of todos that no longer exist would still be listed after a new migration.
+CREATE OR REPLACE FUNCTION todoscale_archived_index_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE todos_archived_months, todos_archived_locator, todos_archived_recent, todos_archived_recent_floor;
+    RETURN NULL;
+END;
+$$;
+
 DO $$
 BEGIN
     IF todoscale_citus_table_type('todos_archived'::regclass) IS NOT NULL THEN
         RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'todos_archived'::regclass AND tgname = 'todos_archived_index_truncate') THEN
+        CREATE TRIGGER todos_archived_index_truncate AFTER TRUNCATE ON todos_archived
+            FOR EACH STATEMENT EXECUTE FUNCTION todoscale_archived_index_truncate();
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'todos_archived'::regclass AND tgname = 'todos_archived_index_update') THEN
         CREATE TRIGGER todos_archived_index_update AFTER UPDATE ON todos_archived

@@ -10,7 +10,7 @@ namespace TodoScale.Benchmarks;
 
 /// <summary>
 /// Archival of done todos measured against the single statement, with the application's list query measured while it
-/// runs: a template database with the real schema (SchemaMigrator: 001, 002, 003, 005, 006) filled by
+/// runs: a template database with the real schema (SchemaMigrator: every script of migrations/scaling) filled by
 /// Sql/archival_bench.sql and vacuumed, then every variant on its own CREATE DATABASE … TEMPLATE copy, round after
 /// round, with an open-loop probe running from before the archival starts until after it ends.
 /// </summary>
@@ -76,7 +76,7 @@ public sealed class ArchivalBench(string serverConnectionString, ArchivalBenchOp
         var clock = Stopwatch.StartNew();
         await DropAsync(template, ct);
         await CreateAsync(template, "template0", ct);
-        log($"schema (001, 002, 003, 005, 006) in {template}");
+        log($"schema ({string.Join(", ", ScalingScripts.Names)}) in {template}");
         await new SchemaMigrator(cs).MigrateAsync(ct: ct);
 
         await using var conn = new NpgsqlConnection(cs);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using TodoScale.Database.Schema;
 using TodoScale.Application.Todos;
 
 namespace TodoScale.Benchmarks;
@@ -53,7 +54,7 @@ public static class ArchivalReport
                            $"shared_buffers {r.Machine.SharedBuffers}, fsync {r.Machine.Fsync}, synchronous_commit {r.Machine.SynchronousCommit}, max_wal_size {r.Machine.MaxWalSize}.");
         sb.AppendLine();
         sb.AppendLine(Inv, $"**Data** (template database, {(d.Reused ? "reused from an earlier run" : $"built in {d.FillSeconds:F0} s")}): the real schema through the migrator " +
-                           $"(001, 002, 003, 005, 006), filled by `Sql/archival_bench.sql`: {d.Users:N0} users (the heaviest {d.HeavyUsers:N0} own {o.HeavyShare:P0} of the todos), " +
+                           $"({string.Join(", ", ScalingScripts.Names.Select(n => n[..3]))}, with 009's statement triggers on the archive), filled by `Sql/archival_bench.sql`: {d.Users:N0} users (the heaviest {d.HeavyUsers:N0} own {o.HeavyShare:P0} of the todos), " +
                            $"**{d.DoneRows:N0} done todos completed 40–70 days ago** (what archival moves, into {d.ArchiveMonths} existing archive months), " +
                            $"{d.OpenRows:N0} open todos and {d.RecentRows:N0} done 1–29 days ago (both stay), inserted in created_at order as an application writes them; " +
                            $"then `VACUUM ANALYZE`. `todos_active` {d.ActiveMb:N0} MB with its indexes, the database {d.DatabaseMb:N0} MB. " +

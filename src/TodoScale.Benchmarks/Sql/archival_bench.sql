@@ -1,5 +1,5 @@
 -- `todoscale bench archival`: the functions that fill the template database and check each variant's result.
--- Installed in the template after the real schema (001, 002, 003, 005, 006); every variant runs on a
+-- Installed in the template after the real schema (every script of migrations/scaling); every variant runs on a
 -- CREATE DATABASE ... TEMPLATE copy of it, so all variants start from the same rows, pages and statistics.
 SET client_min_messages = warning;
 

@@ -325,6 +325,25 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
+    public async Task truncating_the_archive_as_the_migrations_rollback_does_empties_what_was_recorded_of_its_rows()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_truncate");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 4);
+        const string recorded = """
+            SELECT (SELECT count(*) FROM todos_archived_months) + (SELECT count(*) FROM todos_archived_locator)
+                 + (SELECT count(*) FROM todos_archived_recent) + (SELECT count(*) FROM todos_archived_recent_floor)
+            """;
+        var before = await ScalarAsync<long>(conn, recorded);
+
+        await ExecAsync(conn, "TRUNCATE todos_archived");
+
+        Assert.True(before > 0, "nothing was recorded: the test proves nothing");
+        Assert.Equal(0L, await ScalarAsync<long>(conn, recorded));
+        Assert.Empty(await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 10)", user));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task retention_forgets_the_months_and_locations_of_the_partitions_it_drops()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_retention");
