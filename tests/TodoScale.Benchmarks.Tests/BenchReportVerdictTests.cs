@@ -109,4 +109,16 @@ public sealed class BenchReportVerdictTests
         Assert.Contains("**met**: TodoScale's longest lock 1.50 s ≤ 2 s", met);
         Assert.Contains("**not met**: TodoScale's longest lock 2.50 s > 2 s", missed);
     }
+
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public void what_our_index_set_in_one_table_recovers_of_the_gap_follows_the_figures_and_never_reads_as_a_negative_share()
+    {
+        Assert.Contains("recovers 90%", BenchReport.IndexShare(10, 1.9, 1));
+        Assert.Contains("recovers only 10%", BenchReport.IndexShare(10, 9.1, 1));
+        // (b+) slower than (b), as in the run of 2026-12-02 15:59 (10.8 ms against 15.9 ms): once "-71%".
+        var slower = BenchReport.IndexShare(10.8, 15.9, 3.5);
+        Assert.Contains("slower than (b)'s", slower);
+        Assert.DoesNotContain("%", slower);
+        Assert.Contains("not ahead", BenchReport.IndexShare(1, 0.5, 2));
+    }
 }
