@@ -54,46 +54,35 @@ BEGIN
 END;
 $$;
 
-INSERT INTO todos_archived
-SELECT * FROM bench_history ORDER BY user_id, created_at DESC, id DESC;
+-- The tables 009's triggers keep (months, recent rows, floors), each parked as PARKED_small while the grown history is
+-- attached and as PARKED_grown while it is detached: bench_set_history() swaps them by renaming.
+CREATE OR REPLACE FUNCTION bench_history_tables() RETURNS TABLE(live text, parked text)
+LANGUAGE sql IMMUTABLE AS $$
+    VALUES ('todos_archived_months', 'bench_months'), ('todos_archived_recent', 'bench_recent'),
+           ('todos_archived_recent_floor', 'bench_recent_floor')
+$$;
 
--- The months each user's archived rows are in (009's todos_archived_months, the bound of the archive page) as the
--- original history has them, computed from the rows outside the added months. bench_set_history() swaps it with the
--- grown one by renaming, so that with the added months detached the page finds exactly the months a database with only
--- the original history would list. Without it the small history kept recording 24 more years of months whose rows
--- were detached, and the page walked them to no avail (a skewed user's archive list: 2.8 ms where 1.7 ms was due).
-DROP TABLE IF EXISTS bench_months_small, bench_months_grown, bench_recent_small, bench_recent_grown, bench_recent_floor_small, bench_recent_floor_grown;
+-- What those triggers recorded of the original history, copied before the added history passes through them, so that
+-- with the added months detached the page finds exactly what a database with only the original history holds. Without
+-- it the small history kept recording 24 more years of months whose rows were detached, and the page walked them to no
+-- avail (a skewed user's archive list: 2.8 ms where 1.7 ms was due).
 DO $$
+DECLARE
+    t record;
 BEGIN
-    IF to_regclass('todos_archived_months') IS NOT NULL THEN
-        CREATE TABLE bench_months_small (LIKE todos_archived_months INCLUDING ALL);
-        INSERT INTO bench_months_small
-        SELECT a.user_id, todoscale_month_start(a.completed_at), count(*)
-        FROM todos_archived a
-        WHERE a.tableoid::regclass::text NOT IN (SELECT name FROM bench_history_parts)
-        GROUP BY 1, 2;
-        ANALYZE bench_months_small;
-    END IF;
-    -- The same for 009's recent rows: the triggers kept them for the grown history; for the original one a user's
-    -- newest rows outside the added months, and the floor at the last row kept when there are more (as the trim sets it).
-    IF to_regclass('todos_archived_recent') IS NOT NULL THEN
-        CREATE TABLE bench_recent_small (LIKE todos_archived_recent INCLUDING ALL);
-        CREATE TABLE bench_recent_floor_small (LIKE todos_archived_recent_floor INCLUDING ALL);
-        CREATE TEMP TABLE bench_recent_ranked ON COMMIT DROP AS
-        SELECT a.*, row_number() OVER (PARTITION BY a.user_id ORDER BY a.completed_at DESC, a.id DESC) AS rank
-        FROM todos_archived a
-        WHERE a.tableoid::regclass::text NOT IN (SELECT name FROM bench_history_parts);
-        INSERT INTO bench_recent_small (id, user_id, parent_todo_id, project_id, title, description, status, priority,
-                                        due_date, completed_at, ai_generated, created_at, updated_at, archived_at)
-        SELECT id, user_id, parent_todo_id, project_id, title, description, status, priority,
-               due_date, completed_at, ai_generated, created_at, updated_at, archived_at
-        FROM bench_recent_ranked WHERE rank <= todoscale_archived_recent_rows();
-        INSERT INTO bench_recent_floor_small (user_id, completed_at, id)
-        SELECT user_id, completed_at, id FROM bench_recent_ranked WHERE rank = todoscale_archived_recent_rows();
-        ANALYZE bench_recent_small, bench_recent_floor_small;
-    END IF;
+    FOR t IN SELECT * FROM bench_history_tables() LOOP
+        EXECUTE format('DROP TABLE IF EXISTS %I, %I', t.parked || '_small', t.parked || '_grown');
+        IF to_regclass(t.live) IS NOT NULL THEN
+            EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)', t.parked || '_small', t.live);
+            EXECUTE format('INSERT INTO %I SELECT * FROM %I', t.parked || '_small', t.live);
+            EXECUTE format('ANALYZE %I', t.parked || '_small');
+        END IF;
+    END LOOP;
 END;
 $$;
+
+INSERT INTO todos_archived
+SELECT * FROM bench_history ORDER BY user_id, created_at DESC, id DESC;
 
 -- (b) grown: a new table, so that (b) at the original size stays measurable in the same rounds.
 CREATE TABLE bench_todos_grown (LIKE bench_todos_indexed INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
@@ -123,9 +112,8 @@ $$;
 
 DROP TABLE bench_history;
 
--- Switches the archive between the original history (false) and the grown one (true), with the months table that
--- goes with each (bench_months_small parked while the grown history is attached, bench_months_grown while it is
--- detached). Idempotent.
+-- Switches the archive between the original history (false) and the grown one (true), with the tables of
+-- bench_history_tables() that go with each. Idempotent.
 CREATE OR REPLACE FUNCTION bench_set_history(attached boolean) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -136,9 +124,7 @@ BEGIN
     -- One of each pair is parked at a time; both (or a live table missing, e.g. after distribution) is a database this
     -- function did not leave, and renaming there would lose one of them. Nothing archives between the swaps (the bench
     -- only reads), so each table stays exact for its state.
-    FOR t IN SELECT * FROM (VALUES ('todos_archived_months', 'bench_months'), ('todos_archived_recent', 'bench_recent'),
-                                   ('todos_archived_recent_floor', 'bench_recent_floor')) v(live, parked)
-    LOOP
+    FOR t IN SELECT * FROM bench_history_tables() LOOP
         IF to_regclass(t.parked || '_grown') IS NOT NULL AND to_regclass(t.parked || '_small') IS NOT NULL THEN
             RAISE EXCEPTION '%_grown and %_small both exist: run the growth stage again (todoscale bench run --grow-to)', t.parked, t.parked;
         END IF;
