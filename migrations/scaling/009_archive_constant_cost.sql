@@ -141,7 +141,7 @@ $$;
 --   after its delete trigger has run, which would show a reopened todo in the archive; a row already there was written
 --   by a trigger since and is newer than this read.
 CREATE OR REPLACE FUNCTION todoscale_archived_recent_add_sql(p_source text, p_backfill boolean) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT format($q$
         INSERT INTO todos_archived_recent AS r (id, user_id, parent_todo_id, project_id, title, description, status, priority,
                                                 due_date, completed_at, ai_generated, created_at, updated_at, archived_at)
