@@ -82,6 +82,19 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         {
             await using var lockTable = new NpgsqlCommand($"LOCK TABLE bench_todos_grown IN {mode} MODE", holder, tx);
             await lockTable.ExecuteNonQueryAsync(ct);
+            // Held until the clients this mode blocks are seen queued on it: on a loaded machine a client may not send
+            // its next request for a while, and a lock nobody waited for measures nothing.
+            var blocked = mode == "ACCESS EXCLUSIVE" ? 2 : 1;
+            var queued = 0L;
+            for (var deadline = Stopwatch.GetTimestamp() + 20 * Stopwatch.Frequency; queued < blocked && Stopwatch.GetTimestamp() < deadline;)
+            {
+                await Task.Delay(20, ct);
+                await using var waiting = db.CreateCommand(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'todoscale bench upkeep probe' AND wait_event_type = 'Lock'");
+                queued = (long)(await waiting.ExecuteScalarAsync(ct))!;
+            }
+
+            Assert.True(queued >= blocked, $"{mode}: {queued} probe clients queued on the lock within 20 s, {blocked} expected");
             await Task.Delay(1_500, ct);
             await tx.CommitAsync(ct);
         }
@@ -90,7 +103,7 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         await Task.Delay(200, ct);
         await probe.StopAsync();
         Assert.Empty(probe.Errors);
-        var window = probe.Window(from, to);
+        var window = probe.During(from, to);
         return (window.MaxReadMs, window.MaxWriteMs);
     }
 

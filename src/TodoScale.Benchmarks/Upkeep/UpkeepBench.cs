@@ -113,8 +113,8 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
         var to = Stopwatch.GetTimestamp();
         await probe.StopAsync();
         errors.AddRange(probe.Errors.Select(e => $"{operation} on {key}: {e}"));
-        var idle = probe.Window(idleFrom, from);
-        var during = probe.Window(from, to);
+        var idle = probe.Idle(idleFrom, from);
+        var during = probe.During(from, to);
         return new UpkeepRun(operation, key, done, Stopwatch.GetElapsedTime(from, to), idle.Reads, idle.Writes, during.Reads, during.Writes, during.MaxReadMs, during.MaxWriteMs);
     }
 

@@ -13,11 +13,11 @@ public sealed record UpkeepTarget(Guid UserId, Guid Id);
 /// edit of the application is), each in a closed loop on its own connection, recording when each request started and
 /// how long it took. Readers and writers are separate clients: a reader stuck behind a lock that readers wait for
 /// must not keep the writers from showing whether writes wait too. A request that waits on the upkeep's lock counts
-/// in the window it started in, however long it waits.
+/// in the upkeep's window if it was in flight during it, however early it started and however long it waits.
 /// </summary>
 internal sealed class UpkeepProbe : IAsyncDisposable
 {
-    private readonly List<(long Start, bool Write, double Ms)>[] _samples;
+    private readonly List<(long Start, long End, bool Write)>[] _samples;
     private readonly List<string> _errors = [];
     private readonly TaskCompletionSource[] _ready;
     private readonly CancellationTokenSource _stop = new();
@@ -25,7 +25,7 @@ internal sealed class UpkeepProbe : IAsyncDisposable
 
     private UpkeepProbe(int clients)
     {
-        _samples = Enumerable.Range(0, clients).Select(_ => new List<(long, bool, double)>(8192)).ToArray();
+        _samples = Enumerable.Range(0, clients).Select(_ => new List<(long, long, bool)>(8192)).ToArray();
         _ready = Enumerable.Range(0, clients).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
     }
 
@@ -59,8 +59,23 @@ internal sealed class UpkeepProbe : IAsyncDisposable
     /// </summary>
     public Task ReadyAsync(CancellationToken ct) => Task.WhenAll(_ready.Select(r => r.Task)).WaitAsync(ct);
 
-    /// <summary>Reads and writes that started in [from, to) (Stopwatch timestamps), with the longest of each.</summary>
-    public (LatencyStats Reads, LatencyStats Writes, double MaxReadMs, double MaxWriteMs) Window(long from, long to)
+    /// <summary>
+    /// Reads and writes in flight at any moment of [from, to) (Stopwatch timestamps), with the longest of each. A
+    /// request sent just before the upkeep took its lock and queued behind it waited the whole upkeep: counting only
+    /// the requests that started inside the window misses exactly that wait (and found no request at all when every
+    /// client was queued so).
+    /// </summary>
+    public (LatencyStats Reads, LatencyStats Writes, double MaxReadMs, double MaxWriteMs) During(long from, long to) =>
+        Select(from, to, (start, end) => start < to && end > from);
+
+    /// <summary>
+    /// Reads and writes that started and ended within [from, to): the quiet figures before the upkeep, without the
+    /// request still in flight when the upkeep began, which belongs to <see cref="During"/>.
+    /// </summary>
+    public (LatencyStats Reads, LatencyStats Writes, double MaxReadMs, double MaxWriteMs) Idle(long from, long to) =>
+        Select(from, to, (start, end) => start >= from && end <= to);
+
+    private (LatencyStats Reads, LatencyStats Writes, double MaxReadMs, double MaxWriteMs) Select(long from, long to, Func<long, long, bool> counts)
     {
         var reads = new List<double>();
         var writes = new List<double>();
@@ -68,11 +83,11 @@ internal sealed class UpkeepProbe : IAsyncDisposable
         {
             lock (client)
             {
-                foreach (var (start, write, ms) in client)
+                foreach (var (start, end, write) in client)
                 {
-                    if (start >= from && start < to)
+                    if (counts(start, end))
                     {
-                        (write ? writes : reads).Add(ms);
+                        (write ? writes : reads).Add((end - start) * 1000.0 / Stopwatch.Frequency);
                     }
                 }
             }
@@ -142,7 +157,7 @@ internal sealed class UpkeepProbe : IAsyncDisposable
                 var t1 = Stopwatch.GetTimestamp();
                 lock (_samples[client])
                 {
-                    _samples[client].Add((t0, writer, (t1 - t0) * 1000.0 / Stopwatch.Frequency));
+                    _samples[client].Add((t0, t1, writer));
                 }
 
                 _ready[client].TrySetResult();
