@@ -85,7 +85,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
     {
         var options = SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}")) with
         {
-            Clients = [1], Rounds = 1, Operations = false, Queries = [QueryKind.Top20, QueryKind.ListWithArchive], GrowTo = 8_000,
+            Clients = [1], Rounds = 1, Operations = false, Queries = [QueryKind.Top20, QueryKind.ListWithArchive, QueryKind.ArchivedById], GrowTo = 8_000,
         };
         var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
 
@@ -94,7 +94,14 @@ public sealed class BenchHarnessTests(PostgresServer server)
         foreach (var layout in grown.Layouts)
         {
             Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.Top20, UserSets.Skewed, 1) is { Stats.Count: > 0 }, $"no measurement for {layout.Key}");
+            Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.ArchivedById, UserSets.Heavy, 1) is { Stats.Count: > 0 }, $"no GET by id for {layout.Key}");
         }
+
+        // The GET by id asks each user for one of their archived todos, and every layout returns that same row.
+        var byId = Assert.Single(result.Checks, c => c.Query == QueryKind.ArchivedById);
+        Assert.True(byId is { Users: > 0, Mismatches: 0 }, $"GET by id answers: {byId}");
+        var targets = BenchReport.Markdown(result, []).Split('\n').Single(l => l.StartsWith("| Archive with ", StringComparison.Ordinal));
+        Assert.Contains("Archived todo by id (≤ 1.2×), heavy", targets);
 
         Assert.True(result.HistoryYears >= 1);
         Assert.True(result.GrownRows >= options.GrowTo, $"grew to {result.GrownRows} rows only");

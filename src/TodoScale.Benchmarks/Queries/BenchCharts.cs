@@ -8,6 +8,7 @@ public static class BenchCharts
     private static readonly Color[] Palette =
     [
         Color.FromHex("#4e79a7"), Color.FromHex("#a0cbe8"), Color.FromHex("#f28e2b"), Color.FromHex("#ffbe7d"),
+        Color.FromHex("#59a14f"),
     ];
 
     // DB-only, C# client, wrk.
@@ -112,7 +113,7 @@ public static class BenchCharts
 
                 var line = plot.Add.Scatter(xs, new[] { before.Stats.P50Ms, after.Stats.P50Ms });
                 line.LegendText = $"{BenchQueries.Title(query)}, {(layout.Kind == LayoutKind.TodoScale ? "TodoScale" : "(b) single table")}";
-                line.Color = Palette[query switch { QueryKind.Top20 => 0, QueryKind.Dashboard => 2, _ => 1 }];
+                line.Color = Palette[query switch { QueryKind.Top20 => 0, QueryKind.Dashboard => 2, QueryKind.ArchivedById => 4, _ => 1 }];
                 line.LinePattern = layout.Kind == LayoutKind.TodoScale ? LinePattern.Solid : LinePattern.Dashed;
                 line.LineWidth = 2;
                 line.MarkerSize = 8;

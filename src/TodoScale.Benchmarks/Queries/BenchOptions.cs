@@ -23,7 +23,7 @@ public sealed record BenchOptions
 
     public IReadOnlyList<int> Clients { get; init; } = [1, 16];
 
-    public IReadOnlyList<QueryKind> Queries { get; init; } = [QueryKind.Top20, QueryKind.Dashboard, QueryKind.ListWithArchive];
+    public IReadOnlyList<QueryKind> Queries { get; init; } = [QueryKind.Top20, QueryKind.Dashboard, QueryKind.ListWithArchive, QueryKind.ArchivedById];
 
     /// <summary>Measure the HTTP API (list and dashboard endpoints) against the database-only rate of the same statements, on the final layout.</summary>
     public bool Api { get; init; } = true;
@@ -137,7 +137,7 @@ public sealed record BenchOptions
 
         if (Queries.Count == 0)
         {
-            throw new ArgumentException("--scenarios must name at least one of top20, dashboard, list.");
+            throw new ArgumentException("--scenarios must name at least one of top20, dashboard, list, byid.");
         }
 
         if (!System.Text.RegularExpressions.Regex.IsMatch(EffectiveDatabaseName, "^[a-z_][a-z0-9_]{0,62}$"))

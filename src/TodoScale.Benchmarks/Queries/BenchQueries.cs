@@ -14,10 +14,13 @@ public enum LayoutKind
     TodoScale,
 }
 
-public enum QueryKind { Top20, Dashboard, ListWithArchive }
+public enum QueryKind { Top20, Dashboard, ListWithArchive, ArchivedById }
 
-/// <summary>One value bound to a statement's parameter $2, $3, ... ($1 is always the user id).</summary>
-public readonly record struct BenchArg(NpgsqlDbType Type, object? Value);
+/// <summary>
+/// One value bound to a statement's parameter $2, $3, ... ($1 is always the user id): the same for every user, or, with
+/// <paramref name="PerUser"/>, each user's own (an archived todo's id for the GET by id).
+/// </summary>
+public readonly record struct BenchArg(NpgsqlDbType Type, object? Value, IReadOnlyDictionary<Guid, Guid>? PerUser = null);
 
 /// <summary>
 /// One statement and the values of its parameters after $1: a template (the application's own, from <see cref="TodoQueries"/>,
@@ -40,6 +43,17 @@ public sealed record BenchStatement(SqlTemplate Template, IReadOnlyList<BenchArg
 /// </summary>
 public sealed record BenchQueryContext(DateTime Now, DateTime ArchivedThrough)
 {
+    /// <summary>
+    /// One archived todo of each benchmark user who has one (user → todo id), picked once, before the history grows:
+    /// the GET by id asks for the same todo at 12 and at 300 months. Users without an archived todo are not measured
+    /// by that query.
+    /// </summary>
+    public IReadOnlyDictionary<Guid, Guid> ArchivedTodos { get; init; } = new Dictionary<Guid, Guid>();
+
+    /// <summary>The users <paramref name="query"/> can be measured for: all, or those with an archived todo for the GET by id.</summary>
+    public Guid[] UsersFor(QueryKind query, IEnumerable<Guid> users) =>
+        query == QueryKind.ArchivedById ? users.Where(ArchivedTodos.ContainsKey).ToArray() : users.ToArray();
+
     public static readonly BenchQueryContext Default = At(DateTime.UtcNow, null);
 
     public static BenchQueryContext At(DateTime now, DateTime? archivedThrough)
@@ -94,6 +108,9 @@ public static class BenchQueries
                     new(TodoQueries.ListActivePageTemplate, ActivePageArgs(null, ListLimit)),
                     new(TodoQueries.ListArchivedPageTemplate, ArchivedPageArgs()),
                 ],
+            QueryKind.ArchivedById => single
+                ? [new(ByIdSingle, [new(NpgsqlDbType.Uuid, null, ctx.ArchivedTodos)], Baseline(table))]
+                : [new(TodoQueries.ArchivedByIdTemplate, [new(NpgsqlDbType.Uuid, null, ctx.ArchivedTodos)])],
             _ => throw new ArgumentOutOfRangeException(nameof(query)),
         };
     }
@@ -187,8 +204,17 @@ public static class BenchQueries
         LIMIT $8
         """);
 
+    // TodoQueries.ArchivedById on one table: the todo is found by user and id wherever it lies (the id is archived, so
+    // its row is the archive's).
+    private static readonly SqlTemplate ByIdSingle = new($$"""
+        SELECT {{TodoQueries.TodoColumns}}, NULL::timestamptz AS archived_at
+        FROM {todos}
+        WHERE user_id = $1 AND id = $2::uuid
+        """);
+
     public static string Title(QueryKind query) => query switch
     {
+        QueryKind.ArchivedById => "Archived todo by id",
         QueryKind.Top20 => "Top-20 open todos",
         QueryKind.Dashboard => "Dashboard",
         QueryKind.ListWithArchive => "List including the archive",
@@ -200,6 +226,7 @@ public static class BenchQueries
         QueryKind.Top20 => "top20",
         QueryKind.Dashboard => "dashboard",
         QueryKind.ListWithArchive => "list",
+        QueryKind.ArchivedById => "byid",
         _ => query.ToString().ToLowerInvariant(),
     };
 }

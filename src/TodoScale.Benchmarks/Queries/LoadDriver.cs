@@ -14,7 +14,7 @@ public static class LoadDriver
         NpgsqlDataSource dataSource, IReadOnlyList<BenchStatement> statements, IReadOnlyList<Guid> users, int clients,
         TimeSpan warmup, TimeSpan duration, int seed, CancellationToken ct)
     {
-        var ready = new List<(NpgsqlConnection Conn, NpgsqlBatch Batch)>();
+        var ready = new List<(NpgsqlConnection Conn, PreparedRequest Request)>();
         try
         {
             for (var c = 0; c < clients; c++)
@@ -26,48 +26,65 @@ public static class LoadDriver
             // One unmeasured call per client before the clock starts: the first execution on a connection builds the
             // plan, and after the growth stage re-attaches 100+ archive months that re-planning outlasted the whole
             // time-based warm-up, charging one layout for what the application pays once per connection.
-            await Task.WhenAll(ready.Select((r, i) => ExecuteOnceAsync(r.Batch, users[i % users.Count], ct)));
+            await Task.WhenAll(ready.Select((r, i) => ExecuteOnceAsync(r.Request, users[i % users.Count], ct)));
 
             return (await ClosedLoop.RunAsync(clients, users, warmup, duration, seed, async (client, user, token) =>
             {
-                await ExecuteOnceAsync(ready[client].Batch, user, token);
+                await ExecuteOnceAsync(ready[client].Request, user, token);
                 return null;
             }, ct)).Stats;
         }
         finally
         {
-            foreach (var (conn, batch) in ready)
+            foreach (var (conn, request) in ready)
             {
-                await batch.DisposeAsync();
+                await request.DisposeAsync();
                 await conn.DisposeAsync();
             }
         }
     }
 
-    /// <summary>The statements as one prepared batch on <paramref name="conn"/>, bound for <paramref name="user"/> until <see cref="ExecuteOnceAsync"/> binds another.</summary>
-    internal static async Task<NpgsqlBatch> PrepareBatchAsync(NpgsqlConnection conn, IReadOnlyList<BenchStatement> statements, Guid user, CancellationToken ct)
+    /// <summary>
+    /// The statements as one prepared batch on <paramref name="conn"/>, bound for <paramref name="user"/> until
+    /// <see cref="ExecuteOnceAsync"/> binds another.
+    /// </summary>
+    internal static async Task<PreparedRequest> PrepareBatchAsync(NpgsqlConnection conn, IReadOnlyList<BenchStatement> statements, Guid user, CancellationToken ct)
     {
         var batch = conn.CreateBatch();
+        var perUser = new List<(NpgsqlParameter, IReadOnlyDictionary<Guid, Guid>)>();
         foreach (var statement in statements)
         {
             var cmd = new NpgsqlBatchCommand(statement.Sql);
             AddParameters(cmd.Parameters, statement, user);
+            for (var i = 0; i < statement.Args.Count; i++)
+            {
+                if (statement.Args[i].PerUser is { } values)
+                {
+                    perUser.Add((cmd.Parameters[i + 1], values));
+                }
+            }
+
             batch.BatchCommands.Add(cmd);
         }
 
         await batch.PrepareAsync(ct);
-        return batch;
+        return new PreparedRequest(batch, perUser);
     }
 
     /// <summary>One request: the batch for <paramref name="user"/>, every row of every statement read.</summary>
-    internal static async Task ExecuteOnceAsync(NpgsqlBatch batch, Guid user, CancellationToken ct)
+    internal static async Task ExecuteOnceAsync(PreparedRequest request, Guid user, CancellationToken ct)
     {
-        foreach (var cmd in batch.BatchCommands)
+        foreach (var cmd in request.Batch.BatchCommands)
         {
             cmd.Parameters[0].Value = user;
         }
 
-        await using var reader = await batch.ExecuteReaderAsync(ct);
+        foreach (var (parameter, values) in request.PerUser)
+        {
+            parameter.Value = UserValue(values, user);
+        }
+
+        await using var reader = await request.Batch.ExecuteReaderAsync(ct);
         do
         {
             while (await reader.ReadAsync(ct))
@@ -115,7 +132,21 @@ public static class LoadDriver
         parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = user });
         foreach (var arg in statement.Args)
         {
-            parameters.Add(new NpgsqlParameter { NpgsqlDbType = arg.Type, Value = arg.Value ?? DBNull.Value });
+            parameters.Add(new NpgsqlParameter { NpgsqlDbType = arg.Type, Value = arg.PerUser is { } values ? UserValue(values, user) : arg.Value ?? DBNull.Value });
         }
     }
+
+    // A user the run has no value for would measure a miss instead of the statement's work: a request fails instead.
+    private static Guid UserValue(IReadOnlyDictionary<Guid, Guid> values, Guid user) =>
+        values.TryGetValue(user, out var value) ? value : throw new InvalidOperationException($"no per-user value for user {user}: the run measures only users it has one for");
+}
+
+/// <summary>A prepared batch and the parameters it binds per user besides the user id itself.</summary>
+internal sealed class PreparedRequest(NpgsqlBatch batch, IReadOnlyList<(NpgsqlParameter Parameter, IReadOnlyDictionary<Guid, Guid> Values)> perUser) : IAsyncDisposable
+{
+    public NpgsqlBatch Batch { get; } = batch;
+
+    public IReadOnlyList<(NpgsqlParameter Parameter, IReadOnlyDictionary<Guid, Guid> Values)> PerUser { get; } = perUser;
+
+    public ValueTask DisposeAsync() => Batch.DisposeAsync();
 }
