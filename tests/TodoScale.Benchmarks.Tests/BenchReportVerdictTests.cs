@@ -6,11 +6,11 @@ namespace TodoScale.Benchmarks.Tests;
 // say otherwise. Each test feeds two sets of figures and expects two different sentences.
 public sealed class BenchReportVerdictTests
 {
-    private static BenchResult Result(Action<BenchResult>? fill = null)
+    private static BenchResult Result(Action<BenchResult>? fill = null, QueryKind[]? queries = null)
     {
         var r = new BenchResult
         {
-            Options = new BenchOptions { Clients = [1, 16], Queries = [QueryKind.Top20], Rounds = 3, Api = false },
+            Options = new BenchOptions { Clients = [1, 16], Queries = queries ?? [QueryKind.Top20], Rounds = 3, Api = false },
             Machine = new MachineInfo(2, 24_000, "PostgreSQL 15.18 on x86_64", "128MB", "linux", ".NET 10"),
             StartedUtc = new DateTime(2026, 12, 2, 3, 0, 0, DateTimeKind.Utc),
         };
@@ -49,6 +49,21 @@ public sealed class BenchReportVerdictTests
         Assert.Contains("**met** in all 4 cells", ahead);
         Assert.Contains("| Top-20 open todos | skewed | 0.90× | 0.90× |", behind);
         Assert.Contains("**not met** in 4 of 4 cells", behind);
+    }
+
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public async Task the_get_by_id_is_shown_against_the_peer_but_not_counted_in_its_verdict()
+    {
+        await Task.Yield();
+        var md = BenchReport.Markdown(Result(r =>
+        {
+            Layouts(r, finalRate: 6_600, peerRate: 6_000);
+            r.Cells.Add(new CellResult(BenchRunner.StageMaintained, BenchLayouts.Tuned, QueryKind.ArchivedById, UserSets.Skewed, 1, new LatencyStats(30_000, 3, 0.1, 1, 2, 1)));
+            r.Cells.Add(new CellResult(BenchRunner.StageMaintained, BenchLayouts.Final, QueryKind.ArchivedById, UserSets.Skewed, 1, new LatencyStats(15_000, 3, 0.2, 1, 2, 1)));
+        }, [QueryKind.Top20, QueryKind.ArchivedById]), []);
+
+        Assert.Contains("| Archived todo by id | skewed | 0.50× (not a target) | n/a |", md);
+        Assert.Contains("**met** in all 4 cells", md);
     }
 
     [Fact(Timeout = TestTimeouts.Quick)]
