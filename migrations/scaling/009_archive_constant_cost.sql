@@ -19,9 +19,10 @@
 --    so every path that archives through the parent table keeps them: archival, the migration (002), repair,
 --    the application's reopen and delete. A row inserted into a month partition directly is not recorded;
 --    TodoScale never does that (todoscale_archive_index_backfill() records such rows afterwards).
--- 2. A plan made with those bounds. The functions below carry SET plan_cache_mode = force_custom_plan: each of
---    their statements is planned with the values of that call, so the planner prunes to the one or two months it
---    reads before it opens or locks anything, whatever the session's own setting.
+-- 2. A plan made with those bounds. The statements that read months are planned with the values of that call
+--    (SET plan_cache_mode = force_custom_plan on the months page, EXECUTE ... USING by id and in the week's count), so
+--    the planner prunes to the one or two months they read before it opens or locks anything, whatever the session's
+--    own setting. Only those statements: a plan costs ~0.25 ms, which a lookup in an ordinary table does not need.
 --
 -- 3. The newest rows of each user, whole: todos_archived_recent holds, for every user, the archived rows from the
 --    newest down to a floor (todos_archived_recent_floor: the 100th newest, todoscale_archived_recent_rows()); a user
@@ -566,47 +567,77 @@ BEGIN
 END;
 $$;
 
--- A user's archived todo by id: the locator names its completed_at, so the statement reads one month. Without
--- a locator row the todo is not archived (the triggers record every archived row); on Citus, one routed query.
+-- A user's archived todo by id. The recent rows first: most todos opened from the archive are on its first pages, and
+-- there the lookup is one primary-key probe of an ordinary table, which a session's generic plan serves as a single
+-- table would. An older todo: the locator names its completed_at, and one statement planned with that value (EXECUTE
+-- ... USING is planned for its parameters) reads that one month. No SET plan_cache_mode = force_custom_plan on the
+-- function: it planned every statement at each call, 0.25 ms, and made the GET by id ~10x slower than one table's
+-- (bench run, 2026-12-02). Without a locator row the todo is not archived (the triggers record every archived row).
+-- On Citus (no locator) the statement over every month, routed to the user's worker.
 CREATE OR REPLACE FUNCTION todoscale_archived_todo(p_user_id uuid, p_id uuid)
 RETURNS TABLE(id uuid, user_id uuid, parent_todo_id uuid, project_id uuid, title text, description text, status text,
               priority integer, due_date timestamptz, completed_at timestamptz, ai_generated boolean, created_at timestamptz,
               updated_at timestamptz, archived_at timestamptz)
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_column
 DECLARE
     v_completed_at timestamptz;
 BEGIN
-    IF NOT todoscale_archive_index_maintained() THEN
-        RETURN QUERY SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date, a.completed_at,
-                   a.ai_generated, a.created_at, a.updated_at, a.archived_at FROM todos_archived a WHERE a.user_id = p_user_id AND a.id = p_id;
+    -- to_regclass, not todoscale_archive_index_maintained(): a name lookup without a query, and the same answer (the
+    -- locator and the triggers that keep it are created and dropped together).
+    IF to_regclass('todos_archived_locator') IS NULL THEN
+        RETURN QUERY EXECUTE $q$
+            SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date,
+                   a.completed_at, a.ai_generated, a.created_at, a.updated_at, a.archived_at
+            FROM todos_archived a WHERE a.user_id = $1 AND a.id = $2$q$ USING p_user_id, p_id;
+        RETURN;
+    END IF;
+    -- A row here is the archived row itself: the triggers replace it on every change and delete it with the row. Rows
+    -- below the floor that a trim left behind are still exact copies.
+    RETURN QUERY
+        SELECT r.id, r.user_id, r.parent_todo_id, r.project_id, r.title, r.description, r.status, r.priority, r.due_date,
+               r.completed_at, r.ai_generated, r.created_at, r.updated_at, r.archived_at
+        FROM todos_archived_recent r WHERE r.user_id = p_user_id AND r.id = p_id;
+    IF FOUND THEN
         RETURN;
     END IF;
     SELECT l.completed_at INTO v_completed_at
     FROM todos_archived_locator l WHERE l.user_id = p_user_id AND l.id = p_id;
     IF FOUND THEN
-        RETURN QUERY
-            SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date, a.completed_at,
-                   a.ai_generated, a.created_at, a.updated_at, a.archived_at FROM todos_archived a
-            WHERE a.user_id = p_user_id AND a.id = p_id AND a.completed_at = v_completed_at;
+        RETURN QUERY EXECUTE $q$
+            SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date,
+                   a.completed_at, a.ai_generated, a.created_at, a.updated_at, a.archived_at
+            FROM todos_archived a WHERE a.user_id = $1 AND a.id = $2 AND a.completed_at = $3$q$
+            USING p_user_id, p_id, v_completed_at;
     END IF;
 END;
 $$;
 
--- How many of a user's archived todos were completed in [p_from, p_to) (the dashboard's "completed this week"),
--- planned with the window, so it reads the one or two months the window covers.
+-- How many of a user's archived todos were completed in [p_from, p_to) (the dashboard's "completed this week"). Archival
+-- moves todos done 30 days ago, so for most users and weeks the archive holds none: the user's months say so without a
+-- plan (todos_archived_months, one probe of its primary key). Otherwise one count planned with the window (EXECUTE ...
+-- USING), which reads the one or two months the window covers. A month row is written in the transaction that archives
+-- its rows, and this function reads both with one snapshot (STABLE), so a count is never skipped for rows it could see.
 CREATE OR REPLACE FUNCTION todoscale_archived_completed_count(p_user_id uuid, p_from timestamptz, p_to timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_count bigint;
 BEGIN
-    SELECT count(*) INTO v_count FROM todos_archived a
-    WHERE a.user_id = p_user_id AND a.completed_at >= p_from AND a.completed_at < p_to;
+    -- Two IFs: one expression naming todos_archived_months would fail to plan on Citus, where it does not exist.
+    IF to_regclass('todos_archived_months') IS NOT NULL AND p_from IS NOT NULL AND p_to IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM todos_archived_months m
+                       WHERE m.user_id = p_user_id
+                         AND m.month BETWEEN todoscale_month_start(p_from) AND todoscale_month_start(p_to)) THEN
+            RETURN 0;
+        END IF;
+    END IF;
+    EXECUTE $q$
+        SELECT count(*) FROM todos_archived a
+        WHERE a.user_id = $1 AND a.completed_at >= $2 AND a.completed_at < $3$q$
+    INTO v_count USING p_user_id, p_from, p_to;
     RETURN v_count;
 END;
 $$;

@@ -239,12 +239,17 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
-    public async Task an_archived_todo_is_found_by_id_in_its_one_month_after_archival_reopening_archiving_anew_and_moving()
+    public async Task an_archived_todo_is_found_by_id_among_the_recent_rows_or_in_its_one_month_after_archival_reopening_archiving_anew_and_moving()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_by_id");
         await using var conn = await server.OpenAsync(cs);
-        var user = await SeedHistoryAsync(conn, rowsPerMonth: 2);
+        // 144 rows: the oldest lie below the user's floor, in their months only.
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 4);
         var other = await SeedHistoryAsync(conn, rowsPerMonth: 1);
+        var oldest = await RowsAsync(conn, """
+            SELECT a.id, a.title, EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.user_id = a.user_id AND r.id = a.id)
+            FROM todos_archived a WHERE a.user_id = $1 ORDER BY a.completed_at, a.id LIMIT 1
+            """, r => (Id: r.GetGuid(0), Title: r.GetString(1), InRecent: r.GetBoolean(2)), user);
         // Archived by the daily job, as in production: completed 40 days ago, moved by archive_completed_todos.
         var todo = await ScalarAsync<Guid>(conn,
             "INSERT INTO todos_active (user_id, title, status, completed_at) VALUES ($1, 'old', 'done', now() - interval '40 days') RETURNING id", user);
@@ -252,6 +257,9 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
 
         var (found, locks) = await InTransactionAsync(conn, async () =>
             (await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", user, todo), await ArchiveLocksAsync(conn)));
+        var (foundOld, oldLocks) = await InTransactionAsync(conn, async () =>
+            (await ColumnAsync<string>(conn, "SELECT title FROM todoscale_archived_todo($1, $2)", user, oldest[0].Id), await ArchiveLocksAsync(conn)));
+        var oldNotOthers = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", other, oldest[0].Id);
         var notOthers = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_todo($1, $2)", other, todo);
         // Reopened (the application's ReopenArchived deletes it from the archive), then done and archived in another month.
         await ExecAsync(conn, "DELETE FROM todos_archived WHERE user_id = $1 AND id = $2", user, todo);
@@ -266,8 +274,13 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         await ExecAsync(conn, "UPDATE todos_archived SET completed_at = timestamptz '2023-02-02 09:00+00' WHERE user_id = $1 AND id = $2", user, todo);
         var moved = await ScalarAsync<DateTime>(conn, "SELECT completed_at FROM todoscale_archived_todo($1, $2)", user, todo);
 
+        // The newest archived todo is a recent row: no month is opened. The oldest is read from its one month.
         Assert.Equal([todo], found);
-        Assert.Equal(1, locks);
+        Assert.Equal(0, locks);
+        Assert.False(oldest[0].InRecent, "the oldest row is a recent row: the months path is not exercised");
+        Assert.Equal([oldest[0].Title], foundOld);
+        Assert.Equal(1, oldLocks);
+        Assert.Empty(oldNotOthers);
         Assert.Empty(notOthers);
         Assert.Empty(afterReopen);
         Assert.Equal(0L, locatorAfterReopen);
@@ -276,23 +289,38 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
-    public async Task the_archived_count_of_a_week_opens_only_the_months_of_that_week()
+    public async Task the_archived_count_of_a_week_opens_only_the_months_of_that_week_and_none_when_the_user_archived_nothing_then()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_week");
         await using var conn = await server.OpenAsync(cs);
         var user = await SeedHistoryAsync(conn, rowsPerMonth: 30);
+        // Another user's rows in the empty week: the user's own months decide, not anyone's.
+        var other = await SeedHistoryAsync(conn, rowsPerMonth: 1, months: 1);
+        await ExecAsync(conn, "SELECT todoscale_create_month_partition('todos_archived'::regclass, date '2024-03-01')");
+        await ExecAsync(conn, """
+            INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
+            VALUES (gen_random_uuid(), $1, 'other', 'done', 0, timestamptz '2024-03-04 10:00+00', now(), now())
+            """, other);
         // A week across a month boundary: two months.
         var from = new DateTime(2022, 5, 28, 0, 0, 0, DateTimeKind.Utc);
         var to = from.AddDays(7);
         var expected = await ScalarAsync<long>(conn,
             "SELECT count(*) FROM todos_archived WHERE user_id = $1 AND completed_at >= $2 AND completed_at < $3", user, from, to);
+        var emptyFrom = new DateTime(2024, 3, 1, 0, 0, 0, DateTimeKind.Utc);
 
         var (count, locks) = await InTransactionAsync(conn, async () =>
             (await ScalarAsync<long>(conn, "SELECT todoscale_archived_completed_count($1, $2, $3)", user, from, to), await ArchiveLocksAsync(conn)));
+        var (emptyCount, emptyLocks) = await InTransactionAsync(conn, async () =>
+            (await ScalarAsync<long>(conn, "SELECT todoscale_archived_completed_count($1, $2, $3)", user, emptyFrom, emptyFrom.AddDays(7)),
+             await ArchiveLocksAsync(conn)));
+        var otherCount = await ScalarAsync<long>(conn, "SELECT todoscale_archived_completed_count($1, $2, $3)", other, emptyFrom, emptyFrom.AddDays(7));
 
         Assert.True(expected > 0, "the week holds no rows: the comparison would prove nothing");
         Assert.Equal(expected, count);
         Assert.Equal(2, locks);
+        Assert.Equal(0L, emptyCount);
+        Assert.Equal(0, emptyLocks);
+        Assert.Equal(1L, otherCount);
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
