@@ -85,7 +85,7 @@ public sealed class BenchHarnessTests(PostgresServer server)
     {
         var options = SmallRun(Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}")) with
         {
-            Clients = [1], Rounds = 1, Operations = false, Queries = [QueryKind.Top20, QueryKind.ListWithArchive, QueryKind.ArchivedById], GrowTo = 8_000,
+            Clients = [1], Rounds = 1, GrowthRounds = 2, Operations = false, Queries = [QueryKind.Top20, QueryKind.ListWithArchive, QueryKind.ArchivedById], GrowTo = 8_000,
         };
         var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
 
@@ -96,6 +96,10 @@ public sealed class BenchHarnessTests(PostgresServer server)
             Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.Top20, UserSets.Skewed, 1) is { Stats.Count: > 0 }, $"no measurement for {layout.Key}");
             Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.ArchivedById, UserSets.Heavy, 1) is { Stats.Count: > 0 }, $"no GET by id for {layout.Key}");
         }
+
+        // The growth stage's targets are ratios of 1-client medians: its cells take the median of their own rounds.
+        Assert.All(result.Cells, c => Assert.Equal(c.Stage == BenchRunner.StageGrown ? 2 : 1, c.Rounds));
+        Assert.Contains("2 rounds in the history-growth stage", BenchReport.Markdown(result, []));
 
         // The GET by id asks each user for one of their archived todos, and every layout returns that same row.
         var byId = Assert.Single(result.Checks, c => c.Query == QueryKind.ArchivedById);

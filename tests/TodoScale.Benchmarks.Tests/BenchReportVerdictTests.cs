@@ -20,7 +20,7 @@ public sealed class BenchReportVerdictTests
 
     // Three rounds of one second each: the cell's rate is perSecond, its samples perSecond per round.
     private static void Cell(BenchResult r, BenchLayout layout, int clients, double perSecond, string set = UserSets.Skewed) =>
-        r.Cells.Add(new CellResult(BenchRunner.StageMaintained, layout, QueryKind.Top20, set, clients, new LatencyStats((long)(perSecond * 3), 3, 1000 / perSecond, 1, 2, 1)));
+        r.Cells.Add(new CellResult(BenchRunner.StageMaintained, layout, QueryKind.Top20, set, clients, new LatencyStats((long)(perSecond * 3), 3, 1000 / perSecond, 1, 2, 1)) { Rounds = 3 });
 
     private static void Layouts(BenchResult r, double finalRate, double peerRate)
     {

@@ -12,7 +12,7 @@ public sealed class UpkeepBenchTests(PostgresServer server)
     {
         var bench = BenchHarnessTests.SmallRun("") with
         {
-            Clients = [1], Rounds = 1, Operations = false, Queries = [QueryKind.Top20], GrowTo = 8_000, OutputDirectory = null,
+            Clients = [1], Rounds = 1, GrowthRounds = 1, Operations = false, Queries = [QueryKind.Top20], GrowTo = 8_000, OutputDirectory = null,
         };
         await new BenchRunner(server.AdminConnectionString, bench, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
 

@@ -52,6 +52,7 @@ public sealed partial class MalformedOptionsTests
             (["bench", "run"], "--duration", ["abc", "", "0", "-1", "NaN", "Infinity", "1e300", "3601"]),
             (["bench", "run"], "--warmup", ["-1", "NaN", "1e300"]),
             (["bench", "run"], "--rounds", ["abc", "0", "21"]),
+            (["bench", "run"], "--growth-rounds", ["abc", "0", "21"]),
             (["bench", "run"], "--clients", ["", "abc", "1,,x", "0", "129", "99999999999", "1;16", "-1", "\u0001"]),
             (["bench", "run"], "--api-clients", ["", "0", "99999999999", "abc"]),
             (["bench", "run"], "--scenarios", ["", "top21", "top20,\u0001"]),

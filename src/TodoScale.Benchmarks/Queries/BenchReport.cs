@@ -36,6 +36,9 @@ public static partial class BenchReport
                       "ratios within one run. Latencies are measured by the client (Npgsql, prepared statements, one connection per client, closed loop), " +
                       "end to end, in milliseconds; p50 is the median. Each cell is measured in " +
                       $"{o.Rounds} rounds of {o.Duration.TotalSeconds:F1} s (after {o.Warmup.TotalSeconds:F1} s of unmeasured warm-up each), the layouts taking turns within a round, " +
+                      (r.Cells.Any(c => c.Stage == BenchRunner.StageGrown)
+                          ? $"{o.GrowthRounds} rounds in the history-growth stage (its targets are 1-client ratios of 1.1-1.2x), "
+                          : "") +
                       "and every figure in a table (p50, p95, p99, req/s) is the **median over the rounds**. " + SamplesSentence(r) + " The dataset fits in the OS cache but not in shared_buffers, " +
                       "so a layout that touches more pages pays for reading them from the OS cache — as a real server whose history outgrows its memory does.");
         sb.AppendLine();

@@ -35,7 +35,7 @@ public static partial class BenchReport
     internal static string SamplesSentence(BenchResult r)
     {
         var perRound = r.Cells.Where(c => c.Stats.Count > 0)
-            .Select(c => (Cell: c, Samples: c.Stats.Count / Math.Max(1, r.Options.Rounds)))
+            .Select(c => (Cell: c, Samples: c.Stats.Count / Math.Max(1, c.Rounds)))
             .OrderBy(x => x.Samples).ToList();
         if (perRound.Count == 0)
         {

@@ -10,7 +10,11 @@ public sealed record StepTiming(string Step, TimeSpan Elapsed, string Detail);
 
 public sealed record BenchStage(string Key, string Title, IReadOnlyList<BenchLayout> Layouts);
 
-public sealed record CellResult(string Stage, BenchLayout Layout, QueryKind Query, string UserSet, int Clients, LatencyStats Stats);
+public sealed record CellResult(string Stage, BenchLayout Layout, QueryKind Query, string UserSet, int Clients, LatencyStats Stats)
+{
+    /// <summary>Rounds the cell's figures are the median of.</summary>
+    public int Rounds { get; init; } = 1;
+}
 
 public sealed record PgBenchCell(string Stage, BenchLayout Layout, string UserSet, int Clients, PgBenchResult Result);
 

@@ -86,7 +86,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             var grown = new BenchStage(StageGrown,
                 $"History growth: {result.Data!.Rows:N0} and {result.GrownRows:N0} rows in all ({result.HistoryYears} more years of finished todos), same open todos, measured in alternation",
                 [BenchLayouts.IndexedSmall, BenchLayouts.IndexedGrown, BenchLayouts.FinalSmall, BenchLayouts.FinalGrown]);
-            await MeasureStageAsync(cs, grown, sets, result, ct, pgbench: false);
+            await MeasureStageAsync(cs, grown, sets, result, ct, pgbench: false, stageRounds: options.GrowthRounds);
             await ExecAsync(admin, "SELECT bench_set_history(true)", ct);
         }
 
@@ -364,7 +364,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
         log($"grown to {result.GrownRows:N0} rows");
     }
 
-    private async Task MeasureStageAsync(string cs, BenchStage stage, (string Name, string Table, Guid[] Users)[] sets, BenchResult result, CancellationToken ct, bool pgbench = true)
+    private async Task MeasureStageAsync(string cs, BenchStage stage, (string Name, string Table, Guid[] Users)[] sets, BenchResult result, CancellationToken ct, bool pgbench = true, int? stageRounds = null)
     {
         result.Stages.Add(stage);
         var sources = stage.Layouts.ToDictionary(l => l.Key, l => NpgsqlDataSource.Create(
@@ -389,7 +389,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
                         // reports the median of its rounds.
                         var layouts = stage.Layouts.Where(l => clients <= l.MaxClients).ToList();
                         var rounds = layouts.ToDictionary(l => l.Key, _ => new List<LatencyStats>());
-                        for (var round = 0; round < options.Rounds; round++)
+                        for (var round = 0; round < (stageRounds ?? options.Rounds); round++)
                         {
                             foreach (var layout in layouts)
                             {
@@ -407,7 +407,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
                         foreach (var layout in layouts)
                         {
                             var stats = LatencyStats.MedianOf(rounds[layout.Key]);
-                            result.Cells.Add(new CellResult(stage.Key, layout, query, setName, clients, stats));
+                            result.Cells.Add(new CellResult(stage.Key, layout, query, setName, clients, stats) { Rounds = stageRounds ?? options.Rounds });
                             log($"  [{stage.Key}] {BenchQueries.Key(query),-9} {setName,-6} c={clients,-3} {layout.Key,-20} p50 {stats.P50Ms,8:F3} ms  p99 {stats.P99Ms,8:F3} ms  {stats.PerSecond,9:N0}/s");
                         }
                     }

@@ -21,6 +21,7 @@ public static class BenchCommands
         var duration = new Option<double>("--duration") { Description = "Seconds measured per round of each scenario cell (layout x query x users x clients).", DefaultValueFactory = _ => 0.5 }.Between(0.001, 3_600, " seconds");
         var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds before each round.", DefaultValueFactory = _ => 0.15 }.Between(0, 3_600, " seconds");
         var rounds = new Option<int>("--rounds") { Description = "Rounds per cell, layouts taking turns; figures are medians over the rounds.", DefaultValueFactory = _ => 3 }.Between(1, 20);
+        var growthRounds = new Option<int>("--growth-rounds") { Description = "Rounds per cell of the history-growth stage (--grow-to, --history-years), whose targets are 1-client ratios of 1.1-1.2x.", DefaultValueFactory = _ => defaults.GrowthRounds }.Between(1, 20);
         var clients = new Option<string>("--clients") { Description = "Concurrent clients to measure, comma-separated.", DefaultValueFactory = _ => "1,16" }
             .Refusing(OptionRules.ClientCounts(128));
         var scenarios = new Option<string>("--scenarios") { Description = "Queries to measure, comma-separated: top20, dashboard, list, byid (an archived todo by id).", DefaultValueFactory = _ => "top20,dashboard,list,byid" }
@@ -42,7 +43,7 @@ public static class BenchCommands
 
         var run = new Command("run", "Generate a legacy database, migrate it, and measure every layout in one run; writes docs/benchmarks.md and charts.")
         {
-            rows, users, duration, warmup, rounds, clients, scenarios, output, noPgBench, noOps, apiClients, apiWarmup, apiPool, noApi, historyYears, growTo, reuse, dbName,
+            rows, users, duration, warmup, rounds, growthRounds, clients, scenarios, output, noPgBench, noOps, apiClients, apiWarmup, apiPool, noApi, historyYears, growTo, reuse, dbName,
         };
         run.SetHandler(async (parse, ct) =>
         {
@@ -53,6 +54,7 @@ public static class BenchCommands
                 Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
                 Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
                 Rounds = parse.GetValue(rounds),
+                GrowthRounds = parse.GetValue(growthRounds),
                 Clients = ParseClients(parse.GetValue(clients)!, "--clients"),
                 ApiClients = ParseClients(parse.GetValue(apiClients)!, "--api-clients"),
                 ApiWarmup = TimeSpan.FromSeconds(parse.GetValue(apiWarmup)),
