@@ -584,33 +584,29 @@ AS $$
 DECLARE
     v_completed_at timestamptz;
 BEGIN
-    -- to_regclass, not todoscale_archive_index_maintained(): a name lookup without a query, and the same answer (the
-    -- locator and the triggers that keep it are created and dropped together).
-    IF to_regclass('todos_archived_locator') IS NULL THEN
-        RETURN QUERY EXECUTE $q$
-            SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date,
-                   a.completed_at, a.ai_generated, a.created_at, a.updated_at, a.archived_at
-            FROM todos_archived a WHERE a.user_id = $1 AND a.id = $2$q$ USING p_user_id, p_id;
-        RETURN;
+    IF todoscale_archive_index_maintained() THEN
+        -- A row here is the archived row itself: the triggers replace it on every change and delete it with the row.
+        -- Rows below the floor that a trim left behind are still exact copies.
+        RETURN QUERY
+            SELECT r.id, r.user_id, r.parent_todo_id, r.project_id, r.title, r.description, r.status, r.priority, r.due_date,
+                   r.completed_at, r.ai_generated, r.created_at, r.updated_at, r.archived_at
+            FROM todos_archived_recent r WHERE r.user_id = p_user_id AND r.id = p_id;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        SELECT l.completed_at INTO v_completed_at
+        FROM todos_archived_locator l WHERE l.user_id = p_user_id AND l.id = p_id;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
     END IF;
-    -- A row here is the archived row itself: the triggers replace it on every change and delete it with the row. Rows
-    -- below the floor that a trim left behind are still exact copies.
-    RETURN QUERY
-        SELECT r.id, r.user_id, r.parent_todo_id, r.project_id, r.title, r.description, r.status, r.priority, r.due_date,
-               r.completed_at, r.ai_generated, r.created_at, r.updated_at, r.archived_at
-        FROM todos_archived_recent r WHERE r.user_id = p_user_id AND r.id = p_id;
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    SELECT l.completed_at INTO v_completed_at
-    FROM todos_archived_locator l WHERE l.user_id = p_user_id AND l.id = p_id;
-    IF FOUND THEN
-        RETURN QUERY EXECUTE $q$
-            SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date,
-                   a.completed_at, a.ai_generated, a.created_at, a.updated_at, a.archived_at
-            FROM todos_archived a WHERE a.user_id = $1 AND a.id = $2 AND a.completed_at = $3$q$
-            USING p_user_id, p_id, v_completed_at;
-    END IF;
+    -- The parameters are constants of this one-shot plan: with the locator's value the planner prunes to that month;
+    -- on Citus ($3 NULL) the condition folds away and the statement is routed to the user's worker.
+    RETURN QUERY EXECUTE $q$
+        SELECT a.id, a.user_id, a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date,
+               a.completed_at, a.ai_generated, a.created_at, a.updated_at, a.archived_at
+        FROM todos_archived a WHERE a.user_id = $1 AND a.id = $2 AND ($3::timestamptz IS NULL OR a.completed_at = $3)$q$
+        USING p_user_id, p_id, v_completed_at;
 END;
 $$;
 
@@ -627,7 +623,7 @@ DECLARE
     v_count bigint;
 BEGIN
     -- Two IFs: one expression naming todos_archived_months would fail to plan on Citus, where it does not exist.
-    IF to_regclass('todos_archived_months') IS NOT NULL AND p_from IS NOT NULL AND p_to IS NOT NULL THEN
+    IF todoscale_archive_index_maintained() AND p_from IS NOT NULL AND p_to IS NOT NULL THEN
         IF NOT EXISTS (SELECT 1 FROM todos_archived_months m
                        WHERE m.user_id = p_user_id
                          AND m.month BETWEEN todoscale_month_start(p_from) AND todoscale_month_start(p_to)) THEN
