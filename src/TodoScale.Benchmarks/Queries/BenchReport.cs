@@ -35,7 +35,7 @@ public static partial class BenchReport
         sb.AppendLine("**How to read the figures.** " + MachineLoadSentence(r) + " Every layout is measured in the same run, on the same rows, back to back for each cell, and the comparisons below are " +
                       "ratios within one run. Latencies are measured by the client (Npgsql, prepared statements, one connection per client, closed loop), " +
                       "end to end, in milliseconds; p50 is the median. Each cell is measured in " +
-                      $"{o.Rounds} rounds of {o.Duration.TotalSeconds:F1} s (after {o.Warmup.TotalSeconds:F1} s of unmeasured warm-up each), the layouts taking turns within a round and measuring the same users in the same order (one seed per round), " +
+                      $"{o.Rounds} rounds of {o.Duration.TotalSeconds:F1} s (after {o.Warmup.TotalSeconds:F1} s of unmeasured warm-up each), the layouts taking turns within a round, in an order rotated each round, and measuring the same users in the same order (one seed per round), " +
                       (r.Cells.Any(c => c.Stage == BenchRunner.StageGrown)
                           ? $"{o.GrowthRounds} rounds in the history-growth stage (its targets are 1-client ratios of 1.1-1.2x), "
                           : "") +

@@ -391,15 +391,15 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
 
                     foreach (var clients in options.Clients)
                     {
-                        // Layouts take turns within each round, so that a noisy neighbour hits them alike; each cell
-                        // reports the median of its rounds.
+                        // Layouts take turns within each round, so that a noisy neighbour hits them alike, in an order
+                        // rotated each round (TurnOrder); each cell reports the median of its rounds.
                         var layouts = stage.Layouts.Where(l => clients <= l.MaxClients).ToList();
                         var rounds = layouts.ToDictionary(l => l.Key, _ => new List<LatencyStats>());
                         for (var round = 0; round < (stageRounds ?? options.Rounds); round++)
                         {
                             // One seed for every layout of the round: each measures the same users in the same order.
                             var roundSeed = seed++;
-                            foreach (var layout in layouts)
+                            foreach (var layout in TurnOrder.ForRound(layouts, round))
                             {
                                 if (layout.Setup is { } setup)
                                 {
