@@ -9,8 +9,8 @@
 --            after a CLUSTER, which freezes what it rewrites) times the same work (SHARE UPDATE EXCLUSIVE: nobody waits).
 -- The single table (bench_todos_grown) takes each as one statement on the whole table. TodoScale takes each as one
 -- statement per partition: for cluster, the very CLUSTER ... USING that cluster_partitions() (006) runs on each of its
--- candidate partitions, here on every candidate (the procedure skips partitions still in user order), so the longest
--- is the longest lock the weekly job can take.
+-- candidate partitions, here on every candidate it may rewrite (the procedure skips partitions still in user order;
+-- a table over cluster_max_mb it never rewrites), so the longest is the longest lock the weekly job can take.
 WITH peer_index AS (
     SELECT c.relname
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -30,6 +30,9 @@ WITH peer_index AS (
     FROM todoscale_cluster_candidates() c
     JOIN pg_class i ON i.oid = c.index_name
     WHERE c.index_name IS NOT NULL
+      -- The procedure never rewrites a table over cluster_max_mb (its lock would pass the bound).
+      AND pg_total_relation_size(c.partition_name) <= coalesce(
+          (SELECT s.value::numeric FROM maintenance_settings s WHERE s.name = 'cluster_max_mb'), 128) * 1048576
     UNION ALL
     SELECT 2, 'reindex', 'single', 'bench_todos_grown', 'REINDEX TABLE bench_todos_grown'
     UNION ALL

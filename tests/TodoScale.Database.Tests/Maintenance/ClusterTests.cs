@@ -76,6 +76,9 @@ public sealed class ClusterTests(PostgresServer server)
         var archivedHash = await ContentHash(conn, "todos_archived");
         Assert.True(await Scattered(conn, "todos_active") > 0, "the seed must interleave users");
         Assert.True(await Scattered(conn, closed) > 0, "the seed must interleave users");
+        // 009's triggers copied each user's newest archived rows into todos_archived_recent, as interleaved as the months.
+        Assert.True(await Scattered(conn, "todos_archived_recent") > 0, "the seed must interleave users");
+        var recentHash = await ContentHash(conn, "todos_archived_recent");
 
         var run = await new MaintenanceRunner(cs).RunClusterAsync(ct: Ct);
 
@@ -86,15 +89,17 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(activeHash, await ContentHash(conn, "todos_active"));
         Assert.Equal(6_000L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived"));
         Assert.Equal(archivedHash, await ContentHash(conn, "todos_archived"));
+        Assert.Equal(0L, await Scattered(conn, "todos_archived_recent"));
+        Assert.Equal(recentHash, await ContentHash(conn, "todos_archived_recent"));
         Assert.True(await ScalarAsync<double>(conn,
             "SELECT min(correlation)::float8 FROM pg_stats WHERE tablename ~ '^todos_active_part_' AND attname = 'user_id'") > 0.99);
 
         // One history run: a step per partition, each clustered, then the VACUUM of all of them.
         var clustered = run.Steps.Where(s => s.Detail?.StartsWith("clustered USING", StringComparison.Ordinal) == true).Select(s => s.Step).ToList();
-        Assert.Equal(Enumerable.Range(0, 16).Select(i => $"todos_active_part_{i}").Append(closed), clustered);
-        Assert.Equal(("vacuum", "OK", 17L), (run.Steps[^1].Step, run.Steps[^1].Status, run.Steps[^1].RowsAffected));
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => $"todos_active_part_{i}").Append(closed).Append("todos_archived_recent"), clustered);
+        Assert.Equal(("vacuum", "OK", 18L), (run.Steps[^1].Step, run.Steps[^1].Status, run.Steps[^1].RowsAffected));
         Assert.Equal("cluster OK", await ScalarAsync<string>(conn, "SELECT job || ' ' || status FROM maintenance_history WHERE id = $1", run.RunId!.Value));
-        Assert.Equal(18L, await ScalarAsync<long>(conn, "SELECT count(*) FROM maintenance_job_log WHERE history_id = $1", run.RunId!.Value));
+        Assert.Equal(19L, await ScalarAsync<long>(conn, "SELECT count(*) FROM maintenance_job_log WHERE history_id = $1", run.RunId!.Value));
         Assert.True(await ScalarAsync<bool>(conn, "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'todos_active_part_0'"));
         Assert.Equal(0L, await ScalarAsync<long>(conn,
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"));
@@ -203,7 +208,7 @@ public sealed class ClusterTests(PostgresServer server)
         await ExecAsync(conn, "UPDATE maintenance_settings SET value = '200' WHERE name = 'archive_after_days'");
         var early = await new MaintenanceRunner(cs).RunClusterAsync(ct: Ct);
 
-        Assert.DoesNotContain(early.Steps, s => s.Step.StartsWith("todos_archived", StringComparison.Ordinal));
+        Assert.DoesNotContain(early.Steps, s => s.Step.StartsWith("todos_archived_20", StringComparison.Ordinal) || s.Step == "todos_archived_default");
         Assert.Equal(closedFilenode, await Filenode(conn, closed));
 
         await ExecAsync(conn, "UPDATE maintenance_settings SET value = '30' WHERE name = 'archive_after_days'");
@@ -215,6 +220,32 @@ public sealed class ClusterTests(PostgresServer server)
         Assert.Equal(openFilenode, await Filenode(conn, open));
         Assert.Equal(defaultFilenode, await Filenode(conn, "todos_archived_default"));
         Assert.True(await Scattered(conn, open) > 0);
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_table_larger_than_cluster_max_mb_is_not_rewritten_and_the_run_says_why()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("clustermax");
+        await using var conn = await server.OpenAsync(cs);
+        await SeedInterleavedAsync(conn, users: 200, rounds: 10);
+        var busy = await Largest(conn);
+        var size = await ScalarAsync<long>(conn, "SELECT pg_total_relation_size($1::regclass)", busy);
+        var filenode = await Filenode(conn, busy);
+        // Just under the busiest partition: it alone (and any as large) must be left as it is.
+        await ExecAsync(conn, "UPDATE maintenance_settings SET value = $1 WHERE name = 'cluster_max_mb'",
+            ((size - 1) / 1048576.0).ToString("0.######", System.Globalization.CultureInfo.InvariantCulture));
+
+        var run = await new MaintenanceRunner(cs).RunClusterAsync(ct: Ct);
+
+        Assert.False(run.Failed, string.Join("; ", run.Steps));
+        var skipped = run.Steps.Single(s => s.Step == busy);
+        Assert.Equal(MaintenanceStep.Skipped, skipped.Status);
+        Assert.Contains("too large to rewrite within the lock bound", skipped.Detail);
+        Assert.Contains("cluster_max_mb", skipped.Detail);
+        Assert.Equal(filenode, await Filenode(conn, busy));
+        Assert.True(await Scattered(conn, busy) > 0);
+        // The smaller ones are still clustered.
+        Assert.Contains(run.Steps, s => s.Step != busy && s.Detail?.StartsWith("clustered", StringComparison.Ordinal) == true);
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
