@@ -31,7 +31,7 @@ SET client_min_messages = warning;
 INSERT INTO maintenance_settings (name, value, description) VALUES
     ('cluster_min_correlation', '0.9',  'cluster_partitions(): a partition whose pg_stats correlation of user_id is below this (or that has no statistics) is CLUSTERed.'),
     ('cluster_lock_timeout_ms', '2000', 'cluster_partitions(): how long a CLUSTER may wait for its partition''s lock before the partition is skipped until the next run.'),
-    ('cluster_max_mb', '128', 'cluster_partitions(): a table larger than this (heap and indexes) is not CLUSTERed: its rewrite would hold its ACCESS EXCLUSIVE lock past the 2 s bound (82 MB took 0.9-1.3 s on the 2-core bench machine).')
+    ('cluster_max_mb', '88', 'cluster_partitions(): a table larger than this (heap and indexes) is not CLUSTERed: its rewrite would hold its ACCESS EXCLUSIVE lock past the 2 s bound (82 MB took 0.9-1.8 s on the 2-core bench machine).')
 ON CONFLICT (name) DO NOTHING;
 
 -- The partitions cluster_partitions() looks at, with the index each is clustered by: every todos_active
@@ -124,7 +124,7 @@ DECLARE
 BEGIN
     v_min := coalesce(min_correlation, todoscale_maintenance_setting('cluster_min_correlation')::numeric);
     -- A database set up before the setting existed has no row: the default, not an error.
-    v_max_mb := coalesce((SELECT s.value::numeric FROM maintenance_settings s WHERE s.name = 'cluster_max_mb'), 128);
+    v_max_mb := coalesce((SELECT s.value::numeric FROM maintenance_settings s WHERE s.name = 'cluster_max_mb'), 88);
     v_timeout := coalesce(lock_timeout_ms, todoscale_maintenance_setting('cluster_lock_timeout_ms')::integer);
     IF v_min < 0 OR v_min > 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',

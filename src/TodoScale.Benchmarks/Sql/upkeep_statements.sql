@@ -32,7 +32,7 @@ WITH peer_index AS (
     WHERE c.index_name IS NOT NULL
       -- The procedure never rewrites a table over cluster_max_mb (its lock would pass the bound).
       AND pg_total_relation_size(c.partition_name) <= coalesce(
-          (SELECT s.value::numeric FROM maintenance_settings s WHERE s.name = 'cluster_max_mb'), 128) * 1048576
+          (SELECT s.value::numeric FROM maintenance_settings s WHERE s.name = 'cluster_max_mb'), 88) * 1048576
     UNION ALL
     SELECT 2, 'reindex', 'single', 'bench_todos_grown', 'REINDEX TABLE bench_todos_grown'
     UNION ALL
