@@ -123,8 +123,7 @@ DECLARE
     v_mb        numeric;
 BEGIN
     v_min := coalesce(min_correlation, todoscale_maintenance_setting('cluster_min_correlation')::numeric);
-    -- A database set up before the setting existed has no row: the default, not an error.
-    v_max_mb := coalesce((SELECT s.value::numeric FROM maintenance_settings s WHERE s.name = 'cluster_max_mb'), 88);
+    v_max_mb := todoscale_maintenance_setting('cluster_max_mb')::numeric;
     v_timeout := coalesce(lock_timeout_ms, todoscale_maintenance_setting('cluster_lock_timeout_ms')::integer);
     IF v_min < 0 OR v_min > 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',

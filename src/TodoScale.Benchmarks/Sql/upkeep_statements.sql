@@ -31,8 +31,7 @@ WITH peer_index AS (
     JOIN pg_class i ON i.oid = c.index_name
     WHERE c.index_name IS NOT NULL
       -- The procedure never rewrites a table over cluster_max_mb (its lock would pass the bound).
-      AND pg_total_relation_size(c.partition_name) <= coalesce(
-          (SELECT s.value::numeric FROM maintenance_settings s WHERE s.name = 'cluster_max_mb'), 88) * 1048576
+      AND pg_total_relation_size(c.partition_name) <= todoscale_maintenance_setting('cluster_max_mb')::numeric * 1048576
     UNION ALL
     SELECT 2, 'reindex', 'single', 'bench_todos_grown', 'REINDEX TABLE bench_todos_grown'
     UNION ALL
