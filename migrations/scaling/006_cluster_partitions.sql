@@ -41,7 +41,8 @@ ON CONFLICT (name) DO NOTHING;
 -- The DEFAULT partition and the current and future months are left alone. Also todos_archived_recent (009, when it
 -- exists): the first archive pages read a user's newest rows there, and archival writes them in the order users
 -- archive, so a user's 100 rows sat on ~96 pages and the page cost 1.5x one clustered table's (pgbench, 2026-12-04).
--- It is not partitioned: bounded by users, not history, it is rewritten whole, only while under cluster_max_mb.
+-- Its 16 hash partitions are clustered one at a time like todos_active's (009 partitions it so that each stays well
+-- under cluster_max_mb).
 -- index_name is the partition's own index attached to the parent index (NULL when it is missing).
 CREATE OR REPLACE FUNCTION todoscale_cluster_candidates()
 RETURNS TABLE(partition_name regclass, parent_table text, index_name regclass)
@@ -61,10 +62,10 @@ LANGUAGE sql STABLE AS $$
           AND c.relname ~ '^todos_archived_\d{4}_\d{2}$'
           AND ((to_date(substring(c.relname from '(\d{4}_\d{2})$'), 'YYYY_MM') + interval '1 month')::timestamp AT TIME ZONE 'UTC') <= closed.before
         UNION ALL
-        -- A table of its own, clustered by its own page index (user, newest completion first).
-        SELECT c.oid, c.relname, 'todos_archived_recent', NULL, to_regclass('todos_archived_recent_page')
-        FROM pg_class c
-        WHERE c.oid = to_regclass('todos_archived_recent') AND c.relkind = 'r'
+        -- Clustered by its page index (user, newest completion first).
+        SELECT c.oid, c.relname, 'todos_archived_recent', to_regclass('todos_archived_recent_page'), NULL
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = to_regclass('todos_archived_recent')
     )
     SELECT p.oid::regclass, p.parent,
            coalesce(p.own_index,

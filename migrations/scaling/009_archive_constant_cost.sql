@@ -30,7 +30,8 @@
 --    of one ordinary table, as on a single table: a user with a few rows a year has their newest 20 spread over 20
 --    months, and a plan over those months costs 60-80 µs of planning per month on PostgreSQL 15 (the months path
 --    below, which stays for the pages past the floor and for filters that reject the recent rows). The same triggers
---    keep it, and retention removes what it drops. It costs a second copy of at most 100 rows per user.
+--    keep it, and retention removes what it drops. It costs a second copy of at most 100 rows per user. It has 16 hash
+--    partitions by user (todos_archived_recent_part_0..15), which cluster_partitions() (006) keeps in user order.
 --
 -- The months carry how many rows were archived into them, never decremented by a delete (a reopen would otherwise wait
 -- on the counter row that an archival batch holds until it commits): the page treats counts as hints and stays
@@ -77,11 +78,27 @@ BEGIN
         partition_name text PRIMARY KEY,
         recorded_at    timestamptz NOT NULL DEFAULT now()
     );
-    -- Whole rows, so the first pages never touch a month; its size is bounded by users, not by history.
+    -- An installation of 009 from before the recent rows were partitioned has them in one table, which cluster_partitions()
+    -- (006) can no longer rewrite once it passes cluster_max_mb (~300,000 rows). Its rows are copies: it is dropped and
+    -- made again below, and the backfill steps of the outside-transaction section fill it again from the months (each
+    -- step commits on its own; until the last, the page reads the months and stays correct, only slower).
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('todos_archived_recent') AND relkind = 'r') THEN
+        DROP TABLE todos_archived_recent;
+        TRUNCATE todos_archived_recent_floor, todoscale_archive_recent_backfilled;
+        UPDATE todoscale_archive_recent_state SET ready = false;
+    END IF;
+    -- Whole rows, so the first pages never touch a month; its size is bounded by users, not by history. Hash partitions
+    -- by user like todos_active's: archival writes it in the order users archive, and each partition is small enough for
+    -- cluster_partitions() to put a user's rows back together within its lock bound (one table of 2.0M rows, 322 MB,
+    -- was not: its CLUSTER would have held the page's readers for seconds).
     CREATE TABLE IF NOT EXISTS todos_archived_recent (
         LIKE todos_archived INCLUDING DEFAULTS,
         CONSTRAINT todos_archived_recent_pkey PRIMARY KEY (user_id, id)
-    );
+    ) PARTITION BY HASH (user_id);
+    FOR i IN 0 .. 15 LOOP
+        EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF todos_archived_recent FOR VALUES WITH (MODULUS 16, REMAINDER %s)',
+                       'todos_archived_recent_part_' || i, i);
+    END LOOP;
     CREATE INDEX IF NOT EXISTS todos_archived_recent_page ON todos_archived_recent (user_id, completed_at DESC, id DESC);
     -- Every archived row of the user at or above (completed_at, id) is in todos_archived_recent; rows below may be.
     CREATE TABLE IF NOT EXISTS todos_archived_recent_floor (

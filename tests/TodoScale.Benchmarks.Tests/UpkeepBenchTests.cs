@@ -22,14 +22,17 @@ public sealed class UpkeepBenchTests(PostgresServer server)
         Assert.Equal(UpkeepBench.AllOperations.SelectMany(o => new[] { (o, UpkeepBench.Single), (o, UpkeepBench.TodoScale) }),
             result.Runs.Select(r => (r.Operation, r.Layout)));
         Assert.All(result.Runs.Where(r => r.Layout == UpkeepBench.Single), r => Assert.Equal("bench_todos_grown", Assert.Single(r.Statements).Target));
-        var partitions = result.ActivePartitions + result.ArchiveMonths;
+        var partitions = result.ActivePartitions + result.ArchiveMonths + result.RecentPartitions;
         Assert.Equal(16, result.ActivePartitions);
+        Assert.Equal(16, result.RecentPartitions);
         Assert.True(result.ArchiveMonths > 12, $"{result.ArchiveMonths} archive partitions: the history did not grow");
         Assert.Equal(partitions, result.Runs.Single(r => r is { Operation: "reindex", Layout: UpkeepBench.TodoScale }).Statements.Count);
         Assert.Equal(partitions, result.Runs.Single(r => r is { Operation: "vacuum", Layout: UpkeepBench.TodoScale }).Statements.Count);
-        // Re-clustering covers the active partitions and the closed months, never the DEFAULT partition or an open month.
+        // Re-clustering covers the active partitions, the closed months and the recent rows' partitions, never the
+        // DEFAULT partition or an open month.
         var clustered = result.Runs.Single(r => r is { Operation: "cluster", Layout: UpkeepBench.TodoScale }).Statements;
-        Assert.InRange(clustered.Count, 17, partitions - 1);
+        Assert.InRange(clustered.Count, 33, partitions - 1);
+        Assert.Equal(16, clustered.Count(s => s.Target.StartsWith("todos_archived_recent_part_", StringComparison.Ordinal)));
         Assert.DoesNotContain(clustered, s => s.Target.EndsWith("default", StringComparison.Ordinal));
 
         Assert.True(result.SingleRows >= bench.GrowTo && result.TodoScaleRows == result.SingleRows, $"single {result.SingleRows}, TodoScale {result.TodoScaleRows}");

@@ -73,7 +73,17 @@ BEGIN
     FOR t IN SELECT * FROM bench_history_tables() LOOP
         EXECUTE format('DROP TABLE IF EXISTS %I, %I', t.parked || '_small', t.parked || '_grown');
         IF to_regclass(t.live) IS NOT NULL THEN
-            EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)', t.parked || '_small', t.live);
+            -- todos_archived_recent is hash-partitioned by user: its copy too, with the same partitions, so each copied
+            -- partition keeps the (clustered) order of its original and the page is planned as on the live table.
+            IF (SELECT relkind FROM pg_class WHERE oid = to_regclass(t.live)) = 'p' THEN
+                EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL) PARTITION BY HASH (user_id)', t.parked || '_small', t.live);
+                FOR i IN 0 .. 15 LOOP
+                    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES WITH (MODULUS 16, REMAINDER %s)',
+                                   t.parked || '_small_part_' || i, t.parked || '_small', i);
+                END LOOP;
+            ELSE
+                EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)', t.parked || '_small', t.live);
+            END IF;
             EXECUTE format('INSERT INTO %I SELECT * FROM %I', t.parked || '_small', t.live);
             EXECUTE format('ANALYZE %I', t.parked || '_small');
         END IF;

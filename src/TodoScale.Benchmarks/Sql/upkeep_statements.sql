@@ -19,7 +19,7 @@ WITH peer_index AS (
 ), leaves AS (
     SELECT i.inhrelid::regclass AS part
     FROM pg_inherits i
-    WHERE i.inhparent IN ('todos_active'::regclass, 'todos_archived'::regclass)
+    WHERE i.inhparent IN ('todos_active'::regclass, 'todos_archived'::regclass, to_regclass('todos_archived_recent'))
 ), plan AS (
     SELECT 1 AS step, 'cluster' AS operation, 'single' AS layout, 'bench_todos_grown' AS target,
            format('CLUSTER bench_todos_grown USING %I', relname) AS statement

@@ -48,7 +48,8 @@ public sealed class UpkeepBench(string serverConnectionString, UpkeepBenchOption
         (result.SingleRows, result.TodoScaleRows) = await CountAsync(db, ct);
         result.ActivePartitions = await BenchRunner.ScalarAsync<int>(db, "SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'todos_active'::regclass", ct);
         result.ArchiveMonths = await BenchRunner.ScalarAsync<int>(db, "SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass", ct);
-        log($"{result.SingleRows:N0} rows in the single table, {result.TodoScaleRows:N0} in TodoScale ({result.ActivePartitions} active partitions, {result.ArchiveMonths} archive partitions)");
+        result.RecentPartitions = await BenchRunner.ScalarAsync<int>(db, "SELECT count(*)::int FROM pg_inherits WHERE inhparent = to_regclass('todos_archived_recent')", ct);
+        log($"{result.SingleRows:N0} rows in the single table, {result.TodoScaleRows:N0} in TodoScale ({result.ActivePartitions} active partitions, {result.ArchiveMonths} archive partitions, {result.RecentPartitions} of the archive's recent rows)");
 
         var plan = await PlanAsync(db, ct);
         var targets = await TargetsAsync(db, ct);

@@ -33,6 +33,9 @@ public sealed class UpkeepBenchResult
 
     public int ActivePartitions { get; set; }
 
+    /// <summary>Partitions of todos_archived_recent (009): each user's newest archived rows, kept up like the others.</summary>
+    public int RecentPartitions { get; set; }
+
     /// <summary>Rows of each layout after the upkeep: any difference is a loss the run reports as a failure.</summary>
     public long SingleRowsAfter { get; set; }
 

@@ -52,7 +52,8 @@ public static class UpkeepReport
         sb.AppendLine(Inv, $"**Machine**: {r.Machine.Cores} cores, {r.Machine.MemoryMb / 1024.0:F1} GiB; {r.Machine.PostgresVersion}, shared_buffers {r.Machine.SharedBuffers}; the probe runs on the same machine.");
         sb.AppendLine();
         sb.AppendLine(Inv, $"**Data**: the database `{o.DatabaseName}` left by `todoscale bench run --grow-to` with its history attached: the single table (b) `bench_todos_grown` " +
-                           $"({r.SingleRows:N0} rows, (b)'s indexes) and TodoScale ({r.TodoScaleRows:N0} rows: {r.ActivePartitions} active partitions, {r.ArchiveMonths} archive partitions). " +
+                           $"({r.SingleRows:N0} rows, (b)'s indexes) and TodoScale ({r.TodoScaleRows:N0} rows: {r.ActivePartitions} active partitions, {r.ArchiveMonths} archive partitions, " +
+                           $"{r.RecentPartitions} partitions of `todos_archived_recent`, each user's newest archived rows). " +
                            $"Each upkeep is `Sql/upkeep_statements.sql`: one statement on the whole single table, one per partition on TodoScale, each its own transaction " +
                            $"(re-clustering runs the `CLUSTER … USING` of `cluster_partitions()` on every partition it considers, including those it would skip as still in order).");
         sb.AppendLine();

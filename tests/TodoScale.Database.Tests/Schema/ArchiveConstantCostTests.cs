@@ -91,6 +91,52 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todoscale_archive_index_plan()"));
     }
 
+    [Fact(Timeout = TestTimeouts.Long)]
+    public async Task psql_rebuilds_the_unpartitioned_recent_table_of_an_earlier_009_in_16_partitions_and_the_pages_answer_as_before()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_recent_repartition");
+        await using var conn = await server.OpenAsync(cs);
+        var users = new[] { await SeedHistoryAsync(conn, rowsPerMonth: 4), await SeedHistoryAsync(conn, rowsPerMonth: 1, months: 20) };
+        const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
+        const string newest = "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60";
+        var kept = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent WHERE user_id = $1", users[0]);
+        // The table as 009 made it before it was partitioned, with the same rows.
+        await ExecAsync(conn, """
+            CREATE TEMP TABLE recent_copy AS SELECT * FROM todos_archived_recent;
+            DROP TABLE todos_archived_recent;
+            CREATE TABLE todos_archived_recent (LIKE todos_archived INCLUDING DEFAULTS, CONSTRAINT todos_archived_recent_pkey PRIMARY KEY (user_id, id));
+            CREATE INDEX todos_archived_recent_page ON todos_archived_recent (user_id, completed_at DESC, id DESC);
+            INSERT INTO todos_archived_recent SELECT * FROM recent_copy;
+            """);
+        Assert.Equal("r", await ScalarAsync<string>(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'todos_archived_recent'::regclass"));
+
+        for (var round = 1; round <= 2; round++)
+        {
+            var (code, output) = await Psql.RunFileAsync(server.Binaries, cs, Psql.ScriptPath("009_archive_constant_cost.sql"));
+            Assert.True(code == 0, $"psql -f 009 (round {round}) exited {code}: {output}");
+            Assert.DoesNotContain("ERROR", output);
+        }
+
+        Assert.Equal("p", await ScalarAsync<string>(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'todos_archived_recent'::regclass"));
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => $"todos_archived_recent_part_{i}").Order(StringComparer.Ordinal),
+            await ColumnAsync<string>(conn, "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'todos_archived_recent'::regclass ORDER BY inhrelid::regclass::text COLLATE \"C\""));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+        Assert.Equal(kept, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent WHERE user_id = $1", users[0]));
+        Assert.Equal(await ScalarAsync<long>(conn, "SELECT count(*) FROM recent_copy"), await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent"));
+        foreach (var user in users)
+        {
+            Assert.Equal(await ColumnAsync<Guid>(conn, newest, user), await ColumnAsync<Guid>(conn, page, user));
+        }
+
+        // The first page is read from the user's one recent partition again: no month is opened.
+        var locks = await InTransactionAsync(conn, async () =>
+        {
+            await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 5)", users[0]);
+            return await ArchiveLocksAsync(conn);
+        });
+        Assert.Equal(0, locks);
+    }
+
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_recent_rows_stay_exactly_each_users_newest_while_archival_reopening_and_the_backfill_run_at_once()
     {
