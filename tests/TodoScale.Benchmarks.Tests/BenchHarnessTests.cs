@@ -134,6 +134,9 @@ public sealed class BenchHarnessTests(PostgresServer server)
         {
             await db.CreateCommand($"SELECT bench_set_history({(attached ? "true" : "false")})").ExecuteScalarAsync();
             Assert.Equal((attached, 0L, 0L, 0L), (attached, await CountAsync(RowsNotListed), await CountAsync(MonthsWithoutRows), await CountAsync(PagesThatDiffer)));
+            // Both states' recent rows are hash-partitioned as 009 makes them (the parked copy too), so both are read,
+            // and kept up by cluster_partitions(), alike.
+            Assert.Equal((attached, 16L), (attached, await CountAsync("SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_archived_recent'::regclass")));
         }
     }
 
