@@ -355,14 +355,17 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             await grow.ExecuteNonQueryAsync(ct);
             return "";
         });
+        // todos_archived_recent: the added history passed through it (its triggers) and the trims left most of it dead,
+        // 5x its live rows (2.0M rows in 1,025 MB against 322 MB compact, run of 2026-12-03 07:14). A production database
+        // would not hold it so: there archival adds a few rows per user a day and autovacuum hands the trimmed space to
+        // the next ones, keeping the file near its live size. VACUUM FULL compacts it in its present order; then the
+        // weekly job's cluster_partitions() (006), as the small history got it in the maintenance stage, puts any of its
+        // 16 partitions whose rows are no longer grouped by user back in order (the bulk load writes them grouped, so it
+        // usually finds them in order), and leaves the months added in user order as they are.
+        await StepAsync(result, "VACUUM FULL todos_archived_recent (the bulk-loaded history's dead rows)",
+            () => ExecAsync(db, "VACUUM FULL todos_archived_recent", ct));
         await StepAsync(result, "VACUUM ANALYZE todos_archived, todos_archived_recent, bench_todos_grown",
             () => ExecAsync(db, "VACUUM ANALYZE todos_archived, todos_archived_recent, bench_todos_grown", ct));
-        // todos_archived_recent: the added history passed through it (its triggers) in archive order, and the trims left
-        // most of it dead, 5x its live rows (2.0M rows in 1,025 MB against 322 MB compact, run of 2026-12-03 07:14). A
-        // production database would not hold it so: there archival adds a few rows per user a day, autovacuum hands the
-        // trimmed space to the next ones, and the weekly cluster_partitions() (006) puts each of its 16 partitions back in
-        // user order. So the grown state gets the weekly job's clustering, as the small one got it in the maintenance
-        // stage; the months added in user order are found in order and left as they are (the statistics above say so).
         await StepAsync(result, "maintenance: CALL cluster_partitions() on the grown history (+ VACUUM of what it clustered)", async () =>
         {
             var run = await new MaintenanceRunner(cs).RunClusterAsync(ct: ct);

@@ -100,14 +100,7 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
         const string newest = "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60";
         var kept = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent WHERE user_id = $1", users[0]);
-        // The table as 009 made it before it was partitioned, with the same rows.
-        await ExecAsync(conn, """
-            CREATE TEMP TABLE recent_copy AS SELECT * FROM todos_archived_recent;
-            DROP TABLE todos_archived_recent;
-            CREATE TABLE todos_archived_recent (LIKE todos_archived INCLUDING DEFAULTS, CONSTRAINT todos_archived_recent_pkey PRIMARY KEY (user_id, id));
-            CREATE INDEX todos_archived_recent_page ON todos_archived_recent (user_id, completed_at DESC, id DESC);
-            INSERT INTO todos_archived_recent SELECT * FROM recent_copy;
-            """);
+        await UnpartitionRecentAsync(conn);
         Assert.Equal("r", await ScalarAsync<string>(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'todos_archived_recent'::regclass"));
 
         for (var round = 1; round <= 2; round++)
@@ -136,6 +129,92 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         });
         Assert.Equal(0, locks);
     }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task while_the_unpartitioned_recent_table_is_replaced_step_by_step_every_page_answers_as_the_archive_does()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_recent_repartition_steps");
+        await using var conn = await server.OpenAsync(cs);
+        var users = new[] { await SeedHistoryAsync(conn, rowsPerMonth: 4), await SeedHistoryAsync(conn, rowsPerMonth: 1, months: 20) };
+        const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
+        const string newest = "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60";
+        await UnpartitionRecentAsync(conn);
+        // What 009's transaction does to such a table: the page stops reading it; the plan's steps do the rest.
+        await ExecAsync(conn, "UPDATE todoscale_archive_recent_state SET ready = false");
+        var refused = await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_mark_ready()");
+
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_archive_index_plan() ORDER BY step");
+        var pagesDiffering = new List<string>();
+        foreach (var statement in plan.Prepend("(before)"))
+        {
+            if (statement != "(before)")
+            {
+                await ExecAsync(conn, statement);
+            }
+
+            foreach (var user in users)
+            {
+                if (!(await ColumnAsync<Guid>(conn, newest, user)).SequenceEqual(await ColumnAsync<Guid>(conn, page, user)))
+                {
+                    pagesDiffering.Add(statement);
+                }
+            }
+        }
+
+        Assert.False(refused);
+        Assert.Equal("SELECT todoscale_archive_recent_repartition()", plan[0]);
+        // The old table's rows were all recorded: after the repartition every month is added again.
+        Assert.Equal((int)await ScalarAsync<long>(conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_archived'::regclass"),
+            plan.Count(s => s.Contains("todoscale_archive_recent_backfill", StringComparison.Ordinal)));
+        Assert.Empty(pagesDiffering);
+        Assert.Equal("p", await ScalarAsync<string>(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'todos_archived_recent'::regclass"));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todoscale_archive_index_plan()"));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_repartition_waits_for_a_transaction_whose_snapshot_still_sees_the_old_table_ready()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_recent_repartition_wait");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 4);
+        const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
+        var expected = await ColumnAsync<Guid>(conn, "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60", user);
+        await UnpartitionRecentAsync(conn);
+        var ct = TestContext.Current.CancellationToken;
+
+        // A long statement's snapshot, taken while the table was ready, before it has touched the table (no lock on it
+        // holds the repartition back): dropped under it, the page would read an empty table and no floor.
+        await using var reader = await server.OpenAsync(cs);
+        await using var tx = await reader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        var sawReady = await ScalarAsync<bool>(reader, "SELECT todoscale_archive_recent_ready()");
+        await ExecAsync(conn, "UPDATE todoscale_archive_recent_state SET ready = false");
+        var repartition = Task.Run(async () =>
+        {
+            await using var c = await server.OpenAsync(cs);
+            return await ScalarAsync<string>(c, "SELECT todoscale_archive_recent_repartition()");
+        }, ct);
+        await Task.Delay(TimeSpan.FromMilliseconds(800), ct);
+        var waited = !repartition.IsCompleted;
+        var during = await ColumnAsync<Guid>(reader, page, user);
+        await tx.CommitAsync(ct);
+        var done = await repartition;
+
+        Assert.True(sawReady);
+        Assert.True(waited, "the repartition did not wait for the older transaction");
+        Assert.Equal(expected, during);
+        Assert.StartsWith("todos_archived_recent replaced", done);
+        Assert.Equal("p", await ScalarAsync<string>(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'todos_archived_recent'::regclass"));
+    }
+
+    // The table as 009 made it before it was partitioned, with the same rows (kept in recent_copy for the session).
+    private static Task UnpartitionRecentAsync(NpgsqlConnection conn) => ExecAsync(conn, """
+        CREATE TEMP TABLE recent_copy AS SELECT * FROM todos_archived_recent;
+        DROP TABLE todos_archived_recent;
+        CREATE TABLE todos_archived_recent (LIKE todos_archived INCLUDING DEFAULTS, CONSTRAINT todos_archived_recent_pkey PRIMARY KEY (user_id, id));
+        CREATE INDEX todos_archived_recent_page ON todos_archived_recent (user_id, completed_at DESC, id DESC);
+        INSERT INTO todos_archived_recent SELECT * FROM recent_copy;
+        """);
 
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_recent_rows_stay_exactly_each_users_newest_while_archival_reopening_and_the_backfill_run_at_once()
