@@ -52,6 +52,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT date_trunc('month', p_at AT TIME ZONE 'UTC')::date
 $$;
 
+-- True while todos_archived_recent is still the one unpartitioned table an earlier 009 made (until the plan's
+-- todoscale_archive_recent_repartition step replaces it).
+CREATE OR REPLACE FUNCTION todoscale_archive_recent_unpartitioned() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('todos_archived_recent') AND relkind = 'r')
+$$;
+
 -- Whole rows, so the first pages never touch a month; its size is bounded by users, not by history. Hash partitions by
 -- user like todos_active's: archival writes it in the order users archive, and each partition is small enough for
 -- cluster_partitions() to put a user's rows back together within its lock bound (one table of 2.0M rows, 322 MB, was
@@ -102,7 +109,7 @@ BEGIN
     -- reading them here (it reads the months, correct and slower), and the first step of the outside-transaction section
     -- (todoscale_archive_recent_repartition) replaces the table, in a later transaction, once no statement can still
     -- hold a snapshot that saw it ready; the backfill steps then fill the partitions from the months.
-    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('todos_archived_recent') AND relkind = 'r') THEN
+    IF todoscale_archive_recent_unpartitioned() THEN
         UPDATE todoscale_archive_recent_state SET ready = false;
     ELSE
         PERFORM todoscale_archive_recent_create();
@@ -349,7 +356,7 @@ DECLARE
     v_part regclass;
     v_rows boolean;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('todos_archived_recent') AND relkind = 'r') THEN
+    IF todoscale_archive_recent_unpartitioned() THEN
         RAISE NOTICE 'todos_archived_recent is still one table of an earlier 009: run the steps of todoscale_archive_index_plan()';
         RETURN false;
     END IF;
@@ -392,7 +399,7 @@ DECLARE
     v_deadline timestamptz := clock_timestamp() + interval '60 seconds';
     v_older    int;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('todos_archived_recent') AND relkind = 'r') THEN
+    IF NOT todoscale_archive_recent_unpartitioned() THEN
         RETURN 'todos_archived_recent is already partitioned';
     END IF;
     IF todoscale_archive_recent_ready() THEN
@@ -434,7 +441,7 @@ BEGIN
             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = 'todos_archived'::regclass
         ), repartition AS (
-            SELECT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = to_regclass('todos_archived_recent') AND c.relkind = 'r') AS pending
+            SELECT todoscale_archive_recent_unpartitioned() AS pending
         ), steps AS (
             SELECT 0 AS phase, ''::text AS relname, 'SELECT todoscale_archive_recent_repartition()' AS stmt
             FROM repartition r WHERE r.pending

@@ -69,21 +69,21 @@ $$;
 DO $$
 DECLARE
     t record;
+    p record;
 BEGIN
     FOR t IN SELECT * FROM bench_history_tables() LOOP
         EXECUTE format('DROP TABLE IF EXISTS %I, %I', t.parked || '_small', t.parked || '_grown');
         IF to_regclass(t.live) IS NOT NULL THEN
-            -- todos_archived_recent is hash-partitioned by user: its copy too, with the same partitions, so each copied
-            -- partition keeps the (clustered) order of its original and the page is planned as on the live table.
-            IF (SELECT relkind FROM pg_class WHERE oid = to_regclass(t.live)) = 'p' THEN
-                EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL) PARTITION BY HASH (user_id)', t.parked || '_small', t.live);
-                FOR i IN 0 .. 15 LOOP
-                    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES WITH (MODULUS 16, REMAINDER %s)',
-                                   t.parked || '_small_part_' || i, t.parked || '_small', i);
-                END LOOP;
-            ELSE
-                EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL)', t.parked || '_small', t.live);
-            END IF;
+            -- A partitioned table (todos_archived_recent, by user) is copied with its key and the same partitions, read
+            -- from the live one, so each copied partition keeps the (clustered) order of its original and the page is
+            -- planned as on the live table.
+            EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING ALL) %s', t.parked || '_small', t.live,
+                           coalesce('PARTITION BY ' || pg_get_partkeydef(to_regclass(t.live)), ''));
+            FOR p IN SELECT replace(c.relname, t.live, t.parked || '_small') AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+                     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(t.live)
+            LOOP
+                EXECUTE format('CREATE TABLE %I PARTITION OF %I %s', p.name, t.parked || '_small', p.bound);
+            END LOOP;
             EXECUTE format('INSERT INTO %I SELECT * FROM %I', t.parked || '_small', t.live);
             EXECUTE format('ANALYZE %I', t.parked || '_small');
         END IF;

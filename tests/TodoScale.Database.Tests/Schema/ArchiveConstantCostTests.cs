@@ -97,8 +97,6 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("archive_recent_repartition");
         await using var conn = await server.OpenAsync(cs);
         var users = new[] { await SeedHistoryAsync(conn, rowsPerMonth: 4), await SeedHistoryAsync(conn, rowsPerMonth: 1, months: 20) };
-        const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
-        const string newest = "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60";
         var kept = await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent WHERE user_id = $1", users[0]);
         await UnpartitionRecentAsync(conn);
         Assert.Equal("r", await ScalarAsync<string>(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'todos_archived_recent'::regclass"));
@@ -118,7 +116,7 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         Assert.Equal(await ScalarAsync<long>(conn, "SELECT count(*) FROM recent_copy"), await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent"));
         foreach (var user in users)
         {
-            Assert.Equal(await ColumnAsync<Guid>(conn, newest, user), await ColumnAsync<Guid>(conn, page, user));
+            Assert.Equal(await ColumnAsync<Guid>(conn, NewestSixty, user), await ColumnAsync<Guid>(conn, FirstPageOfSixty, user));
         }
 
         // The first page is read from the user's one recent partition again: no month is opened.
@@ -136,8 +134,6 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("archive_recent_repartition_steps");
         await using var conn = await server.OpenAsync(cs);
         var users = new[] { await SeedHistoryAsync(conn, rowsPerMonth: 4), await SeedHistoryAsync(conn, rowsPerMonth: 1, months: 20) };
-        const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
-        const string newest = "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60";
         await UnpartitionRecentAsync(conn);
         // What 009's transaction does to such a table: the page stops reading it; the plan's steps do the rest.
         await ExecAsync(conn, "UPDATE todoscale_archive_recent_state SET ready = false");
@@ -154,7 +150,7 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
 
             foreach (var user in users)
             {
-                if (!(await ColumnAsync<Guid>(conn, newest, user)).SequenceEqual(await ColumnAsync<Guid>(conn, page, user)))
+                if (!(await ColumnAsync<Guid>(conn, NewestSixty, user)).SequenceEqual(await ColumnAsync<Guid>(conn, FirstPageOfSixty, user)))
                 {
                     pagesDiffering.Add(statement);
                 }
@@ -178,8 +174,7 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         var cs = await server.CreateMigratedDatabaseAsync("archive_recent_repartition_wait");
         await using var conn = await server.OpenAsync(cs);
         var user = await SeedHistoryAsync(conn, rowsPerMonth: 4);
-        const string page = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
-        var expected = await ColumnAsync<Guid>(conn, "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60", user);
+        var expected = await ColumnAsync<Guid>(conn, NewestSixty, user);
         await UnpartitionRecentAsync(conn);
         var ct = TestContext.Current.CancellationToken;
 
@@ -196,7 +191,7 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         }, ct);
         await Task.Delay(TimeSpan.FromMilliseconds(800), ct);
         var waited = !repartition.IsCompleted;
-        var during = await ColumnAsync<Guid>(reader, page, user);
+        var during = await ColumnAsync<Guid>(reader, FirstPageOfSixty, user);
         await tx.CommitAsync(ct);
         var done = await repartition;
 
@@ -206,6 +201,10 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         Assert.StartsWith("todos_archived_recent replaced", done);
         Assert.Equal("p", await ScalarAsync<string>(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'todos_archived_recent'::regclass"));
     }
+
+    // A user's first archive page of 60 through 009's function, and what it must answer (the newest 60 archived).
+    private const string FirstPageOfSixty = "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)";
+    private const string NewestSixty = "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60";
 
     // The table as 009 made it before it was partitioned, with the same rows (kept in recent_copy for the session).
     private static Task UnpartitionRecentAsync(NpgsqlConnection conn) => ExecAsync(conn, """
@@ -282,8 +281,8 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
                 SELECT count(*) FROM todos_archived_recent r
                 WHERE r.user_id = $1 AND NOT EXISTS (SELECT 1 FROM todos_archived a WHERE a.user_id = r.user_id AND a.id = r.id AND a.completed_at = r.completed_at)
                 """, user);
-            var expected = await ColumnAsync<Guid>(conn, "SELECT id FROM todos_archived WHERE user_id = $1 ORDER BY completed_at DESC, id DESC LIMIT 60", user);
-            var page = await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 60)", user);
+            var expected = await ColumnAsync<Guid>(conn, NewestSixty, user);
+            var page = await ColumnAsync<Guid>(conn, FirstPageOfSixty, user);
 
             Assert.Equal(0L, missing);
             Assert.Equal(0L, stale);
