@@ -87,7 +87,8 @@ public sealed class BenchHarnessTests(PostgresServer server)
         {
             Clients = [1], Rounds = 1, GrowthRounds = 2, Operations = false, Queries = [QueryKind.Top20, QueryKind.ListWithArchive, QueryKind.ArchivedById], GrowTo = 8_000,
         };
-        var result = await new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries).RunAsync(TestContext.Current.CancellationToken);
+        var runner = new BenchRunner(server.AdminConnectionString, options, _ => { }, server.Binaries);
+        var result = await runner.RunAsync(TestContext.Current.CancellationToken);
 
         var grown = Assert.Single(result.Stages, s => s.Key == BenchRunner.StageGrown);
         Assert.Equal([BenchLayouts.IndexedSmall.Key, BenchLayouts.IndexedGrown.Key, BenchLayouts.FinalSmall.Key, BenchLayouts.FinalGrown.Key], grown.Layouts.Select(l => l.Key));
@@ -95,7 +96,15 @@ public sealed class BenchHarnessTests(PostgresServer server)
         {
             Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.Top20, UserSets.Skewed, 1) is { Stats.Count: > 0 }, $"no measurement for {layout.Key}");
             Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.ArchivedById, UserSets.Heavy, 1) is { Stats.Count: > 0 }, $"no GET by id for {layout.Key}");
+            Assert.True(result.Cell(grown.Key, layout.Key, QueryKind.ListSameAnswer, UserSets.Skewed, 1) is { Stats.Count: > 0 }, $"no same-answer list for {layout.Key}");
         }
+
+        // Only the growth stage measures the list at the same answer size. The skewed users' archive pages fill up as the
+        // history grows; the heavy users' are full in both.
+        Assert.DoesNotContain(result.Cells, c => c.Query == QueryKind.ListSameAnswer && c.Stage != BenchRunner.StageGrown);
+        Assert.True(result.ArchivePageRows[UserSets.Skewed] is var (skewedSmall, skewedGrown) && skewedSmall > 0 && skewedGrown > skewedSmall,
+            $"skewed archive page rows: {result.ArchivePageRows[UserSets.Skewed]}");
+        Assert.Equal((51.0, 51.0), result.ArchivePageRows[UserSets.Heavy]);
 
         // The growth stage's targets are ratios of 1-client medians: its cells take the median of their own rounds.
         Assert.All(result.Cells, c => Assert.Equal(c.Stage == BenchRunner.StageGrown ? 2 : 1, c.Rounds));
@@ -106,6 +115,8 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Assert.True(byId is { Users: > 0, Mismatches: 0 }, $"GET by id answers: {byId}");
         var targets = BenchReport.Markdown(result, []).Split('\n').Single(l => l.StartsWith("| Archive with ", StringComparison.Ordinal));
         Assert.Contains("Archived todo by id (≤ 1.2×), heavy", targets);
+        Assert.Contains("List including the archive, same answer size (≤ 1.2×), skewed", targets);
+        Assert.Contains("the application's list, skewed", targets);
 
         Assert.True(result.HistoryYears >= 1);
         Assert.True(result.GrownRows >= options.GrowTo, $"grew to {result.GrownRows} rows only");
@@ -138,6 +149,30 @@ public sealed class BenchHarnessTests(PostgresServer server)
             // and kept up by cluster_partitions(), alike.
             Assert.Equal((attached, 16L), (attached, await CountAsync("SELECT count(*) FROM pg_inherits WHERE inhparent = 'todos_archived_recent'::regclass")));
         }
+
+        // The same-answer list returns, in both histories, each user's open todos and as many archived ones as their
+        // page held in the original history; the application's list returns more of them in the grown one.
+        var pick = (await SkewedUsersAsync(db)).Where(runner.QueryContext.ArchivePageRows.ContainsKey).Take(20).ToList();
+        Assert.NotEmpty(pick);
+        var rowsOf = new Dictionary<(bool Attached, QueryKind Query, Guid User), int>();
+        foreach (var attached in new[] { false, true })
+        {
+            await db.CreateCommand($"SELECT bench_set_history({(attached ? "true" : "false")})").ExecuteScalarAsync();
+            foreach (var query in new[] { QueryKind.ListSameAnswer, QueryKind.ListWithArchive })
+            {
+                var statements = BenchQueries.Statements(query, LayoutKind.TodoScale, "todos", runner.QueryContext);
+                foreach (var user in pick)
+                {
+                    var answer = await LoadDriver.AnswerAsync(db, [statements[1]], user, TestContext.Current.CancellationToken);
+                    rowsOf[(attached, query, user)] = answer.Split('\n').Count(l => l.Length > 0 && l != "--");
+                }
+            }
+        }
+
+        Assert.All(pick, user => Assert.Equal(
+            (user, runner.QueryContext.ArchivePageRows[user], runner.QueryContext.ArchivePageRows[user]),
+            (user, rowsOf[(false, QueryKind.ListSameAnswer, user)], rowsOf[(true, QueryKind.ListSameAnswer, user)])));
+        Assert.Contains(pick, user => rowsOf[(true, QueryKind.ListWithArchive, user)] > rowsOf[(false, QueryKind.ListWithArchive, user)]);
     }
 
     [Fact(Timeout = TestTimeouts.Long)]
@@ -187,6 +222,18 @@ public sealed class BenchHarnessTests(PostgresServer server)
         Assert.Equal(1358.495978, r.Tps, 6);
         Assert.Equal(0.564, r.StatementLatencyMs, 6);
         Assert.Equal(0.736, r.AverageLatencyMs, 6);
+    }
+
+    private static async Task<List<Guid>> SkewedUsersAsync(Npgsql.NpgsqlDataSource db)
+    {
+        var users = new List<Guid>();
+        await using var reader = await db.CreateCommand("SELECT user_id FROM bench_pick ORDER BY n").ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            users.Add(reader.GetGuid(0));
+        }
+
+        return users;
     }
 
     private static int CountOf(string text, string part)

@@ -14,13 +14,19 @@ public enum LayoutKind
     TodoScale,
 }
 
-public enum QueryKind { Top20, Dashboard, ListWithArchive, ArchivedById }
+/// <summary>
+/// The pages measured. <see cref="ListSameAnswer"/> is measured by the history-growth stage only: the list including the
+/// archive with each user's archive page as long as it was in the original history, so that small and grown history
+/// return the same number of rows and the ratio is the cost of the months alone (the application's page,
+/// <see cref="ListWithArchive"/>, fills up as a user's history grows, and every layout pays for the rows it returns).
+/// </summary>
+public enum QueryKind { Top20, Dashboard, ListWithArchive, ArchivedById, ListSameAnswer }
 
 /// <summary>
 /// One value bound to a statement's parameter $2, $3, ... ($1 is always the user id): the same for every user, or, with
-/// <paramref name="PerUser"/>, each user's own (an archived todo's id for the GET by id).
+/// <paramref name="PerUser"/>, each user's own (an archived todo's id for the GET by id, a page length).
 /// </summary>
-public readonly record struct BenchArg(NpgsqlDbType Type, object? Value, IReadOnlyDictionary<Guid, Guid>? PerUser = null);
+public readonly record struct BenchArg(NpgsqlDbType Type, object? Value, IReadOnlyDictionary<Guid, object>? PerUser = null);
 
 /// <summary>
 /// One statement and the values of its parameters after $1: a template (the application's own, from <see cref="TodoQueries"/>,
@@ -50,9 +56,20 @@ public sealed record BenchQueryContext(DateTime Now, DateTime ArchivedThrough)
     /// </summary>
     public IReadOnlyDictionary<Guid, Guid> ArchivedTodos { get; init; } = new Dictionary<Guid, Guid>();
 
-    /// <summary>The users <paramref name="query"/> can be measured for: all, or those with an archived todo for the GET by id.</summary>
-    public Guid[] UsersFor(QueryKind query, IEnumerable<Guid> users) =>
-        query == QueryKind.ArchivedById ? users.Where(ArchivedTodos.ContainsKey).ToArray() : users.ToArray();
+    /// <summary>
+    /// How many rows the first page of each benchmark user's archive held in the original history (user → rows, at most
+    /// the page), counted once before the history grows: <see cref="QueryKind.ListSameAnswer"/> asks for that many at 12
+    /// and at 300 months.
+    /// </summary>
+    public IReadOnlyDictionary<Guid, int> ArchivePageRows { get; init; } = new Dictionary<Guid, int>();
+
+    /// <summary>The users <paramref name="query"/> can be measured for: all, or those the run has the query's per-user value for.</summary>
+    public Guid[] UsersFor(QueryKind query, IEnumerable<Guid> users) => query switch
+    {
+        QueryKind.ArchivedById => users.Where(ArchivedTodos.ContainsKey).ToArray(),
+        QueryKind.ListSameAnswer => users.Where(ArchivePageRows.ContainsKey).ToArray(),
+        _ => users.ToArray(),
+    };
 
     public static readonly BenchQueryContext Default = At(DateTime.UtcNow, null);
 
@@ -76,7 +93,7 @@ public static class BenchQueries
     private const int Top20Limit = 20;
 
     // The application asks for one row more than the page to know whether a next page exists.
-    private const int ListLimit = TodoListQuery.DefaultLimit + 1;
+    internal const int ListLimit = TodoListQuery.DefaultLimit + 1;
 
     private static readonly NpgsqlDbType Tstz = NpgsqlDbType.TimestampTz;
 
@@ -108,9 +125,20 @@ public static class BenchQueries
                     new(TodoQueries.ListActivePageTemplate, ActivePageArgs(null, ListLimit)),
                     new(TodoQueries.ListArchivedPageTemplate, ArchivedPageArgs()),
                 ],
+            QueryKind.ListSameAnswer => single
+                ?
+                [
+                    new(ListActiveSingle, [.. ActivePageArgs(null, ListLimit), new(Tstz, ctx.ArchivedThrough)], Baseline(table)),
+                    new(ListArchivedSingle, [.. ArchivedPageArgs(PerUser(ctx.ArchivePageRows)), new(Tstz, ctx.ArchivedThrough)], Baseline(table)),
+                ]
+                :
+                [
+                    new(TodoQueries.ListActivePageTemplate, ActivePageArgs(null, ListLimit)),
+                    new(TodoQueries.ListArchivedPageTemplate, ArchivedPageArgs(PerUser(ctx.ArchivePageRows))),
+                ],
             QueryKind.ArchivedById => single
-                ? [new(ByIdSingle, [new(NpgsqlDbType.Uuid, null, ctx.ArchivedTodos)], Baseline(table))]
-                : [new(TodoQueries.ArchivedByIdTemplate, [new(NpgsqlDbType.Uuid, null, ctx.ArchivedTodos)])],
+                ? [new(ByIdSingle, [new(NpgsqlDbType.Uuid, null, PerUser(ctx.ArchivedTodos))], Baseline(table))]
+                : [new(TodoQueries.ArchivedByIdTemplate, [new(NpgsqlDbType.Uuid, null, PerUser(ctx.ArchivedTodos))])],
             _ => throw new ArgumentOutOfRangeException(nameof(query)),
         };
     }
@@ -122,12 +150,16 @@ public static class BenchQueries
         new(NpgsqlDbType.Integer, null), new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, limit),
     ];
 
-    // $2 status, $3 project, $4 due_before, $5 due_after, $6..$7 keyset cursor (the archive's first page), $8 limit.
-    private static BenchArg[] ArchivedPageArgs() =>
+    // $2 status, $3 project, $4 due_before, $5 due_after, $6..$7 keyset cursor (the archive's first page), $8 limit
+    // (the application's, or each user's own).
+    private static BenchArg[] ArchivedPageArgs(IReadOnlyDictionary<Guid, object>? perUserLimit = null) =>
     [
         new(NpgsqlDbType.Text, null), new(NpgsqlDbType.Uuid, null), new(Tstz, null), new(Tstz, null),
-        new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, ListLimit),
+        new(Tstz, null), new(NpgsqlDbType.Uuid, null), new(NpgsqlDbType.Integer, ListLimit, perUserLimit),
     ];
+
+    private static Dictionary<Guid, object> PerUser<T>(IReadOnlyDictionary<Guid, T> values) where T : notnull =>
+        values.ToDictionary(v => v.Key, v => (object)v.Value);
 
     // As DashboardService.GetDashboardAsync binds them: now, today, tomorrow, this Monday, next Monday (UTC).
     private static BenchArg[] DashboardArgs(BenchQueryContext ctx)
@@ -218,6 +250,7 @@ public static class BenchQueries
         QueryKind.Top20 => "Top-20 open todos",
         QueryKind.Dashboard => "Dashboard",
         QueryKind.ListWithArchive => "List including the archive",
+        QueryKind.ListSameAnswer => "List including the archive, same answer size",
         _ => query.ToString(),
     };
 
@@ -227,6 +260,7 @@ public static class BenchQueries
         QueryKind.Dashboard => "dashboard",
         QueryKind.ListWithArchive => "list",
         QueryKind.ArchivedById => "byid",
+        QueryKind.ListSameAnswer => "list-same",
         _ => query.ToString().ToLowerInvariant(),
     };
 }

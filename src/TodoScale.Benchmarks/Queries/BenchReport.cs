@@ -97,7 +97,7 @@ public static partial class BenchReport
         {
             sb.AppendLine(Inv, $"### {stage.Title}");
             sb.AppendLine();
-            foreach (var query in o.Queries)
+            foreach (var query in stage.QueriesOf(o))
             {
                 foreach (var set in new[] { UserSets.Skewed, UserSets.Heavy })
                 {

@@ -8,7 +8,11 @@ public sealed record DataShape(
 
 public sealed record StepTiming(string Step, TimeSpan Elapsed, string Detail);
 
-public sealed record BenchStage(string Key, string Title, IReadOnlyList<BenchLayout> Layouts);
+/// <summary>A stage of the query run: its layouts take turns; <paramref name="Queries"/>, when given, replaces the run's queries.</summary>
+public sealed record BenchStage(string Key, string Title, IReadOnlyList<BenchLayout> Layouts, IReadOnlyList<QueryKind>? Queries = null)
+{
+    public IReadOnlyList<QueryKind> QueriesOf(BenchOptions options) => Queries ?? options.Queries;
+}
 
 public sealed record CellResult(string Stage, BenchLayout Layout, QueryKind Query, string UserSet, int Clients, LatencyStats Stats)
 {
@@ -73,6 +77,12 @@ public sealed class BenchResult
 
     /// <summary>Total rows of the grown single table (b) after history growth; 0 when growth was not measured.</summary>
     public long GrownRows { get; set; }
+
+    /// <summary>
+    /// Rows in the first page of the archive (at most the application's page), averaged over each user set's users, in
+    /// the original and in the grown history: how much of the list's growth is a longer answer.
+    /// </summary>
+    public Dictionary<string, (double Small, double Grown)> ArchivePageRows { get; } = [];
 
     /// <summary>Years of finished history the growth stage added (from --history-years or --grow-to).</summary>
     public int HistoryYears { get; set; }

@@ -28,6 +28,9 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
     // Replaced after the migration and again after maintenance, once the archive's contents are known.
     private BenchQueryContext _queries = BenchQueryContext.Default;
 
+    /// <summary>The values the run's statements were bound with besides the user (the clock, the per-user values).</summary>
+    public BenchQueryContext QueryContext => _queries;
+
     private readonly Lazy<PostgresBinaries> _binaries = new(() => binaries ?? PostgresBinaries.Locate());
 
     public async Task<BenchResult> RunAsync(CancellationToken ct)
@@ -81,11 +84,20 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
         if (options.HistoryYears > 0 || options.GrowTo > 0)
         {
             await GrowHistoryAsync(admin, cs, result, ct);
+            var grownPages = await ArchivePageRowsAsync(admin, ct);
+            foreach (var (name, _, users) in sets)
+            {
+                result.ArchivePageRows[name] = (users.Average(u => _queries.ArchivePageRows.GetValueOrDefault(u)), users.Average(u => grownPages.GetValueOrDefault(u)));
+            }
+
             // Small and grown history take turns within every round (the archive's added months are detached and
             // re-attached between turns; (b) has a grown twin table), so the ratio compares measurements seconds apart.
+            // The list is measured twice: as the application asks (its archive page fills up as history grows) and
+            // with each user's archive page as long as in the original history (the months' cost alone).
             var grown = new BenchStage(StageGrown,
                 $"History growth: {result.Data!.Rows:N0} and {result.GrownRows:N0} rows in all ({result.HistoryYears} more years of finished todos), same open todos, measured in alternation",
-                [BenchLayouts.IndexedSmall, BenchLayouts.IndexedGrown, BenchLayouts.FinalSmall, BenchLayouts.FinalGrown]);
+                [BenchLayouts.IndexedSmall, BenchLayouts.IndexedGrown, BenchLayouts.FinalSmall, BenchLayouts.FinalGrown],
+                [.. options.Queries.SelectMany(q => q == QueryKind.ListWithArchive ? [q, QueryKind.ListSameAnswer] : new[] { q })]);
             await MeasureStageAsync(cs, grown, sets, result, ct, pgbench: false, stageRounds: options.GrowthRounds);
             await ExecAsync(admin, "SELECT bench_set_history(true)", ct);
         }
@@ -131,7 +143,30 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             }
         }
 
-        _queries = BenchQueryContext.At(_queries.Now, archivedThrough) with { ArchivedTodos = archived };
+        _queries = BenchQueryContext.At(_queries.Now, archivedThrough) with { ArchivedTodos = archived, ArchivePageRows = await ArchivePageRowsAsync(db, ct) };
+    }
+
+    // How many rows the first page of each benchmark user's archive holds now (at most the application's page; users
+    // without archived todos: 0). One hash join over the archive, not a probe per user: at 300 months a probe that cannot
+    // prune would descend every month's index.
+    private static async Task<Dictionary<Guid, int>> ArchivePageRowsAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        var rows = new Dictionary<Guid, int>();
+        await using var cmd = db.CreateCommand("""
+            SELECT u.user_id, least(count(a.id), $1)::int
+            FROM (SELECT user_id FROM bench_pick UNION SELECT user_id FROM bench_heavy) u
+            LEFT JOIN todos_archived a ON a.user_id = u.user_id
+            GROUP BY u.user_id
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = BenchQueries.ListLimit });
+        cmd.CommandTimeout = 0;
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows[reader.GetGuid(0)] = reader.GetInt32(1);
+        }
+
+        return rows;
     }
 
     private async Task<string> CreateDatabaseAsync(CancellationToken ct)
@@ -391,7 +426,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
         try
         {
             var seed = options.Seed;
-            foreach (var query in options.Queries)
+            foreach (var query in stage.QueriesOf(options))
             {
                 foreach (var (setName, _, all) in sets)
                 {

@@ -51,7 +51,7 @@ public static class LoadDriver
     internal static async Task<PreparedRequest> PrepareBatchAsync(NpgsqlConnection conn, IReadOnlyList<BenchStatement> statements, Guid user, CancellationToken ct)
     {
         var batch = conn.CreateBatch();
-        var perUser = new List<(NpgsqlParameter, IReadOnlyDictionary<Guid, Guid>)>();
+        var perUser = new List<(NpgsqlParameter, IReadOnlyDictionary<Guid, object>)>();
         foreach (var statement in statements)
         {
             var cmd = new NpgsqlBatchCommand(statement.Sql);
@@ -137,16 +137,16 @@ public static class LoadDriver
     }
 
     // A user the run has no value for would measure a miss instead of the statement's work: a request fails instead.
-    private static Guid UserValue(IReadOnlyDictionary<Guid, Guid> values, Guid user) =>
+    private static object UserValue(IReadOnlyDictionary<Guid, object> values, Guid user) =>
         values.TryGetValue(user, out var value) ? value : throw new InvalidOperationException($"no per-user value for user {user}: the run measures only users it has one for");
 }
 
 /// <summary>A prepared batch and the parameters it binds per user besides the user id itself.</summary>
-internal sealed class PreparedRequest(NpgsqlBatch batch, IReadOnlyList<(NpgsqlParameter Parameter, IReadOnlyDictionary<Guid, Guid> Values)> perUser) : IAsyncDisposable
+internal sealed class PreparedRequest(NpgsqlBatch batch, IReadOnlyList<(NpgsqlParameter Parameter, IReadOnlyDictionary<Guid, object> Values)> perUser) : IAsyncDisposable
 {
     public NpgsqlBatch Batch { get; } = batch;
 
-    public IReadOnlyList<(NpgsqlParameter Parameter, IReadOnlyDictionary<Guid, Guid> Values)> PerUser { get; } = perUser;
+    public IReadOnlyList<(NpgsqlParameter Parameter, IReadOnlyDictionary<Guid, object> Values)> PerUser { get; } = perUser;
 
     public ValueTask DisposeAsync() => Batch.DisposeAsync();
 }
