@@ -26,7 +26,7 @@ public sealed record BenchOptions
     /// rounds, identical work (the top-20, which reads no archive) moved 0.76-1.63x between the small and the grown
     /// history in one run (2026-12-03), more than the targets allow.
     /// </summary>
-    public int GrowthRounds { get; init; } = 9;
+    public int GrowthRounds { get; init; } = 2 * TurnOrder.PairedCycleLength;
 
     public IReadOnlyList<int> Clients { get; init; } = [1, 16];
 

@@ -8,8 +8,11 @@ public sealed record DataShape(
 
 public sealed record StepTiming(string Step, TimeSpan Elapsed, string Detail);
 
-/// <summary>A stage of the query run: its layouts take turns; <paramref name="Queries"/>, when given, replaces the run's queries.</summary>
-public sealed record BenchStage(string Key, string Title, IReadOnlyList<BenchLayout> Layouts, IReadOnlyList<QueryKind>? Queries = null)
+/// <summary>
+/// A stage of the query run: its layouts take turns; <paramref name="Queries"/>, when given, replaces the run's queries;
+/// <paramref name="PairedTurns"/>: the layouts are two families of twins, ordered by <see cref="TurnOrder.Paired{T}"/>.
+/// </summary>
+public sealed record BenchStage(string Key, string Title, IReadOnlyList<BenchLayout> Layouts, IReadOnlyList<QueryKind>? Queries = null, bool PairedTurns = false)
 {
     public IReadOnlyList<QueryKind> QueriesOf(BenchOptions options) => Queries ?? options.Queries;
 }

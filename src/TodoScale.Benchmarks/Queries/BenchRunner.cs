@@ -97,7 +97,8 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             var grown = new BenchStage(StageGrown,
                 $"History growth: {result.Data!.Rows:N0} and {result.GrownRows:N0} rows in all ({result.HistoryYears} more years of finished todos), same open todos, measured in alternation",
                 [BenchLayouts.IndexedSmall, BenchLayouts.IndexedGrown, BenchLayouts.FinalSmall, BenchLayouts.FinalGrown],
-                [.. options.Queries.SelectMany(q => q == QueryKind.ListWithArchive ? [q, QueryKind.ListSameAnswer] : new[] { q })]);
+                [.. options.Queries.SelectMany(q => q == QueryKind.ListWithArchive ? [q, QueryKind.ListSameAnswer] : new[] { q })],
+                PairedTurns: true);
             await MeasureStageAsync(cs, grown, sets, result, ct, pgbench: false, stageRounds: options.GrowthRounds);
             await ExecAsync(admin, "SELECT bench_set_history(true)", ct);
         }
@@ -447,7 +448,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
                         {
                             // One seed for every layout of the round: each measures the same users in the same order.
                             var roundSeed = seed++;
-                            foreach (var layout in TurnOrder.ForRound(layouts, round))
+                            foreach (var layout in stage.PairedTurns && layouts.Count == 4 ? TurnOrder.Paired(layouts, round) : TurnOrder.ForRound(layouts, round))
                             {
                                 if (layout.Setup is { } setup)
                                 {
