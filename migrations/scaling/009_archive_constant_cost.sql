@@ -692,20 +692,34 @@ BEGIN
 END;
 $$;
 
--- How many of a user's archived todos were completed in [p_from, p_to) (the dashboard's "completed this week"). Archival
--- moves todos done 30 days ago, so for most users and weeks the archive holds none: the user's months say so without a
--- plan (todos_archived_months, one probe of its primary key). Otherwise one count planned with the window (EXECUTE ...
--- USING), which reads the one or two months the window covers. A month row is written in the transaction that archives
--- its rows, and this function reads both with one snapshot (STABLE), so a count is never skipped for rows it could see.
+-- How many of a user's archived todos were completed in [p_from, p_to) (the dashboard's "completed this week"). A window
+-- above the user's floor lies wholly in todos_archived_recent, which holds every archived row of the user at or above
+-- the floor (all of them without a floor): one index range scan of the user's partition there, no month opened, no
+-- plan made per call. Lingering rows below the floor are not counted twice: they lie below p_from. Otherwise the user's
+-- months say whether the archive holds any row then (todos_archived_months, one probe of its primary key; archival
+-- moves todos done 30 days ago, so for most older weeks it holds none), and only then one count planned with the window
+-- (EXECUTE ... USING), which reads the one or two months the window covers. A recent or month row is written in the
+-- transaction that archives its rows, and this function reads them and the archive with one snapshot (STABLE), so a
+-- count never misses rows it could see.
 CREATE OR REPLACE FUNCTION todoscale_archived_completed_count(p_user_id uuid, p_from timestamptz, p_to timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    v_count bigint;
+    v_count    bigint;
+    v_floor_at timestamptz;
 BEGIN
     -- Two IFs: one expression naming todos_archived_months would fail to plan on Citus, where it does not exist.
     IF todoscale_archive_index_maintained() AND p_from IS NOT NULL AND p_to IS NOT NULL THEN
+        IF todoscale_archive_recent_ready() THEN
+            SELECT f.completed_at INTO v_floor_at FROM todos_archived_recent_floor f WHERE f.user_id = p_user_id;
+            -- Strictly below p_from: rows completed at the floor's own instant may sit below it (ties go by id).
+            IF v_floor_at IS NULL OR v_floor_at < p_from THEN
+                SELECT count(*) INTO v_count FROM todos_archived_recent r
+                WHERE r.user_id = p_user_id AND r.completed_at >= p_from AND r.completed_at < p_to;
+                RETURN v_count;
+            END IF;
+        END IF;
         IF NOT EXISTS (SELECT 1 FROM todos_archived_months m
                        WHERE m.user_id = p_user_id
                          AND m.month BETWEEN todoscale_month_start(p_from) AND todoscale_month_start(p_to)) THEN

@@ -448,6 +448,42 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_archived_count_of_a_week_above_the_users_floor_is_read_from_the_recent_rows_without_opening_a_month()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_week_recent");
+        await using var conn = await server.OpenAsync(cs);
+        var user = await SeedHistoryAsync(conn, rowsPerMonth: 30);
+        // Another user with rows in the same week: the count is the user's own.
+        var other = await SeedHistoryAsync(conn, rowsPerMonth: 30);
+        var from = new DateTime(2023, 12, 4, 0, 0, 0, DateTimeKind.Utc);
+        var to = from.AddDays(7);
+        const string Plain = "SELECT count(*) FROM todos_archived WHERE user_id = $1 AND completed_at >= $2 AND completed_at < $3";
+        const string Count = "SELECT todoscale_archived_completed_count($1, $2, $3)";
+        var floor = await ScalarAsync<DateTime>(conn, "SELECT completed_at FROM todos_archived_recent_floor WHERE user_id = $1", user);
+        Assert.True(floor < from, $"the user's floor {floor:O} is not below the week: the test would not reach the recent rows");
+
+        var expected = await ScalarAsync<long>(conn, Plain, user, from, to);
+        var (count, locks) = await InTransactionAsync(conn, async () => (await ScalarAsync<long>(conn, Count, user, from, to), await ArchiveLocksAsync(conn)));
+        // A todo archived into that week is counted at once (the triggers write its recent row in the same transaction).
+        await ExecAsync(conn, """
+            INSERT INTO todos_archived (id, user_id, title, status, priority, completed_at, created_at, updated_at)
+            VALUES (gen_random_uuid(), $1, 'archived now', 'done', 0, timestamptz '2023-12-05 12:00+00', now(), now())
+            """, user);
+        var afterArchiving = await ScalarAsync<long>(conn, Count, user, from, to);
+        // A week across the floor still counts every row (from the months).
+        var acrossFloor = floor.AddDays(-3);
+        var expectedAcross = await ScalarAsync<long>(conn, Plain, user, acrossFloor, acrossFloor.AddDays(7));
+        var countAcross = await ScalarAsync<long>(conn, Count, user, acrossFloor, acrossFloor.AddDays(7));
+
+        Assert.True(expected > 0, "the week holds no rows: the comparison would prove nothing");
+        Assert.Equal((expected, 0L), (count, locks));
+        Assert.Equal(expected + 1, afterArchiving);
+        Assert.True(expectedAcross > 0, "the week across the floor holds no rows");
+        Assert.Equal(expectedAcross, countAcross);
+        Assert.Equal(await ScalarAsync<long>(conn, Plain, other, from, to), await ScalarAsync<long>(conn, Count, other, from, to));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task rows_written_into_a_month_directly_are_recorded_by_the_backfill_plan_which_then_ends_empty()
     {
         var cs = await server.CreateMigratedDatabaseAsync("archive_backfill");
