@@ -32,6 +32,7 @@
 --    below, which stays for the pages past the floor and for filters that reject the recent rows). The same triggers
 --    keep it, and retention removes what it drops. It costs a second copy of at most 100 rows per user. It has 16 hash
 --    partitions by user (todos_archived_recent_part_0..15), which cluster_partitions() (006) keeps in user order.
+--    A week's count above the floor (the dashboard's) is read there too.
 --
 -- The months carry how many rows were archived into them, never decremented by a delete (a reopen would otherwise wait
 -- on the counter row that an archival batch holds until it commits): the page treats counts as hints and stays
