@@ -136,4 +136,45 @@ public sealed class BenchReportVerdictTests
         Assert.DoesNotContain("%", slower);
         Assert.Contains("not ahead", BenchReport.IndexShare(1, 0.5, 2));
     }
+
+    // Growth cells of the final layout: p50 small 0.200 ms, grown 0.200 × ratio, at 1 client.
+    private static BenchResult Growth(double listAsked, double listSame)
+    {
+        var queries = new[] { QueryKind.ListWithArchive, QueryKind.ListSameAnswer };
+        var r = Result(queries: [QueryKind.ListWithArchive]);
+        r.Stages.Add(new BenchStage(BenchRunner.StageGrown, "growth", [BenchLayouts.FinalSmall, BenchLayouts.FinalGrown], queries, PairedTurns: true));
+        foreach (var (query, ratio) in new[] { (queries[0], listAsked), (queries[1], listSame) })
+        {
+            foreach (var set in new[] { UserSets.Skewed, UserSets.Heavy })
+            {
+                var grownRatio = set == UserSets.Skewed ? ratio : 1.0;
+                r.Cells.Add(new CellResult(BenchRunner.StageGrown, BenchLayouts.FinalSmall, query, set, 1, new LatencyStats(3000, 3, 0.2, 1, 2, 1)));
+                r.Cells.Add(new CellResult(BenchRunner.StageGrown, BenchLayouts.FinalGrown, query, set, 1, new LatencyStats(3000, 3, 0.2 * grownRatio, 1, 2, 1)));
+            }
+        }
+
+        r.ArchivePageRows[UserSets.Skewed] = (26.4, 51.0);
+        return r;
+    }
+
+    private static string ArchiveTarget(BenchResult r)
+    {
+        var sb = new System.Text.StringBuilder();
+        BenchReport.AppendArchiveTarget(sb, r);
+        return sb.ToString();
+    }
+
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public void the_archive_target_judges_the_list_at_the_same_answer_size_and_names_a_longer_answer_only_when_the_figures_show_one()
+    {
+        var longerAnswer = ArchiveTarget(Growth(listAsked: 1.35, listSame: 1.05));
+        var months = ArchiveTarget(Growth(listAsked: 1.35, listSame: 1.30));
+
+        Assert.Contains("| met; the application's list above 1.2×: skewed 1.35× as the application asks, 1.05× at the same answer size: the longer answer, not the months |", longerAnswer);
+        Assert.Contains("its archive page 26.4 → 51.0 rows on average", longerAnswer);
+        Assert.Contains("**not met** (list-same skewed)", months);
+        Assert.DoesNotContain("not the months", months);
+        // What is printed is what was judged: 1.2004 is above 1.2 and says so.
+        Assert.Equal(("1.200", "1.19", "1.20"), (BenchReport.Against(1.2004, 1.2), BenchReport.Against(1.19, 1.2), BenchReport.Against(1.2, 1.2)));
+    }
 }

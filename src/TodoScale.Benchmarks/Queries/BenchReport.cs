@@ -37,7 +37,8 @@ public static partial class BenchReport
                       "end to end, in milliseconds; p50 is the median. Each cell is measured in " +
                       $"{o.Rounds} rounds of {o.Duration.TotalSeconds:F1} s (after {o.Warmup.TotalSeconds:F1} s of unmeasured warm-up each), the layouts taking turns within a round, in an order rotated each round, and measuring the same users in the same order (one seed per round), " +
                       (r.Cells.Any(c => c.Stage == BenchRunner.StageGrown)
-                          ? $"{o.GrowthRounds} rounds in the history-growth stage (its targets are 1-client ratios of 1.1-1.2x), "
+                          ? $"{o.GrowthRounds} rounds in the history-growth stage (its targets are 1-client ratios of 1.1-1.2x), its turns in the paired order " +
+                            $"(each history's turn follows each single-table turn equally often, counting the previous round's last turn; balanced over every {TurnOrder.PairedCycleLength} rounds), "
                           : "") +
                       "and every figure in a table (p50, p95, p99, req/s) is the **median over the rounds**. " + SamplesSentence(r) + " The dataset fits in the OS cache but not in shared_buffers, " +
                       "so a layout that touches more pages pays for reading them from the OS cache — as a real server whose history outgrows its memory does.");
