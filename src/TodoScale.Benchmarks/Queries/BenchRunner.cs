@@ -448,7 +448,7 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
                         {
                             // One seed for every layout of the round: each measures the same users in the same order.
                             var roundSeed = seed++;
-                            foreach (var layout in stage.PairedTurns && layouts.Count == 4 ? TurnOrder.Paired(layouts, round) : TurnOrder.ForRound(layouts, round))
+                            foreach (var layout in stage.PairedTurns ? TurnOrder.Paired(layouts, round) : TurnOrder.ForRound(layouts, round))
                             {
                                 if (layout.Setup is { } setup)
                                 {
