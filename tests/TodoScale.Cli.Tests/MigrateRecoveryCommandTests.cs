@@ -29,7 +29,7 @@ public sealed class MigrateRecoveryCommandTests(PostgresServer server)
         await using var admin = await server.OpenAsync(cs);
         // The application holds a row, so the run is in the middle of a statement (waiting for that row) when killed.
         await using var holderTx = await admin.BeginTransactionAsync();
-        await ScalarAsync<int>(admin, "SELECT 1 FROM todos WHERE id = (SELECT id FROM todos ORDER BY id OFFSET 300 LIMIT 1) FOR UPDATE");
+        await ScalarAsync<int>(admin, "SELECT 1 FROM todos WHERE id = (SELECT id FROM todos ORDER BY ctid OFFSET 300 LIMIT 1) FOR UPDATE");
 
         await using var watch = await server.OpenAsync(cs);
         using var run = Todoscale.Start(["migrate", "run", "--batch-size", "100", "--database", cs]);

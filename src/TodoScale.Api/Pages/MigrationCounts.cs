@@ -2,7 +2,7 @@ namespace TodoScale.Api.Pages;
 
 /// <summary>
 /// The migration panel's figures without counting the legacy table on every poll. migration_status() counts the rows of
-/// <c>todos</c> (and those after the last key): on a table of tens of millions that is seconds of reading, and every open
+/// <c>todos</c> (and those after the backfill's cursor): on a table of tens of millions that is seconds of reading, and every open
 /// console asks every 2 s. So it runs at most every <see cref="CountEvery"/> (or when the state changes) per server; in
 /// between, the state, rows copied and batches come from the one-row migration_state (cheap, never blocked by a batch's
 /// lock), and the rows remaining are the last count minus what was copied since (rows the application adds meanwhile

@@ -184,8 +184,8 @@ public sealed class MigrationRunner(string connectionString)
                 var done = rowsBefore + moved;
                 if (!completed && done >= total)
                 {
-                    // The application's inserts beyond the last key add rows to copy: count them again rather
-                    // than show more rows done than there are (cheap here: only the keys past the last batch).
+                    // The application's inserts beyond the cursor add rows to copy: count them again rather
+                    // than show more rows done than there are (cheap here: only the pages past the last batch).
                     var now = (await LegacyMigration.QueryAsync(conn, "SELECT * FROM migration_status()", LegacyMigration.ReadStatus, CancellationToken.None))[0];
                     total = now.RowsMoved + (now.RowsRemaining ?? 0);
                 }

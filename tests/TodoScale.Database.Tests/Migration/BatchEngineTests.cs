@@ -53,7 +53,7 @@ public sealed class BatchEngineTests(PostgresServer server)
         await using var admin = await server.OpenAsync(cs);
         // A todo past the first batches: its copy needs the key-share lock on its user that the foreign key
         // check of todos_active/todos_archived takes, and the application holds that user FOR UPDATE.
-        var user = await ScalarAsync<Guid>(admin, "SELECT user_id FROM todos ORDER BY id OFFSET 3000 LIMIT 1");
+        var user = await ScalarAsync<Guid>(admin, "SELECT user_id FROM todos ORDER BY ctid OFFSET 3000 LIMIT 1");
         await using var app = await server.OpenAsync(cs);
         await using var appTx = await app.BeginTransactionAsync();
         await ExecAsync(app, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user);
@@ -105,7 +105,7 @@ public sealed class BatchEngineTests(PostgresServer server)
         await ExecAsync(admin, "ALTER TABLE todos SET (autovacuum_enabled = off)");
         // A long target, so that the second batch is large enough that halving it stays above the 100-row floor.
         await ExecAsync(admin, "SELECT migrate_todos_configure(target => '2 s')");
-        var first = await ScalarAsync<Guid>(admin, "SELECT id FROM todos ORDER BY id LIMIT 1");
+        var first = await ScalarAsync<Guid>(admin, "SELECT id FROM todos ORDER BY ctid LIMIT 1");
 
         // Two steps in one transaction: the first batch's rows stay locked FOR SHARE while an application UPDATE
         // of one of them waits, and the second batch ends with that write waiting on it.

@@ -53,7 +53,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         var cs = await CreateAsync(server, "killed", rows: 2_000);
         await using var admin = await server.OpenAsync(cs);
         await ExecAsync(admin, "SELECT * FROM migration_start()");
-        var blockedId = await ScalarAsync<Guid>(admin, "SELECT id FROM todos ORDER BY id OFFSET 250 LIMIT 1");
+        var blockedId = await ScalarAsync<Guid>(admin, "SELECT id FROM todos ORDER BY ctid OFFSET 250 LIMIT 1");
 
         // A writer holds the 251st row: the third batch of 100 copies rows 201..250 and stops before it, the
         // fourth waits for that row alone (up to its bound).
@@ -93,6 +93,54 @@ public sealed class LiveMigrationTests(PostgresServer server)
         Assert.Equal(2_000L, await ScalarAsync<long>(admin, $"SELECT count(DISTINCT id) FROM ({NewRows}) u"));
         Assert.Equal(2_000L, await ScalarAsync<long>(admin, $"SELECT count(*) FROM ({NewRows}) u"));
         Assert.Equal("edited while the migration waited", await ScalarAsync<string>(admin, $"SELECT title FROM ({NewRows}) u WHERE id = $1", blockedId));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_rewrite_of_todos_mid_migration_sends_the_backfill_back_to_the_first_page_and_loses_nothing()
+    {
+        var cs = await CreateAsync(server, "rewritten", rows: 3_000);
+        await using var admin = await server.OpenAsync(cs);
+        var first = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500, MaxBatches = 2 });
+        Assert.Equal(1_000L, first.RowsMovedThisRun);
+        var filenode = await ScalarAsync<long>(admin, "SELECT backfill_filenode::bigint FROM migration_state");
+
+        // CLUSTER puts rows the backfill has not reached on the pages it has passed (the rows sit in user order
+        // now): a cursor kept across the rewrite would leave them without a copy.
+        await ExecAsync(admin, "CLUSTER todos USING idx_todos_user_id");
+        var copiedBefore = await ScalarAsync<Guid[]>(admin, $"SELECT array_agg(id) FROM ({NewRows}) u");
+        Assert.True(await ScalarAsync<long>(admin,
+            "SELECT count(*) FROM todos t WHERE t.ctid < (SELECT backfill_ctid FROM migration_state) AND NOT (t.id = ANY ($1))", copiedBefore) > 0,
+            "CLUSTER left every uncopied row after the cursor; the test would prove nothing");
+
+        var rest = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+
+        Assert.True(rest.Completed);
+        Assert.NotEqual(filenode, await ScalarAsync<long>(admin, "SELECT backfill_filenode::bigint FROM migration_state"));
+        await AssertAllPassAsync(cs);
+        Assert.Equal((0L, 0L), await DiffAsync(admin));
+        Assert.Equal(3_000L, await ScalarAsync<long>(admin, $"SELECT count(*) FROM ({NewRows}) u"));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_backfill_stops_at_the_pages_todos_had_when_the_trigger_came_and_leaves_later_versions_to_it()
+    {
+        var cs = await CreateAsync(server, "endpage", rows: 3_000);
+        await using var admin = await server.OpenAsync(cs);
+        await ExecAsync(admin, "SELECT * FROM migration_start()");
+        // Every third row edited after the trigger exists: the new versions land on pages after the old end, and the
+        // trigger copied them. A backfill that read to the heap's current end would copy them again, and while the
+        // application keeps writing it would chase its new versions instead of finishing.
+        await ExecAsync(admin, "UPDATE todos SET title = title || ' (edited)' WHERE ('x' || substr(id::text, 1, 8))::bit(32)::int % 3 = 0");
+        var before = await ScalarAsync<long>(admin,
+            "SELECT count(*) FROM todos WHERE ctid < todoscale_tid((SELECT backfill_end_page FROM migration_state), 0)");
+        Assert.True(before < 2_500, $"the edits left {before} rows before the end page; the test would prove nothing");
+
+        var run = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+
+        Assert.True(run.Completed);
+        Assert.Equal(before, run.RowsMovedThisRun);
+        await AssertAllPassAsync(cs);
+        Assert.Equal((0L, 0L), await DiffAsync(admin));
     }
 
     [Fact(Timeout = TestTimeouts.Database)]

@@ -19,7 +19,7 @@ public sealed class MigrationLockBoundTests(PostgresServer server)
     {
         var cs = await CreateAsync(server, "lockbound", rows: 6_000);
         await using var admin = await server.OpenAsync(cs);
-        var keys = await ScalarAsync<Guid[]>(admin, "SELECT array_agg(id ORDER BY id) FROM todos");
+        var keys = await ScalarAsync<Guid[]>(admin, "SELECT array_agg(id ORDER BY ctid) FROM todos");
         var held = keys[2_500];
         var neighbours = keys[2_480..2_500].Concat(keys[2_501..2_520]).ToArray();
 
@@ -29,7 +29,7 @@ public sealed class MigrationLockBoundTests(PostgresServer server)
         await ExecAsync(holder, "SELECT 1 FROM todos WHERE id = $1 FOR UPDATE", held);
         var holderPid = holder.ProcessID;
 
-        // Another part of the application keeps updating the rows next to it in key order: the rows a batch
+        // Another part of the application keeps updating the rows next to it in the order the backfill walks (physical order): the rows a batch
         // that waited for the held row would have kept locked meanwhile.
         using var stop = new CancellationTokenSource();
         var latencies = new List<double>();
