@@ -276,8 +276,11 @@ BEGIN
     END IF;
 
     IF j.signals THEN
-        -- Split down to one row and still undone: the lock is held for long; back off instead of spinning.
-        IF j.last_outcome = 'split' AND j.batch_rows <= 1 THEN
+        -- Split down to one row and still undone: the lock is held for long; back off instead of spinning. Once
+        -- per undone batch: the step after the pause tries again (last_outcome stays 'split' until a batch runs,
+        -- and pausing on it again kept a copy waiting 59.5 s for a user the application held for 5 s, until
+        -- max_pause let it go on; bench migration of 2026-12-04).
+        IF j.last_outcome = 'split' AND j.batch_rows <= 1 AND j.signal IS DISTINCT FROM 'lock_timeout' THEN
             signal := 'lock_timeout';
             reason := j.last_detail;
             action := 'pause';

@@ -82,7 +82,16 @@ public sealed class BatchEngineTests(PostgresServer server)
             {
                 Assert.Equal(Math.Max(1, samples[i].BatchRows / 2), samples[i + 1].BatchRows);
             }
+
+            // A pause after a one-row batch was undone is followed by another try, not by another pause: pausing again
+            // kept the copy waiting until max_pause (60 s) after the application had let the user go.
+            if (samples[i] is { Outcome: "paused", Signal: "lock_timeout" })
+            {
+                Assert.NotEqual(("paused", "lock_timeout"), (samples[i + 1].Outcome, samples[i + 1].Signal));
+            }
         }
+
+        Assert.Contains(samples, s => s is { Outcome: "paused", Signal: "lock_timeout" });
 
         lock (reports)
         {
