@@ -333,7 +333,7 @@ BEGIN
         -- Read under the trigger's lock, after every writer without the trigger has finished: a page added later
         -- holds only versions the trigger copied, so the backfill stops here instead of chasing the writers' new
         -- versions to the end of the heap.
-        backfill_end_page = pg_relation_size('todos') / current_setting('block_size')::bigint, started_at = now(), last_batch_at = NULL, completed_at = NULL, cutover_at = NULL, rolled_back_at = NULL;
+        backfill_end_page = todoscale_legacy_pages(), started_at = now(), last_batch_at = NULL, completed_at = NULL, cutover_at = NULL, rolled_back_at = NULL;
     INSERT INTO migration_progress (step, start_time, end_time, status, detail)
     VALUES ('start', now(), clock_timestamp(), 'done',
             format('mirror trigger installed; archive cutoff %s; %s archive partition(s) created', v_cutoff, v_created));
@@ -389,7 +389,34 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT format('(%s,%s)', p_page, p_offset)::tid $$;
 CREATE OR REPLACE FUNCTION todoscale_tid_page(p tid) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT ((p::text)::point)[0]::bigint $$;
 CREATE OR REPLACE FUNCTION todoscale_tid_after(p tid) RETURNS tid
-LANGUAGE sql IMMUTABLE AS $$ SELECT todoscale_tid(((p::text)::point)[0]::bigint, ((p::text)::point)[1]::integer + 1) $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT todoscale_tid(todoscale_tid_page(p), ((p::text)::point)[1]::integer + 1) $$;
+
+-- plpgsql, not sql, for both below: a sql function's body is checked against `todos` when it is created, and a
+-- database without a legacy table (a fresh install) has none.
+CREATE OR REPLACE FUNCTION todoscale_legacy_pages() RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN pg_relation_size('todos') / current_setting('block_size')::bigint;
+END;
+$$;
+
+-- The part of todos' heap the backfill has still to read: from its cursor up to the pages todos had when the
+-- mirror trigger came. A rewrite of todos (VACUUM FULL, CLUSTER, pg_repack, ALTER TABLE … TYPE) gives it a new
+-- file in which rows sit anywhere, including pages the cursor has passed; then (and before any cursor, or on an
+-- install from before the physical order) it is the whole heap from page 0: rows the rewrite moved are all in the
+-- new file's pages. The copies already made stay (ON CONFLICT DO NOTHING), so a restart costs time, never a row.
+CREATE OR REPLACE FUNCTION todoscale_backfill_range(p migration_state, OUT from_tid tid, OUT end_page bigint)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p.backfill_end_page IS NOT NULL AND p.backfill_filenode IS NOT DISTINCT FROM pg_relation_filenode('todos') THEN
+        from_tid := coalesce(p.backfill_ctid, todoscale_tid(0, 0));
+        end_page := p.backfill_end_page;
+    ELSE
+        from_tid := todoscale_tid(0, 0);
+        end_page := todoscale_legacy_pages();
+    END IF;
+END;
+$$;
 
 CREATE OR REPLACE FUNCTION migrate_todos_batch(batch_size integer, max_batches integer DEFAULT 1)
 RETURNS TABLE (batch bigint, rows_moved bigint, last_key uuid, completed boolean)
@@ -431,17 +458,8 @@ BEGIN
         END IF;
         PERFORM set_config('lock_timeout', todoscale_migration_lock_timeout(), true);
 
-        -- A rewrite of todos (VACUUM FULL, CLUSTER, pg_repack, ALTER TABLE … TYPE) gives it a new file in which
-        -- rows sit anywhere, including pages the cursor has passed: start again at page 0. The copies already
-        -- made stay (ON CONFLICT DO NOTHING below), so a restart costs time, never a row.
-        -- Its last page is then the new file's (rows the rewrite moved are all in it).
         v_filenode := pg_relation_filenode('todos');
-        v_cursor := coalesce(v_state.backfill_ctid, todoscale_tid(0, 0));
-        v_pages := v_state.backfill_end_page;
-        IF v_state.backfill_filenode IS DISTINCT FROM v_filenode OR v_pages IS NULL THEN
-            v_cursor := todoscale_tid(0, 0);
-            v_pages := pg_relation_size('todos') / current_setting('block_size')::bigint;
-        END IF;
+        SELECT r.from_tid, r.end_page INTO v_cursor, v_pages FROM todoscale_backfill_range(v_state) r;
 
         -- (0) The next batch_size rows after the cursor in physical order, as this snapshot sees them. A window
         -- of pages (a TID range scan, read sequentially like the single INSERT … SELECT) sized from the
@@ -785,13 +803,10 @@ BEGIN
         SELECT count(*) INTO v_legacy FROM todos;
         IF v.state IN ('not_started', 'rolled_back') THEN
             v_remaining := v_legacy;
-        ELSIF v.state = 'migrating' AND (v.backfill_end_page IS NULL OR v.backfill_filenode IS DISTINCT FROM pg_relation_filenode('todos')) THEN
-            v_remaining := v_legacy;
         ELSIF v.state = 'migrating' THEN
-            -- Rows between the cursor and the last page the backfill reads; some were copied by the trigger
-            -- already (written since it exists).
-            SELECT count(*) INTO v_remaining FROM todos t
-            WHERE t.ctid >= coalesce(v.backfill_ctid, todoscale_tid(0, 0)) AND t.ctid < todoscale_tid(v.backfill_end_page, 0);
+            -- Rows the backfill has still to read; some were copied by the trigger already (written since it exists).
+            SELECT count(*) INTO v_remaining FROM todos t, todoscale_backfill_range(v) r
+            WHERE t.ctid >= r.from_tid AND t.ctid < todoscale_tid(r.end_page, 0);
         ELSE
             v_remaining := 0;
         END IF;
@@ -966,6 +981,7 @@ RETURNS TABLE (id uuid, problem text, action text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_state  migration_state%ROWTYPE;
+    v_range  record;
     v_ids    uuid[];
     v_locked uuid[];
 BEGIN
@@ -981,12 +997,11 @@ BEGIN
     CREATE TEMP TABLE IF NOT EXISTS todoscale_repair (id uuid PRIMARY KEY, problem text) ON COMMIT DROP;
     TRUNCATE todoscale_repair;
     -- Rows the backfill has not reached yet have no copy by design; the batches copy them.
+    SELECT * INTO v_range FROM todoscale_backfill_range(v_state);
     INSERT INTO todoscale_repair SELECT d.id, d.problem FROM migration_differences() d
     WHERE NOT (d.problem = 'missing' AND v_state.state = 'migrating'
-               AND (v_state.backfill_end_page IS NULL OR v_state.backfill_filenode IS DISTINCT FROM pg_relation_filenode('todos')
-                    OR EXISTS (SELECT 1 FROM todos t WHERE t.id = d.id
-                               AND t.ctid >= coalesce(v_state.backfill_ctid, todoscale_tid(0, 0))
-                               AND t.ctid < todoscale_tid(v_state.backfill_end_page, 0))));
+               AND EXISTS (SELECT 1 FROM todos t WHERE t.id = d.id
+                           AND t.ctid >= v_range.from_tid AND t.ctid < todoscale_tid(v_range.end_page, 0)));
     SELECT array_agg(r.id ORDER BY r.id) INTO v_ids FROM todoscale_repair r;
     IF v_ids IS NULL THEN
         RETURN;
