@@ -456,6 +456,11 @@ BEGIN
         IF v_state.state <> 'migrating' THEN
             RETURN;  -- migrated, cut over: nothing left to move
         END IF;
+        -- Before todos' file is read, held to commit: a rewrite (ACCESS EXCLUSIVE) finishes first, or waits for
+        -- this batch. Without it a batch compared the old file, waited on its scan while CLUSTER committed, then
+        -- read the compacted file from the old cursor, found nothing and marked the migration done with rows never
+        -- copied (review of 2026-12-04). Not under the batch's lock_timeout: waiting here holds no row.
+        LOCK TABLE todos IN ACCESS SHARE MODE;
         PERFORM set_config('lock_timeout', todoscale_migration_lock_timeout(), true);
 
         v_filenode := pg_relation_filenode('todos');
@@ -996,7 +1001,9 @@ BEGIN
 
     CREATE TEMP TABLE IF NOT EXISTS todoscale_repair (id uuid PRIMARY KEY, problem text) ON COMMIT DROP;
     TRUNCATE todoscale_repair;
-    -- Rows the backfill has not reached yet have no copy by design; the batches copy them.
+    -- Rows the backfill has not reached yet have no copy by design; the batches copy them. The lock first, as in a
+    -- batch: a rewrite swapping todos' file after the range was read would misplace the cursor for this call.
+    LOCK TABLE todos IN ACCESS SHARE MODE;
     SELECT * INTO v_range FROM todoscale_backfill_range(v_state);
     INSERT INTO todoscale_repair SELECT d.id, d.problem FROM migration_differences() d
     WHERE NOT (d.problem = 'missing' AND v_state.state = 'migrating'

@@ -122,6 +122,46 @@ public sealed class LiveMigrationTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_rewrite_committed_while_a_batch_waits_for_todos_restarts_the_backfill_instead_of_ending_it()
+    {
+        var cs = await CreateAsync(server, "rewriterace", rows: 3_000);
+        await using var admin = await server.OpenAsync(cs);
+        // Half the rows gone before the migration: CLUSTER then writes a file of about half the pages, which ends
+        // before the cursor once the backfill is past 70 % of the old file.
+        await ExecAsync(admin, "DELETE FROM todos WHERE ('x' || substr(id::text, 1, 8))::bit(32)::int % 2 = 0");
+        await ExecAsync(admin, "SELECT * FROM migration_start()");
+        var runner = new MigrationRunner(cs);
+        while (await ScalarAsync<bool>(admin,
+                   "SELECT todoscale_tid_page(coalesce(backfill_ctid, todoscale_tid(0, 0))) < 0.7 * backfill_end_page FROM migration_state"))
+        {
+            await runner.RunAsync(new MigrationRunOptions { BatchSize = 100, MaxBatches = 1 });
+        }
+
+        var legacy = await ScalarAsync<long>(admin, "SELECT count(*) FROM todos");
+        await using var rewriter = await server.OpenAsync(cs);
+        await using var rewrite = await rewriter.BeginTransactionAsync();
+        await ExecAsync(rewriter, "CLUSTER todos USING idx_todos_user_id");
+
+        await using var migrating = await server.OpenAsync(cs);
+        var pid = migrating.ProcessID;
+        var batch = ScalarAsync<bool>(migrating, "SELECT coalesce(bool_or(completed), false) FROM migrate_todos_batch(100, 1)");
+        while (await ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", pid) == 0)
+        {
+            Assert.False(batch.IsCompleted, "the batch did not wait for the rewrite's lock on todos");
+            await Task.Delay(20);
+        }
+
+        await rewrite.CommitAsync();
+        Assert.False(await batch, "the batch ended the migration on the rewritten file");
+        var rest = await runner.RunAsync(new MigrationRunOptions { BatchSize = 500 });
+
+        Assert.True(rest.Completed);
+        await AssertAllPassAsync(cs);
+        Assert.Equal((0L, 0L), await DiffAsync(admin));
+        Assert.Equal(legacy, await ScalarAsync<long>(admin, $"SELECT count(*) FROM ({NewRows}) u"));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_backfill_stops_at_the_pages_todos_had_when_the_trigger_came_and_leaves_later_versions_to_it()
     {
         var cs = await CreateAsync(server, "endpage", rows: 3_000);
