@@ -40,8 +40,10 @@
 --     A writer holding one of them makes the batch wait until it commits (its trigger has then fixed the
 --     copy); a writer arriving later waits for the batch to commit (its trigger then replaces the batch's
 --     copy). A row deleted before the lock is simply not returned, so the batch cannot resurrect it.
---     A row updated after the batch read its position is locked in its newest version (READ COMMITTED
---     follows the update), wherever that sits. (2) In a NEW statement (READ COMMITTED: a fresh snapshot
+--     A row updated after the batch read its position is either locked in its newest version or not
+--     returned (PostgreSQL 15 releases differ on whether the lock's recheck applies the position range:
+--     15.18 drops a version that moved out of it); either way the update was written after the trigger,
+--     which copied it, and a row not returned ends the batch before it. (2) In a NEW statement (READ COMMITTED: a fresh snapshot
 --     that sees every write committed before the lock) it inserts copies of the versions it locked, read
 --     by their positions; a copy the trigger already made is this same version (the invariant) and is kept
 --     (ON CONFLICT DO NOTHING on its primary key). (3) It records its cursor, last key and row count in
@@ -501,10 +503,10 @@ BEGIN
         END IF;
         v_n := cardinality(v_next_ids);
 
-        -- (1) The same range locked FOR SHARE with SKIP LOCKED. A row updated since (0) is locked in its newest
-        -- version, wherever that sits, and that version's position is returned. The first row of (0) that the
-        -- lock did not return is held by another transaction (or was deleted meanwhile), and the batch ends
-        -- before it. Rows deleted before the lock are not returned, so never resurrected.
+        -- (1) The same range locked FOR SHARE with SKIP LOCKED. A row updated since (0) comes back locked in its
+        -- newest version, with that version's position, or not at all (see the header). The first row of (0)
+        -- that the lock did not return is held by another transaction (or was deleted or moved meanwhile), and
+        -- the batch ends before it. Rows deleted before the lock are not returned, so never resurrected.
         v_held_at := NULL;
         BEGIN
             SELECT array_agg(k.ctid), array_agg(k.id) INTO v_lock_tids, v_lock_ids
@@ -544,7 +546,8 @@ BEGIN
                 RETURN;
             END;
             IF v_lock_ids IS NULL THEN
-                -- Deleted by its holder: nothing to copy; the next call starts after it.
+                -- Deleted by its holder, or updated out of this position (the trigger copied that version):
+                -- nothing to copy here; the next call starts after it.
                 UPDATE migration_state m SET backfill_ctid = todoscale_tid_after(v_next_tids[1]), backfill_filenode = v_filenode,
                     backfill_end_page = v_pages;
                 RETURN QUERY SELECT v_state.batches, 0::bigint, v_state.last_key, false;

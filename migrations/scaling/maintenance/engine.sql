@@ -279,7 +279,8 @@ BEGIN
         -- Split down to one row and still undone: the lock is held for long; back off instead of spinning. Once
         -- per undone batch: the step after the pause tries again (last_outcome stays 'split' until a batch runs,
         -- and pausing on it again kept a copy waiting 59.5 s for a user the application held for 5 s, until
-        -- max_pause let it go on; bench migration of 2026-12-04).
+        -- max_pause let it go on; bench migration of 2026-12-04). Pause and try alternate, a try every second or
+        -- so, so max_pause (which turns a signal that stays on into slow progress) has nothing to do here.
         IF j.last_outcome = 'split' AND j.batch_rows <= 1 AND j.signal IS DISTINCT FROM 'lock_timeout' THEN
             signal := 'lock_timeout';
             reason := j.last_detail;

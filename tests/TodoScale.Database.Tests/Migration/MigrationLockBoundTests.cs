@@ -29,8 +29,8 @@ public sealed class MigrationLockBoundTests(PostgresServer server)
         await ExecAsync(holder, "SELECT 1 FROM todos WHERE id = $1 FOR UPDATE", held);
         var holderPid = holder.ProcessID;
 
-        // Another part of the application keeps updating the rows next to it in the order the backfill walks (physical order): the rows a batch
-        // that waited for the held row would have kept locked meanwhile.
+        // Another part of the application keeps updating the rows next to it in the order the backfill walks (physical
+        // order): the rows a batch that waited for the held row would have kept locked meanwhile.
         using var stop = new CancellationTokenSource();
         var latencies = new List<double>();
         var writer = Task.Run(async () =>
