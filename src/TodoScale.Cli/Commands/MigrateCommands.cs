@@ -183,7 +183,8 @@ public static partial class MigrateCommands
             var summary = $"{result.RowsMovedThisRun:N0} rows in {result.BatchesThisRun:N0} batches in {result.Elapsed.TotalSeconds:N1} s " +
                           $"({result.RowsPerSecond:N0} rows/s{(result.Splits > 0 ? $", {result.Splits} batches split after lock timeouts/deadlocks" : "")}" +
                           $"{(result.Retries > 0 ? $", {result.Retries} retries" : "")}" +
-                          $"{(result.Paused > TimeSpan.Zero ? $", paused {result.Paused.TotalSeconds:N1} s on health signals" : "")})";
+                          $"{(result.Paused > TimeSpan.Zero ? $", paused {result.Paused.TotalSeconds:N1} s on health signals" : "")}" +
+                          $"{(result.IndexStatements > 0 ? $"; the new tables' indexes, deferred while they filled, built in {result.IndexBuild.TotalSeconds:N1} s" : "")})";
             if (result.Completed)
             {
                 Ui.Success($"backfill complete: {summary}. The mirror trigger keeps the copies current; next: todoscale migrate validate");
@@ -345,7 +346,7 @@ public static partial class MigrateCommands
             }
             catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.CheckViolation or PostgresErrorCodes.ObjectNotInPrerequisiteState)
             {
-                Ui.Error(e.MessageText);
+                Ui.Error(e.Hint is { Length: > 0 } hint ? $"{e.MessageText}. {hint}" : e.MessageText);
                 return ExitCodes.CheckFailed;
             }
 

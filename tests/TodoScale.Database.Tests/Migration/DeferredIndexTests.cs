@@ -1,0 +1,82 @@
+using TodoScale.Database.Migration;
+using static TodoScale.Database.Tests.Migration.LegacyDb;
+
+namespace TodoScale.Database.Tests.Migration;
+
+/// <summary>
+/// The new tables' secondary indexes (005) are dropped while the backfill fills them and built concurrently after it
+/// (migration_start, migration_index_plan): cheaper copies and cheaper mirrored writes, and never a cutover without them.
+/// </summary>
+public sealed class DeferredIndexTests(PostgresServer server)
+{
+    // The secondary indexes of the two tables the migration fills that exist and are valid, with every partition's index attached.
+    private const string BuiltSecondaryIndexes = """
+        SELECT count(*) FROM todoscale_migration_secondary_indexes() d
+        JOIN pg_class c ON c.relname = d.index_name JOIN pg_index x ON x.indexrelid = c.oid
+        WHERE x.indisvalid
+        """;
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_backfill_fills_the_new_tables_without_their_secondary_indexes_and_cutover_waits_until_they_are_built()
+    {
+        var cs = await CreateAsync(server, "deferidx", rows: 2_000);
+        await using var conn = await server.OpenAsync(cs);
+        Assert.Equal(12L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 300, MaxBatches = 1 });
+
+        Assert.Equal(0L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
+        Assert.Equal(12L, await ScalarAsync<long>(conn, "SELECT cardinality(deferred_indexes)::bigint FROM migration_state"));
+        // Nothing to build while the backfill runs: a build then would only slow it down.
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
+        // The mirror trigger writes into the unindexed tables like into the indexed ones.
+        await ExecAsync(conn, "UPDATE todos SET title = 'mirrored while unindexed' WHERE id IN (SELECT id FROM todos ORDER BY ctid DESC LIMIT 5)");
+
+        // The psql path's procedure completes the backfill but cannot build an index concurrently: cutover refuses,
+        // even forced, and says how to build them.
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        Assert.Equal("migrated", (await new LegacyMigration(cs).StatusAsync()).State);
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => new LegacyMigration(cs).CutoverAsync(force: true));
+        Assert.Equal(PostgresErrorCodes.ObjectNotInPrerequisiteState, refused.SqlState);
+        Assert.Contains("not built yet", refused.MessageText);
+        Assert.Contains("migration_index_plan()", refused.Hint);
+
+        // Partitions up to the bound (all of them here) are built plainly, under the migration's lock timeout: no wait
+        // for every older transaction, as each concurrent build does three times. Above it, concurrently.
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
+        Assert.Contains(plan, s => s.StartsWith("CALL todoscale_create_small_partition_index('idx_todos_active_user_created_p3', 'public.todos_active_part_3',", StringComparison.Ordinal)
+                                   && s.EndsWith(", '200ms')", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, s => s.StartsWith("CREATE INDEX CONCURRENTLY", StringComparison.Ordinal));
+        var oneFilledPage = await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_index_plan(1, '200ms') ORDER BY step");
+        Assert.Contains(oneFilledPage, s => s.StartsWith("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_todos_active_user_created_p3 ", StringComparison.Ordinal));
+
+        var run = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions());
+
+        Assert.True(run.Completed);
+        Assert.True(run.IndexStatements > 0, "the run built nothing");
+        Assert.Equal(12L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
+        await AssertAllPassAsync(cs);
+        await new LegacyMigration(cs).CutoverAsync(force: false);
+        Assert.Equal("cut_over", (await new LegacyMigration(cs).StatusAsync()).State);
+    }
+
+    [Fact(Timeout = TestTimeouts.Long)]
+    public async Task psql_f_002_on_an_installed_schema_migrates_then_builds_the_deferred_indexes_concurrently()
+    {
+        var cs = await CreateAsync(server, "deferidxpsql", rows: 3_000);
+
+        var (code, output) = await Psql.RunFileAsync(server.Binaries, cs, Psql.ScriptPath("002_migrate_existing_data.sql"));
+
+        Assert.True(code == 0, $"psql -f 002 exited {code}: {output}");
+        Assert.DoesNotContain("ERROR", output);
+        Assert.Contains("CREATE INDEX", output);
+        await using var conn = await server.OpenAsync(cs);
+        Assert.Equal("migrated", (await new LegacyMigration(cs).StatusAsync()).State);
+        Assert.Contains("12 secondary index(es) built after the backfill",
+            await ScalarAsync<string>(conn, "SELECT detail FROM migration_progress WHERE step = 'start' ORDER BY id DESC LIMIT 1"));
+        Assert.Equal(12L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
+        await AssertAllPassAsync(cs);
+    }
+}
