@@ -288,8 +288,8 @@ END;
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- Secondary indexes of the tables the migration fills: those of 005 (todoscale_index_definitions) on
--- todos_active and todos_archived. Empty when 005 is not installed: the operator's order applies it after
+-- Secondary indexes of the tables the migration fills that it defers: those of 005 (todoscale_index_definitions) on
+-- todos_active and todos_archived but the one a foreign key's cascade needs. Empty when 005 is not installed: the operator's order applies it after
 -- this file, so its build then comes after the data anyway.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION todoscale_migration_secondary_indexes()
@@ -299,9 +299,13 @@ BEGIN
     IF to_regproc('todoscale_index_definitions') IS NULL THEN
         RETURN;
     END IF;
+    -- Kept: idx_todos_archived_user_completed is how a user's delete finds the rows its ON DELETE CASCADE
+    -- (todos_archived_user_fk) removes from todos_archived, whose primary key does not lead with user_id; without it
+    -- every legacy DELETE FROM users would read the whole archive. todos_active's primary key leads with user_id.
     RETURN QUERY EXECUTE $q$
         SELECT d.index_name, d.parent_table, d.definition FROM todoscale_index_definitions() d
-        WHERE d.parent_table IN ('todos_active', 'todos_archived') ORDER BY d.ord $q$;
+        WHERE d.parent_table IN ('todos_active', 'todos_archived') AND d.index_name <> 'idx_todos_archived_user_completed'
+        ORDER BY d.ord $q$;
 END;
 $$;
 
@@ -322,8 +326,11 @@ BEGIN
     IF (SELECT m.state FROM migration_state m) = 'migrating' THEN
         RETURN;
     ELSIF to_regprocedure('todoscale_index_plan(bigint, text)') IS NOT NULL THEN
+        -- Plain builds only for the deferred indexes of a migration that has not cut over: the application then writes
+        -- those tables only through the mirror trigger. In any other state this is 005's own (concurrent) plan.
         RETURN QUERY EXECUTE 'SELECT p.step, p.stmt FROM todoscale_index_plan($1, $2) p'
-            USING todoscale_migration_plain_index_pages(), todoscale_migration_lock_timeout();
+            USING CASE WHEN (SELECT m.state FROM migration_state m) = 'migrated' THEN todoscale_migration_plain_index_pages() ELSE 0 END,
+                  todoscale_migration_lock_timeout();
     ELSIF to_regproc('todoscale_index_plan') IS NOT NULL THEN
         RETURN QUERY EXECUTE 'SELECT p.step, p.stmt FROM todoscale_index_plan() p';  -- 005 of an older install
     END IF;
@@ -364,7 +371,8 @@ BEGIN
     -- The new tables' secondary indexes (005) are built after the backfill, not maintained row by row while it
     -- fills them: maintaining the nine of todos_active made the single INSERT ... SELECT of 1M rows take 36.6 s
     -- against 22.1 s without them, plus 7.5 s to build them all concurrently afterwards, and every legacy write
-    -- paid for them too, through the mirror trigger. Nothing reads the new tables before cutover, which refuses
+    -- paid for them too, through the mirror trigger. The application does not read the new tables before cutover (the
+    -- weekly health check's archival backlog scans todos_active meanwhile), and cutover refuses
     -- until they are built (migration_index_plan()); the preflight above refused tables that already hold rows.
     PERFORM set_config('lock_timeout', '5s', true);
     FOR v_index IN
@@ -816,7 +824,7 @@ BEGIN
         COMMIT;
         IF v_outcome = 'completed' THEN
             IF EXISTS (SELECT 1 FROM migration_index_plan()) THEN
-                -- A procedure cannot build an index CONCURRENTLY, and a plain build would block the writers.
+                -- A procedure cannot build an index CONCURRENTLY, which the plan does for partitions above its bound.
                 RAISE NOTICE 'backfill complete; build the new tables'' deferred indexes before cutover: SELECT stmt FROM migration_index_plan() ORDER BY step %gexec', chr(92);
             END IF;
             EXIT;
@@ -1145,10 +1153,14 @@ BEGIN
 
     -- Even forced: the application would read tables without the indexes its queries need (seconds per query
     -- on a large table), and building them takes minutes while the legacy table still serves.
-    SELECT count(*) FILTER (WHERE p.stmt LIKE 'CREATE INDEX%' OR p.stmt LIKE 'CALL todoscale_create_small_partition_index%')
-    INTO v_missing FROM migration_index_plan() p;
+    -- Every step counts: an index built but not attached yet leaves its parent INVALID. The deferred names are also
+    -- checked on their own, in case 005's plan is missing (psql -f 005 drops and recreates it).
+    SELECT count(*) FILTER (WHERE p.stmt NOT LIKE 'SET %') INTO v_missing FROM migration_index_plan() p;
+    SELECT v_missing + count(*) INTO v_missing
+    FROM unnest(coalesce(v_state.deferred_indexes, '{}')) n
+    WHERE NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indexrelid = to_regclass(quote_ident(n)) AND x.indisvalid);
     IF v_missing > 0 THEN
-        RAISE EXCEPTION 'cannot cut over: % partition index(es) of the new tables are not built yet (deferred while the backfill filled them)', v_missing
+        RAISE EXCEPTION 'cannot cut over: % step(s) of the new tables'' indexes are not done yet (deferred while the backfill filled them)', v_missing
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = format('Build them without blocking writes: todoscale migrate run, or in psql: SELECT stmt FROM migration_index_plan() ORDER BY step %sgexec', chr(92));
     END IF;
@@ -1197,6 +1209,7 @@ DECLARE
     v_state migration_state%ROWTYPE;
     v_n bigint;
     v_index record;
+    v_part record;
 BEGIN
     SELECT * INTO v_state FROM migration_state FOR UPDATE;
     IF v_state.state = 'not_started' THEN
@@ -1271,9 +1284,15 @@ BEGIN
         IF NOT p_drop_new_tables AND to_regproc('todoscale_ensure_partitioned_index') IS NOT NULL THEN
             v_n := 0;
             FOR v_index IN
-                SELECT d.index_name, d.parent_table, d.definition FROM todoscale_migration_secondary_indexes() d
-                WHERE d.index_name = ANY (v_state.deferred_indexes) AND to_regclass(quote_ident(d.index_name)) IS NULL
+                SELECT d.index_name, d.parent_table, d.definition FROM todoscale_index_definitions() d
+                WHERE d.index_name = ANY (v_state.deferred_indexes)
             LOOP
+                -- From scratch: an interrupted build may have left the parent INVALID or partitions' indexes unattached.
+                EXECUTE format('DROP INDEX IF EXISTS %I', v_index.index_name);
+                FOR v_part IN SELECT i.inhrelid::regclass AS part, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                              WHERE i.inhparent = v_index.parent_table::regclass LOOP
+                    EXECUTE format('DROP INDEX IF EXISTS %I', todoscale_partition_index_name(v_index.index_name, v_part.relname));
+                END LOOP;
                 EXECUTE 'SELECT todoscale_ensure_partitioned_index($1, $2, $3)'
                     USING v_index.parent_table::regclass, v_index.index_name, v_index.definition;
                 v_n := v_n + 1;
@@ -1332,7 +1351,7 @@ CALL todoscale_migrate_on_install();
 
 -- todoscale:outside-transaction begin
 -- The secondary indexes migration_start() deferred, built once the backfill above is complete: psql runs
--- each statement at top level (CREATE INDEX CONCURRENTLY, one partition at a time). Nothing while a backfill
+-- each statement at top level (one partition at a time; CREATE INDEX CONCURRENTLY above the plain bound). Nothing while a backfill
 -- is still running, or before 005 is installed (it builds them itself then). The migrator runs this section
 -- after the rest of the script has committed.
 SELECT stmt FROM migration_index_plan() ORDER BY step \gexec

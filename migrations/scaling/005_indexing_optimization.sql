@@ -230,7 +230,7 @@ BEGIN
             IF v_child_valid IS false THEN
                 v_steps := v_steps || format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', v_part.nspname, v_child_name);
             END IF;
-            IF v_child_valid IS NOT true AND pg_relation_size(v_part.oid) <= p_plain_max_pages * current_setting('block_size')::bigint THEN
+            IF v_child_valid IS NOT true AND p_plain_max_pages > 0 AND pg_relation_size(v_part.oid) <= p_plain_max_pages * current_setting('block_size')::bigint THEN
                 v_steps := v_steps || format('CALL todoscale_create_small_partition_index(%L, %L, %L, %L)',
                                              v_child_name, format('%I.%I', v_part.nspname, v_part.relname), v_def.definition,
                                              p_plain_lock_timeout);

@@ -185,6 +185,13 @@ public static partial class MigrateCommands
                           $"{(result.Retries > 0 ? $", {result.Retries} retries" : "")}" +
                           $"{(result.Paused > TimeSpan.Zero ? $", paused {result.Paused.TotalSeconds:N1} s on health signals" : "")}" +
                           $"{(result.IndexStatements > 0 ? $"; the new tables' indexes, deferred while they filled, built in {result.IndexBuild.TotalSeconds:N1} s" : "")})";
+            if (result.IndexesPending)
+            {
+                Ui.Info($"backfill complete: {summary}; the build of the new tables' deferred indexes was interrupted. " +
+                        "Run `todoscale migrate run` again to finish it (cutover waits for it).");
+                return ExitCodes.Interrupted;
+            }
+
             if (result.Completed)
             {
                 Ui.Success($"backfill complete: {summary}. The mirror trigger keeps the copies current; next: todoscale migrate validate");

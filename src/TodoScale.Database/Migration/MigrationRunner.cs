@@ -69,6 +69,9 @@ public sealed record MigrationRunResult(
 
     /// <summary>Time spent building them, within <see cref="Elapsed"/>.</summary>
     public TimeSpan IndexBuild { get; init; }
+
+    /// <summary>The backfill is complete but the build of the deferred indexes was interrupted: run again to finish it.</summary>
+    public bool IndexesPending { get; init; }
 }
 
 /// <summary>
@@ -222,22 +225,36 @@ public sealed class MigrationRunner(string connectionString)
                 }
             }
 
-            // The secondary indexes migration_start() deferred: built concurrently, one partition at a time, by the
-            // plan the SQL returns. Part of the run (cutover refuses without them), counted in its time.
+            // The secondary indexes migration_start() deferred: built one partition at a time by the plan the SQL
+            // returns. Part of the run (cutover refuses without them), counted in its time.
             var indexSteps = 0;
+            var indexesPending = false;
             var indexTime = TimeSpan.Zero;
-            if (completed && !ct.IsCancellationRequested)
+            if (completed)
             {
                 var building = Stopwatch.StartNew();
                 var planned = (await LegacyMigration.QueryAsync(conn,
-                    "SELECT count(*) FILTER (WHERE stmt LIKE 'CREATE INDEX%' OR stmt LIKE 'CALL todoscale_create_small_partition_index%') FROM migration_index_plan()", r => r.GetInt64(0), ct))[0];
-                if (planned > 0)
+                    "SELECT count(*) FILTER (WHERE stmt NOT LIKE 'SET %') FROM migration_index_plan()", r => r.GetInt64(0), CancellationToken.None))[0];
+                if (planned > 0 && ct.IsCancellationRequested)
+                {
+                    indexesPending = true;
+                }
+                else if (planned > 0)
                 {
                     progress?.Report(new MigrationProgress(total, total, batches, moved / Math.Max(sw.Elapsed.TotalSeconds, 1e-3), null, false,
-                        Paused: $"building {planned:N0} partition indexes of the new tables (deferred while they filled; one partition at a time, writes go on)"));
+                        Paused: $"building the new tables' indexes, deferred while they filled: {planned:N0} steps, one partition at a time, writes go on"));
                     // Under the runner's application_name: a write waiting on a build is waiting on the migration, and
                     // pg_stat_activity (and the benchmark's wait sampler) should say so.
-                    indexSteps = await new PlanRunner(runnerConnectionString).RunAsync(["SELECT stmt FROM migration_index_plan() ORDER BY step"], ct);
+                    try
+                    {
+                        indexSteps = await new PlanRunner(runnerConnectionString).RunAsync(["SELECT stmt FROM migration_index_plan() ORDER BY step"], ct);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // Ctrl-C: the statement in flight is cancelled (a concurrent build leaves an INVALID index, which
+                        // the next plan drops and builds again); the backfill stays complete.
+                        indexesPending = true;
+                    }
                 }
 
                 indexTime = building.Elapsed;
@@ -248,6 +265,7 @@ public sealed class MigrationRunner(string connectionString)
             return new MigrationRunResult(batches, moved, completed, !completed && ct.IsCancellationRequested, retries, sw.Elapsed, final)
             {
                 Mode = mode, Splits = splits, Paused = paused, Samples = samples, IndexStatements = indexSteps, IndexBuild = indexTime,
+                IndexesPending = indexesPending,
             };
         }
         finally

@@ -4,7 +4,7 @@ using static TodoScale.Database.Tests.Migration.LegacyDb;
 namespace TodoScale.Database.Tests.Migration;
 
 /// <summary>
-/// The new tables' secondary indexes (005) are dropped while the backfill fills them and built concurrently after it
+/// The new tables' secondary indexes (005) are dropped while the backfill fills them and built after it, one partition at a time
 /// (migration_start, migration_index_plan): cheaper copies and cheaper mirrored writes, and never a cutover without them.
 /// </summary>
 public sealed class DeferredIndexTests(PostgresServer server)
@@ -21,12 +21,14 @@ public sealed class DeferredIndexTests(PostgresServer server)
     {
         var cs = await CreateAsync(server, "deferidx", rows: 2_000);
         await using var conn = await server.OpenAsync(cs);
-        Assert.Equal(12L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
+        Assert.Equal(11L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
 
         await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 300, MaxBatches = 1 });
 
         Assert.Equal(0L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
-        Assert.Equal(12L, await ScalarAsync<long>(conn, "SELECT cardinality(deferred_indexes)::bigint FROM migration_state"));
+        Assert.Equal(11L, await ScalarAsync<long>(conn, "SELECT cardinality(deferred_indexes)::bigint FROM migration_state"));
+        // A user's delete cascades into todos_archived through this one: it stays.
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_todos_archived_user_completed'::regclass"));
         // Nothing to build while the backfill runs: a build then would only slow it down.
         Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
         // The mirror trigger writes into the unindexed tables like into the indexed ones.
@@ -38,7 +40,7 @@ public sealed class DeferredIndexTests(PostgresServer server)
         Assert.Equal("migrated", (await new LegacyMigration(cs).StatusAsync()).State);
         var refused = await Assert.ThrowsAsync<PostgresException>(() => new LegacyMigration(cs).CutoverAsync(force: true));
         Assert.Equal(PostgresErrorCodes.ObjectNotInPrerequisiteState, refused.SqlState);
-        Assert.Contains("not built yet", refused.MessageText);
+        Assert.Contains("not done yet", refused.MessageText);
         Assert.Contains("migration_index_plan()", refused.Hint);
 
         // Partitions up to the bound (all of them here) are built plainly, under the migration's lock timeout: no wait
@@ -54,7 +56,7 @@ public sealed class DeferredIndexTests(PostgresServer server)
 
         Assert.True(run.Completed);
         Assert.True(run.IndexStatements > 0, "the run built nothing");
-        Assert.Equal(12L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
+        Assert.Equal(11L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
         Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
         await AssertAllPassAsync(cs);
         await new LegacyMigration(cs).CutoverAsync(force: false);
@@ -62,7 +64,7 @@ public sealed class DeferredIndexTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Long)]
-    public async Task psql_f_002_on_an_installed_schema_migrates_then_builds_the_deferred_indexes_concurrently()
+    public async Task psql_f_002_on_an_installed_schema_migrates_then_builds_the_deferred_indexes()
     {
         var cs = await CreateAsync(server, "deferidxpsql", rows: 3_000);
 
@@ -70,13 +72,38 @@ public sealed class DeferredIndexTests(PostgresServer server)
 
         Assert.True(code == 0, $"psql -f 002 exited {code}: {output}");
         Assert.DoesNotContain("ERROR", output);
-        Assert.Contains("CREATE INDEX", output);
         await using var conn = await server.OpenAsync(cs);
         Assert.Equal("migrated", (await new LegacyMigration(cs).StatusAsync()).State);
-        Assert.Contains("12 secondary index(es) built after the backfill",
+        Assert.Contains("11 secondary index(es) built after the backfill",
             await ScalarAsync<string>(conn, "SELECT detail FROM migration_progress WHERE step = 'start' ORDER BY id DESC LIMIT 1"));
-        Assert.Equal(12L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
+        Assert.Equal(11L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
         Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
         await AssertAllPassAsync(cs);
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task an_index_build_stopped_before_its_attach_blocks_cutover_and_a_rollback_rebuilds_it_whole()
+    {
+        var cs = await CreateAsync(server, "deferidxpart", rows: 1_000);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        // Stopped (Ctrl-C, a lost connection) after the parent index and one partition's index, before the attach:
+        // the parent exists but stays INVALID.
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
+        foreach (var statement in plan.TakeWhile(s => !s.StartsWith("CALL todoscale_attach_partition_index", StringComparison.Ordinal)))
+        {
+            await ExecAsync(conn, statement);
+        }
+
+        Assert.All(await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() WHERE stmt NOT LIKE 'SET %'"),
+            s => Assert.False(s.StartsWith("CALL todoscale_create_parent_index('idx_todos_active_user_status_priority')", StringComparison.Ordinal), s));
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => new LegacyMigration(cs).CutoverAsync(force: true));
+        Assert.Contains("not done yet", refused.MessageText);
+
+        var steps = await new LegacyMigration(cs).RollbackAsync(dropNewTables: false);
+
+        Assert.Contains(new RollbackStep("deferred_indexes_rebuilt", 11), steps);
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todoscale_index_plan()"));
+        Assert.Equal(11L, await ScalarAsync<long>(conn, BuiltSecondaryIndexes));
     }
 }
