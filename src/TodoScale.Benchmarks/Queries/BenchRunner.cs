@@ -277,7 +277,11 @@ public sealed partial class BenchRunner(string serverConnectionString, BenchOpti
             await ExecAsync(db, ScalingScripts.Read("001_create_partitioned_tables.sql"), ct);
             // todoscale.migrator = on makes 002 install its definitions only, as our migrator does; without it the
             // script's psql path would CALL the whole migration, which cannot COMMIT per batch inside this command.
-            return await ExecAsync(db, "SET todoscale.migrator = on;\n" + ScalingScripts.Read("002_migrate_existing_data.sql") + "\nRESET todoscale.migrator;", ct);
+            // Its transactional part only, as the migrator sends it: the index-plan section is psql's \gexec (and has
+            // nothing to build before 005 is installed and a migration completed).
+            const string script = "002_migrate_existing_data.sql";
+            var definitions = ScriptSections.Parse(script, ScalingScripts.Read(script)).TransactionalSql;
+            return await ExecAsync(db, "SET todoscale.migrator = on;\n" + definitions + "\nRESET todoscale.migrator;", ct);
         });
         result.MigrationSource = $"the application's MigrationRunner (migrations/scaling/002 migrate_todos_batch, {MigrationBatchSize:N0} rows per committed batch)";
         await StepAsync(result, "migrate legacy -> TodoScale (MigrationRunner, 002 migrate_todos_batch)", async () =>
