@@ -322,20 +322,27 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT 1024::bigint $$;  -- 8 MB: 110 ms for the wi
 CREATE OR REPLACE FUNCTION migration_index_plan()
 RETURNS TABLE (step integer, stmt text)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_state text := (SELECT m.state FROM migration_state m);
 BEGIN
-    IF (SELECT m.state FROM migration_state m) = 'migrating' THEN
+    IF v_state = 'migrating' THEN
         RETURN;
     ELSIF to_regprocedure('todoscale_index_plan(bigint, text)') IS NOT NULL THEN
         -- Plain builds only for the deferred indexes of a migration that has not cut over: the application then writes
         -- those tables only through the mirror trigger. In any other state this is 005's own (concurrent) plan.
         RETURN QUERY EXECUTE 'SELECT p.step, p.stmt FROM todoscale_index_plan($1, $2) p'
-            USING CASE WHEN (SELECT m.state FROM migration_state m) = 'migrated' THEN todoscale_migration_plain_index_pages() ELSE 0 END,
+            USING CASE WHEN v_state = 'migrated' THEN todoscale_migration_plain_index_pages() ELSE 0 END,
                   todoscale_migration_lock_timeout();
     ELSIF to_regproc('todoscale_index_plan') IS NOT NULL THEN
         RETURN QUERY EXECUTE 'SELECT p.step, p.stmt FROM todoscale_index_plan() p';  -- 005 of an older install
     END IF;
 END;
 $$;
+
+-- How many steps of migration_index_plan() are left (its session settings aside): what `migrate run` reports
+-- before it builds, and part of what cutover refuses on. An index built but not attached is a step too.
+CREATE OR REPLACE FUNCTION migration_index_steps_left() RETURNS bigint
+LANGUAGE sql STABLE AS $$ SELECT count(*) FROM migration_index_plan() p WHERE p.stmt NOT LIKE 'SET %' $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Start (idempotent): refuse on blocking preflight issues, create the archive months the legacy data
@@ -1153,10 +1160,9 @@ BEGIN
 
     -- Even forced: the application would read tables without the indexes its queries need (seconds per query
     -- on a large table), and building them takes minutes while the legacy table still serves.
-    -- Every step counts: an index built but not attached yet leaves its parent INVALID. The deferred names are also
-    -- checked on their own, in case 005's plan is missing (psql -f 005 drops and recreates it).
-    SELECT count(*) FILTER (WHERE p.stmt NOT LIKE 'SET %') INTO v_missing FROM migration_index_plan() p;
-    SELECT v_missing + count(*) INTO v_missing
+    -- The deferred names are also checked on their own, in case 005's plan is missing (psql -f 005 drops and
+    -- recreates it).
+    SELECT migration_index_steps_left() + count(*) INTO v_missing
     FROM unnest(coalesce(v_state.deferred_indexes, '{}')) n
     WHERE NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indexrelid = to_regclass(quote_ident(n)) AND x.indisvalid);
     IF v_missing > 0 THEN

@@ -104,11 +104,14 @@ $$;
 -- A failed attempt is rolled back to its savepoint, which releases its lock request, and the pause
 -- before the next attempt holds no lock, so queued writers go ahead. After the last attempt the lock
 -- timeout error is raised: the caller (psql stops, the migrator retries the whole plan) decides.
-CREATE OR REPLACE FUNCTION todoscale_execute_with_lock_retries(p_statement text, p_attempts integer DEFAULT 8)
+-- p_lock_timeout: the wait per attempt, todoscale_index_lock_timeout() unless the caller bounds it tighter.
+DROP FUNCTION IF EXISTS todoscale_execute_with_lock_retries(text, integer);
+CREATE OR REPLACE FUNCTION todoscale_execute_with_lock_retries(p_statement text, p_attempts integer DEFAULT 8,
+                                                               p_lock_timeout text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM set_config('lock_timeout', todoscale_index_lock_timeout(), true);
+    PERFORM set_config('lock_timeout', coalesce(p_lock_timeout, todoscale_index_lock_timeout()), true);
     FOR attempt IN 1..p_attempts LOOP
         BEGIN
             EXECUTE p_statement;
@@ -163,18 +166,8 @@ CREATE OR REPLACE PROCEDURE todoscale_create_small_partition_index(
     p_child text, p_partition regclass, p_definition text, p_lock_timeout text)
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM set_config('lock_timeout', p_lock_timeout, true);
-    FOR attempt IN 1..20 LOOP
-        BEGIN
-            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s %s', p_child, p_partition, p_definition);
-            RETURN;
-        EXCEPTION WHEN lock_not_available THEN
-            IF attempt = 20 THEN
-                RAISE;
-            END IF;
-        END;
-        PERFORM pg_sleep(least(0.1 * attempt, 1));
-    END LOOP;
+    PERFORM todoscale_execute_with_lock_retries(
+        format('CREATE INDEX IF NOT EXISTS %I ON %s %s', p_child, p_partition, p_definition), 20, p_lock_timeout);
 END;
 $$;
 

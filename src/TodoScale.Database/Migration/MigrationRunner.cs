@@ -234,7 +234,7 @@ public sealed class MigrationRunner(string connectionString)
             {
                 var building = Stopwatch.StartNew();
                 var planned = (await LegacyMigration.QueryAsync(conn,
-                    "SELECT count(*) FILTER (WHERE stmt NOT LIKE 'SET %') FROM migration_index_plan()", r => r.GetInt64(0), CancellationToken.None))[0];
+                    "SELECT migration_index_steps_left()", r => r.GetInt64(0), CancellationToken.None))[0];
                 if (planned > 0 && ct.IsCancellationRequested)
                 {
                     indexesPending = true;
