@@ -1,0 +1,144 @@
+using TodoScale.Database.Migration;
+using static TodoScale.Database.Tests.Migration.LegacyDb;
+
+namespace TodoScale.Database.Tests.Migration;
+
+/// <summary>
+/// 009's bookkeeping of the archive (months, locator, each user's newest rows) is paused while the backfill fills the
+/// archive and rebuilt after it (migration_start, migration_index_plan): exactly what the triggers would have kept, and
+/// never a cutover without it.
+/// </summary>
+public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
+{
+    // Each query counts the differences between a bookkeeping table and what todos_archived says it must hold.
+    private const string LocatorDifferences = """
+        SELECT count(*) FROM ((SELECT user_id, id, completed_at FROM todos_archived EXCEPT SELECT user_id, id, completed_at FROM todos_archived_locator)
+                              UNION ALL (SELECT user_id, id, completed_at FROM todos_archived_locator EXCEPT SELECT user_id, id, completed_at FROM todos_archived)) d
+        """;
+
+    private const string MonthDifferences = """
+        SELECT count(*) FROM (SELECT user_id, todoscale_month_start(completed_at) AS month, count(*) AS rows FROM todos_archived GROUP BY 1, 2) a
+        FULL JOIN todos_archived_months m ON m.user_id = a.user_id AND m.month = a.month
+        WHERE a.rows IS DISTINCT FROM m.rows
+        """;
+
+    private const string RecentDifferences = """
+        WITH newest AS (SELECT user_id, id FROM (SELECT user_id, id, row_number() OVER (PARTITION BY user_id ORDER BY completed_at DESC, id DESC) AS n
+                                                 FROM todos_archived) x WHERE n <= todoscale_archived_recent_rows())
+        SELECT count(*) FROM ((SELECT * FROM newest EXCEPT SELECT user_id, id FROM todos_archived_recent)
+                              UNION ALL (SELECT user_id, id FROM todos_archived_recent EXCEPT SELECT * FROM newest)) d
+        """;
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_archive_bookkeeping_is_paused_while_the_backfill_fills_the_archive_and_rebuilt_exactly_before_cutover()
+    {
+        var cs = await CreateAsync(server, "deferbk", rows: 4_000);
+        await using var conn = await server.OpenAsync(cs);
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500, MaxBatches = 3 });
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_paused()"));
+        Assert.True(await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived") > 0);
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT (SELECT count(*) FROM todos_archived_locator) + (SELECT count(*) FROM todos_archived_months) + (SELECT count(*) FROM todos_archived_recent)"));
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+
+        // Mirrored writes while it is paused: one todo archived, one archived todo deleted, one archived todo reopened.
+        var archivedIds = await ScalarAsync<Guid[]>(conn, "SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM todos_archived ORDER BY id LIMIT 2) k");
+        await ExecAsync(conn, "UPDATE todos SET status = 'done', completed_at = now() - interval '90 days' WHERE id = (SELECT id FROM todos WHERE status <> 'done' ORDER BY ctid DESC LIMIT 1)");
+        await ExecAsync(conn, "DELETE FROM todos WHERE id = $1", archivedIds[0]);
+        await ExecAsync(conn, "UPDATE todos SET status = 'todo', completed_at = NULL WHERE id = $1", archivedIds[1]);
+
+        var result = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+
+        Assert.True(result.Completed);
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_paused()"));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT migration_index_steps_left()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, MonthDifferences));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+        Assert.Contains("the archive's bookkeeping (009) rebuilt after it",
+            await ScalarAsync<string>(conn, "SELECT detail FROM migration_progress WHERE step = 'start' ORDER BY id DESC LIMIT 1"));
+
+        // And the triggers keep it from here: a write after the rebuild is in the bookkeeping at once.
+        await ExecAsync(conn, "UPDATE todos SET status = 'done', completed_at = now() - interval '60 days' WHERE id = (SELECT id FROM todos WHERE status <> 'done' ORDER BY ctid LIMIT 1)");
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        await ExecAsync(conn, "SELECT migration_cutover()");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task writes_between_the_bulk_and_the_resume_are_caught_up_without_rewriting_what_the_bulk_recorded()
+    {
+        var cs = await CreateAsync(server, "deferbk_gap", rows: 2_000);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        // The plan up to the resume: indexes, then the bulk of every partition while the triggers are still paused.
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
+        Assert.Contains("SELECT todoscale_archive_bookkeeping_resume()", plan);
+        foreach (var statement in plan.TakeWhile(s => s != "SELECT todoscale_archive_bookkeeping_resume()"))
+        {
+            await ExecAsync(conn, statement);
+        }
+
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        // Mirrored writes the paused triggers do not record: a todo archived, an archived one deleted, one reopened.
+        var archivedIds = await ScalarAsync<Guid[]>(conn, "SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM todos_archived ORDER BY id LIMIT 2) k");
+        var newlyArchived = await ScalarAsync<Guid>(conn, "SELECT id FROM todos WHERE status <> 'done' ORDER BY ctid LIMIT 1");
+        await ExecAsync(conn, "UPDATE todos SET status = 'done', completed_at = now() - interval '90 days' WHERE id = $1", newlyArchived);
+        await ExecAsync(conn, "DELETE FROM todos WHERE id = $1", archivedIds[0]);
+        await ExecAsync(conn, "UPDATE todos SET status = 'todo', completed_at = NULL WHERE id = $1", archivedIds[1]);
+        Assert.Equal(3L, await ScalarAsync<long>(conn, LocatorDifferences));
+        var countedBefore = await ScalarAsync<long>(conn, "SELECT sum(rows)::bigint FROM todos_archived_months");
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions());
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+        // Every (user, month) that holds rows has its entry; counts are hints (009 never lowers them), and the catch-up
+        // adds entries without rewriting the bulk's.
+        Assert.Equal(0L, await ScalarAsync<long>(conn, """
+            SELECT count(*) FROM (SELECT DISTINCT user_id, todoscale_month_start(completed_at) AS month FROM todos_archived) a
+            WHERE NOT EXISTS (SELECT 1 FROM todos_archived_months m WHERE m.user_id = a.user_id AND m.month = a.month)
+            """));
+        Assert.True(await ScalarAsync<long>(conn, "SELECT sum(rows)::bigint FROM todos_archived_months") >= countedBefore);
+        await ExecAsync(conn, "SELECT migration_cutover()");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task cutover_even_forced_waits_for_the_archive_bookkeeping_and_migrate_run_finishes_it()
+    {
+        var cs = await CreateAsync(server, "deferbk_cut", rows: 1_500);
+        await using var conn = await server.OpenAsync(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 });
+        // As a resume interrupted before it ran: the insert trigger still paused.
+        await ExecAsync(conn, "ALTER TABLE todos_archived DISABLE TRIGGER todos_archived_index_insert");
+
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => ExecAsync(conn, "SELECT migration_cutover(true)"));
+        Assert.Contains("are not done yet", refused.MessageText);
+        Assert.Contains("archive's bookkeeping", refused.MessageText);
+        Assert.Equal("SELECT todoscale_archive_bookkeeping_resume()",
+            await ScalarAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step LIMIT 1"));
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions());
+
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_paused()"));
+        await ExecAsync(conn, "SELECT migration_cutover()");
+        Assert.Equal("cut_over", await ScalarAsync<string>(conn, "SELECT state FROM migration_state"));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_rollback_before_cutover_resumes_the_archive_bookkeeping()
+    {
+        var cs = await CreateAsync(server, "deferbk_rb", rows: 1_500);
+        await using var conn = await server.OpenAsync(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 300, MaxBatches = 2 });
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_paused()"));
+
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_rollback() WHERE step = 'archive_bookkeeping_resumed'"));
+
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_paused()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT (SELECT count(*) FROM todos_archived) + (SELECT count(*) FROM todos_archived_locator)"));
+    }
+}
