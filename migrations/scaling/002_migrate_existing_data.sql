@@ -455,8 +455,8 @@ END;
 $$;
 
 -- After the triggers resumed (which waited for every write that archived without them), per partition: the rows
--- archived since the bulk read, and only those. Anti-joins, ON CONFLICT DO NOTHING: an entry that exists is neither
--- rewritten nor locked, so a mirrored write waits here only on the key of a row it archives at this very moment.
+-- archived since the bulk read, and only those. ON CONFLICT DO NOTHING: an entry that exists is neither rewritten nor
+-- locked, so a mirrored write waits here only on the key of a row it archives at this very moment.
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_catch_up(p_partition regclass) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -468,12 +468,10 @@ BEGIN
         INSERT INTO todos_archived_months (user_id, month, rows)
         SELECT a.user_id, a.month, a.rows
         FROM (SELECT user_id, todoscale_month_start(completed_at) AS month, count(*) AS rows FROM %s GROUP BY 1, 2) a
-        WHERE NOT EXISTS (SELECT 1 FROM todos_archived_months m WHERE m.user_id = a.user_id AND m.month = a.month)
         ON CONFLICT (user_id, month) DO NOTHING$q$, p_partition);
     EXECUTE format($q$
         INSERT INTO todos_archived_locator (user_id, id, completed_at)
         SELECT n.user_id, n.id, n.completed_at FROM %s n
-        WHERE NOT EXISTS (SELECT 1 FROM todos_archived_locator l WHERE l.user_id = n.user_id AND l.id = n.id)
         ON CONFLICT (user_id, id) DO NOTHING$q$, p_partition);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     -- Recent rows above their user's floor that are missing, then the trim of those users only.
@@ -484,8 +482,7 @@ BEGIN
             SELECT n.id, n.user_id, n.parent_todo_id, n.project_id, n.title, n.description, n.status, n.priority,
                    n.due_date, n.completed_at, n.ai_generated, n.created_at, n.updated_at, n.archived_at
             FROM %s n LEFT JOIN todos_archived_recent_floor f ON f.user_id = n.user_id
-            WHERE (f.user_id IS NULL OR (n.completed_at, n.id) >= (f.completed_at, f.id))
-              AND NOT EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.user_id = n.user_id AND r.id = n.id)
+            WHERE f.user_id IS NULL OR (n.completed_at, n.id) >= (f.completed_at, f.id)
             ON CONFLICT (user_id, id) DO NOTHING
             RETURNING user_id)
         SELECT coalesce(array_agg(DISTINCT user_id), '{}') FROM added$q$, p_partition) INTO v_users;
