@@ -110,7 +110,17 @@ ALTER TABLE migration_state ADD COLUMN IF NOT EXISTS backfill_end_page bigint;
 ALTER TABLE migration_state ADD COLUMN IF NOT EXISTS backfill_filenode oid;
 -- The secondary indexes migration_start() dropped from the empty new tables, to build after the backfill.
 ALTER TABLE migration_state ADD COLUMN IF NOT EXISTS deferred_indexes text[];
+-- Where the rebuild of 009's archive bookkeeping stands (todoscale_archive_bookkeeping_plan): 'rebuild' from the pause
+-- (migration_start) or a resume until the entries of rows changed meanwhile are forgotten, 'catch_up' until every
+-- partition is caught up and 009 marked its recent rows ready, NULL when nothing is left. 002's own: 009 applied again
+-- meanwhile marks its recent rows ready by its own backfill, which knows nothing of what changed while paused.
+ALTER TABLE migration_state ADD COLUMN IF NOT EXISTS archive_bookkeeping text CHECK (archive_bookkeeping IN ('rebuild', 'catch_up'));
 INSERT INTO migration_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+-- The archive partitions caught up since the entries of changed rows were forgotten (emptied by that step).
+CREATE TABLE IF NOT EXISTS migration_archive_caught_up (
+    partition_name text        PRIMARY KEY,
+    caught_up_at   timestamptz NOT NULL DEFAULT now()
+);
 
 -- The batch engine that sizes, splits and pauses the backfill (also 003's archival backlog).
 \ir maintenance/engine.sql
@@ -322,7 +332,8 @@ $$;
 -- between), and cutover refuses until todoscale_archive_bookkeeping_complete(). 009's own backfill
 -- (todoscale_archive_index_plan) is not used: it runs beside the triggers and holds a whole partition's month counts,
 -- users' recent-row floors and archived rows (FOR SHARE) per statement, and mirrored writes waited on those for up to
--- 1.2 s (16 s once) in the bench of 2026-12-04 18:39. On Citus, or before 009, there is nothing to pause.
+-- 1.2 s (16 s once) in the bench of 2026-12-04 18:39; the catch-up after the resume locks only the rows whose entries
+-- are missing. On Citus, or before 009, there is nothing to pause.
 -- Dynamic SQL throughout: 009 is installed after this script.
 -- ---------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_triggers() RETURNS text[]
@@ -373,65 +384,45 @@ BEGIN
         SELECT t.tgname FROM pg_trigger t WHERE t.tgrelid = to_regclass('todos_archived') AND t.tgenabled = 'D'
           AND t.tgname = ANY (todoscale_archive_bookkeeping_triggers()) ORDER BY t.tgname
     LOOP
-        IF to_regprocedure('todoscale_execute_with_lock_retries(text, integer, text)') IS NOT NULL THEN
-            EXECUTE 'SELECT todoscale_execute_with_lock_retries($1, 20, $2)'
-                USING format('ALTER TABLE todos_archived ENABLE TRIGGER %I', v_trigger), todoscale_migration_lock_timeout();
-        ELSE
-            EXECUTE format('ALTER TABLE todos_archived ENABLE TRIGGER %I', v_trigger);
-        END IF;
+        PERFORM todoscale_archive_bookkeeping_bounded(format('ALTER TABLE todos_archived ENABLE TRIGGER %I', v_trigger));
         v_resumed := true;
     END LOOP;
     IF v_resumed THEN
-        -- Every partition is caught up from here (todoscale_archive_bookkeeping_catch_up marks it again): rows archived
-        -- or deleted after the bulk read it, or after a step of 009's own backfill (009 applied again mid-backfill).
-        EXECUTE 'TRUNCATE todoscale_archive_recent_backfilled';
+        -- What the paused triggers missed is repaired from here (forget_changed, then every partition's catch-up), and
+        -- the page does not trust the recent rows before that.
         EXECUTE 'UPDATE todoscale_archive_recent_state SET ready = false';
+        UPDATE migration_state SET archive_bookkeeping = 'rebuild';
     END IF;
     RETURN v_resumed;
 END;
 $$;
 
--- Cutover's condition: the triggers run again, and 009's backfill recorded every archive partition that holds rows
--- (months and locator) and marked the recent rows ready.
-CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_complete() RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v_part regclass;
-    v_rows boolean;
+-- A statement of the rebuild that may wait on a lock a mirrored write holds (or needs): under the migration's lock
+-- timeout and retried with 005's helper, so no write waits on it longer than that bound plus the statement itself.
+CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_bounded(p_statement text) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    IF todoscale_archive_bookkeeping_paused() THEN
-        RETURN false;
+    IF to_regprocedure('todoscale_execute_with_lock_retries(text, integer, text)') IS NOT NULL THEN
+        EXECUTE 'SELECT todoscale_execute_with_lock_retries($1, 20, $2)' USING p_statement, todoscale_migration_lock_timeout();
+    ELSE
+        PERFORM set_config('lock_timeout', todoscale_migration_lock_timeout(), true);
+        EXECUTE p_statement;
     END IF;
-    IF to_regproc('todoscale_archive_index_maintained') IS NULL THEN
-        RETURN true;
-    END IF;
-    IF NOT todoscale_archive_index_maintained() THEN
-        RETURN true;  -- Citus: no bookkeeping tables
-    END IF;
-    IF NOT todoscale_archive_recent_ready() THEN
-        RETURN false;
-    END IF;
-    FOR v_part IN
-        SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'todos_archived'::regclass
-    LOOP
-        EXECUTE 'SELECT NOT EXISTS (SELECT 1 FROM todoscale_archive_index_backfilled b WHERE b.partition_name = $1)'
-            INTO v_rows USING v_part::text;
-        IF v_rows THEN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', v_part) INTO v_rows;
-            IF v_rows THEN
-                RETURN false;
-            END IF;
-        END IF;
-    END LOOP;
-    RETURN true;
 END;
+$$;
+
+-- Cutover's condition: the triggers run again and the rebuild after them is done (migration_state.archive_bookkeeping).
+-- Not 009's own marks: 009 applied again meanwhile sets them by its backfill, which knows nothing of the rows changed
+-- while the triggers were paused.
+CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_complete() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT NOT todoscale_archive_bookkeeping_paused() AND (SELECT m.archive_bookkeeping IS NULL FROM migration_state m)
 $$;
 
 -- The bulk, per partition, while the triggers are paused: no mirrored write touches these tables then, so nothing
 -- waits on the rows this writes, and it reads the partition without FOR SHARE (009's own backfill locks the rows it
 -- copies, which made mirrored deletes of archived rows wait for a whole partition's statement). What changes after
--- its read is the catch-up's job.
+-- its read is repaired after the resume (forget_changed, catch_up).
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_bulk(p_partition regclass) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -454,24 +445,61 @@ BEGIN
 END;
 $$;
 
--- After the triggers resumed (which waited for every write that archived without them), per partition: the rows
--- archived since the bulk read, and only those. ON CONFLICT DO NOTHING: an entry that exists is neither rewritten nor
--- locked, so a mirrored write waits here only on the key of a row it archives at this very moment.
+-- The first step after the resume (which waited for every write that archived without the triggers): removes the
+-- entries of rows deleted, moved or edited after the bulk read them. One statement per table over the whole archive; a
+-- DELETE locks only the entries it removes. An entry it removes wrongly (a trigger rewrote it during this statement,
+-- and the rewrite is checked against this statement's older view of the archive) is added again by the catch-up of
+-- its partition, which always follows: this step empties the list of partitions caught up.
+CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_forget_changed() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_rows bigint;
+    v_n    bigint;
+BEGIN
+    DELETE FROM todos_archived_locator l
+    WHERE NOT EXISTS (SELECT 1 FROM todos_archived a WHERE a.id = l.id AND a.completed_at = l.completed_at AND a.user_id = l.user_id);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    -- The whole row: the mirror writes an edit of an archived todo as a delete and an insert of the same key, and a
+    -- recent row is what the archive page shows.
+    DELETE FROM todos_archived_recent r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM todos_archived a
+        WHERE a.id = r.id AND a.completed_at = r.completed_at AND a.user_id = r.user_id
+          AND (a.parent_todo_id, a.project_id, a.title, a.description, a.status, a.priority, a.due_date, a.ai_generated,
+               a.created_at, a.updated_at, a.archived_at)
+              IS NOT DISTINCT FROM
+              (r.parent_todo_id, r.project_id, r.title, r.description, r.status, r.priority, r.due_date, r.ai_generated,
+               r.created_at, r.updated_at, r.archived_at));
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    DELETE FROM migration_archive_caught_up;
+    UPDATE migration_state SET archive_bookkeeping = 'catch_up' WHERE archive_bookkeeping = 'rebuild';
+    RETURN v_rows + v_n;
+END;
+$$;
+
+-- Per partition, after forget_changed: the entries its rows lack (rows archived after the bulk read, and those whose
+-- entries forget_changed removed), and only those. FOR SHARE OF the rows it records, as 009's backfill does: a row a
+-- concurrent transaction deletes (a reopen) is skipped once that commits instead of recorded after its delete trigger
+-- ran, which showed a reopened todo in the archive; it locks only the rows it records (the probes leave out the rest).
+-- ON CONFLICT DO NOTHING: an entry a trigger wrote meanwhile is newer than this read. Month counts are hints (009):
+-- a missing month would hide a user's rows from the page, so it is added, and no count is raised.
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_catch_up(p_partition regclass) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_rows  bigint;
     v_users uuid[];
 BEGIN
-    -- A missing month would hide a user's rows from the page; a low count is only a hint (009), so none is raised here.
     EXECUTE format($q$
         INSERT INTO todos_archived_months (user_id, month, rows)
         SELECT a.user_id, a.month, a.rows
         FROM (SELECT user_id, todoscale_month_start(completed_at) AS month, count(*) AS rows FROM %s GROUP BY 1, 2) a
+        WHERE NOT EXISTS (SELECT 1 FROM todos_archived_months m WHERE m.user_id = a.user_id AND m.month = a.month)
         ON CONFLICT (user_id, month) DO NOTHING$q$, p_partition);
     EXECUTE format($q$
         INSERT INTO todos_archived_locator (user_id, id, completed_at)
         SELECT n.user_id, n.id, n.completed_at FROM %s n
+        WHERE NOT EXISTS (SELECT 1 FROM todos_archived_locator l WHERE l.user_id = n.user_id AND l.id = n.id)
+        FOR SHARE OF n
         ON CONFLICT (user_id, id) DO NOTHING$q$, p_partition);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     -- Recent rows above their user's floor that are missing, then the trim of those users only.
@@ -482,42 +510,64 @@ BEGIN
             SELECT n.id, n.user_id, n.parent_todo_id, n.project_id, n.title, n.description, n.status, n.priority,
                    n.due_date, n.completed_at, n.ai_generated, n.created_at, n.updated_at, n.archived_at
             FROM %s n LEFT JOIN todos_archived_recent_floor f ON f.user_id = n.user_id
-            WHERE f.user_id IS NULL OR (n.completed_at, n.id) >= (f.completed_at, f.id)
+            WHERE (f.user_id IS NULL OR (n.completed_at, n.id) >= (f.completed_at, f.id))
+              AND NOT EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.user_id = n.user_id AND r.id = n.id)
+            FOR SHARE OF n
             ON CONFLICT (user_id, id) DO NOTHING
             RETURNING user_id)
         SELECT coalesce(array_agg(DISTINCT user_id), '{}') FROM added$q$, p_partition) INTO v_users;
     IF cardinality(v_users) > 0 THEN
         PERFORM todoscale_archived_recent_trim(v_users);
     END IF;
+    -- 009's marks too: its mark_ready asks for them, and its own plan then has nothing to redo here.
+    INSERT INTO todoscale_archive_index_backfilled (partition_name) VALUES (p_partition::text)
+    ON CONFLICT (partition_name) DO UPDATE SET recorded_at = now();
     INSERT INTO todoscale_archive_recent_backfilled (partition_name) VALUES (p_partition::text)
     ON CONFLICT (partition_name) DO UPDATE SET recorded_at = now();
+    INSERT INTO migration_archive_caught_up (partition_name) VALUES (p_partition::text)
+    ON CONFLICT (partition_name) DO UPDATE SET caught_up_at = now();
     RETURN v_rows;
 END;
 $$;
 
--- Entries of rows deleted (or reopened) after the bulk read them and before the triggers resumed. One statement over
--- the whole archive; a DELETE locks only the rows it removes.
-CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_forget_deleted() RETURNS bigint
+-- The last step: once every partition that holds rows is caught up (one created since is not: the next plan catches it
+-- up), 009's step that lets the page read the recent rows, and the rebuild is done.
+CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_finish() RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_rows bigint;
-    v_n    bigint;
+    v_part  regclass;
+    v_rows  boolean;
+    v_ready boolean;
 BEGIN
-    DELETE FROM todos_archived_locator l
-    WHERE NOT EXISTS (SELECT 1 FROM todos_archived a WHERE a.id = l.id AND a.completed_at = l.completed_at AND a.user_id = l.user_id);
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    DELETE FROM todos_archived_recent r
-    WHERE NOT EXISTS (SELECT 1 FROM todos_archived a WHERE a.id = r.id AND a.completed_at = r.completed_at AND a.user_id = r.user_id);
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    RETURN v_rows + v_n;
+    IF (SELECT m.archive_bookkeeping FROM migration_state m) IS DISTINCT FROM 'catch_up' THEN
+        RETURN false;
+    END IF;
+    FOR v_part IN
+        SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'todos_archived'::regclass
+          AND NOT EXISTS (SELECT 1 FROM migration_archive_caught_up u WHERE u.partition_name = c.oid::regclass::text)
+    LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', v_part) INTO v_rows;
+        IF v_rows THEN
+            RAISE NOTICE 'the archive''s bookkeeping is not complete: % was not caught up (plan again: migration_index_plan())', v_part;
+            RETURN false;
+        END IF;
+    END LOOP;
+    EXECUTE 'SELECT todoscale_archive_recent_mark_ready()' INTO v_ready;
+    IF v_ready THEN
+        UPDATE migration_state SET archive_bookkeeping = NULL;
+    END IF;
+    RETURN v_ready;
 END;
 $$;
 
 -- The statements that complete the bookkeeping (after 005's index steps in migration_index_plan()): while paused, the
--- bulk of every partition not recorded yet, then the resume; once resumed, the entries of deleted rows, the catch-up
--- of every partition, and 009's step that lets the page read the recent rows.
+-- bulk of every partition not recorded yet, then the resume; once resumed, the entries of changed rows forgotten, the
+-- catch-up of every partition (of those not caught up yet, after a run that stopped halfway), and the last step.
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_plan() RETURNS TABLE (step integer, stmt text)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_step text;
 BEGIN
     IF todoscale_archive_bookkeeping_paused() THEN
         RETURN QUERY EXECUTE $q$
@@ -529,18 +579,36 @@ BEGIN
         RETURN QUERY SELECT 100000, 'SELECT todoscale_archive_bookkeeping_resume()'::text;
         RETURN;
     END IF;
-    IF to_regproc('todoscale_archive_index_maintained') IS NULL OR todoscale_archive_bookkeeping_complete() THEN
+    v_step := (SELECT m.archive_bookkeeping FROM migration_state m);
+    IF v_step IS NULL OR to_regproc('todoscale_archive_index_maintained') IS NULL THEN
         RETURN;
     END IF;
     -- Stale entries first: a row moved to another month meanwhile has a locator entry for its old place, which would
     -- keep the catch-up from adding the new one.
-    RETURN QUERY SELECT 200000, 'SELECT todoscale_archive_bookkeeping_forget_deleted()'::text;
-    RETURN QUERY EXECUTE $q$
-        SELECT 200000 + (row_number() OVER (ORDER BY c.relname DESC))::int, format('SELECT todoscale_archive_bookkeeping_catch_up(%L::regclass)', c.oid::regclass::text)
+    IF v_step = 'rebuild' THEN
+        RETURN QUERY SELECT 200000, 'SELECT todoscale_archive_bookkeeping_bounded(''SELECT todoscale_archive_bookkeeping_forget_changed()'')'::text;
+    END IF;
+    RETURN QUERY
+        SELECT 200000 + (row_number() OVER (ORDER BY c.relname DESC))::int,
+               format('SELECT todoscale_archive_bookkeeping_bounded(%L)',
+                      format('SELECT todoscale_archive_bookkeeping_catch_up(%L::regclass)', c.oid::regclass::text))
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'todos_archived'::regclass
-          AND NOT EXISTS (SELECT 1 FROM todoscale_archive_recent_backfilled b WHERE b.partition_name = c.oid::regclass::text)$q$;
-    RETURN QUERY SELECT 300000, 'SELECT todoscale_archive_recent_mark_ready()'::text;
+          AND (v_step = 'rebuild'
+               OR NOT EXISTS (SELECT 1 FROM migration_archive_caught_up u WHERE u.partition_name = c.oid::regclass::text));
+    RETURN QUERY SELECT 300000, 'SELECT todoscale_archive_bookkeeping_finish()'::text;
+END;
+$$;
+
+-- A migration an earlier 002 started paused the triggers without recording it in archive_bookkeeping: its rebuild is
+-- not done while the triggers are paused or 009's recent rows are not ready.
+DO $$
+BEGIN
+    IF to_regclass('todoscale_archive_recent_state') IS NOT NULL THEN
+        UPDATE migration_state m SET archive_bookkeeping = 'rebuild'
+        WHERE m.archive_bookkeeping IS NULL AND m.state IN ('migrating', 'migrated')
+          AND (todoscale_archive_bookkeeping_paused() OR NOT todoscale_archive_recent_ready());
+    END IF;
 END;
 $$;
 
@@ -656,6 +724,7 @@ BEGIN
         backfill_end_page = todoscale_legacy_pages(),
         deferred_indexes = ARRAY(SELECT d.index_name FROM todoscale_migration_secondary_indexes() d
                                  WHERE to_regclass(quote_ident(d.index_name)) IS NULL),
+        archive_bookkeeping = CASE WHEN todoscale_archive_bookkeeping_paused() THEN 'rebuild' END,
         started_at = now(), last_batch_at = NULL, completed_at = NULL, cutover_at = NULL, rolled_back_at = NULL;
     INSERT INTO migration_progress (step, start_time, end_time, status, detail)
     VALUES ('start', now(), clock_timestamp(), 'done',
@@ -1405,10 +1474,14 @@ BEGIN
     -- The deferred names are also checked on their own, in case 005's plan is missing (psql -f 005 drops and
     -- recreates it).
     -- The archive's bookkeeping likewise: the archive page would miss a user's months and newest rows.
-    SELECT migration_index_steps_left() + count(*) + CASE WHEN todoscale_archive_bookkeeping_complete() THEN 0 ELSE 1 END
+    SELECT migration_index_steps_left() + count(*)
     INTO v_missing
     FROM unnest(coalesce(v_state.deferred_indexes, '{}')) n
     WHERE NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indexrelid = to_regclass(quote_ident(n)) AND x.indisvalid);
+    -- Its steps are in the plan while it is not complete; this only guards a plan that lost them.
+    IF v_missing = 0 AND NOT todoscale_archive_bookkeeping_complete() THEN
+        v_missing := 1;
+    END IF;
     IF v_missing > 0 THEN
         RAISE EXCEPTION 'cannot cut over: % step(s) of the new tables'' indexes are not done yet (deferred while the backfill filled them, with the archive''s bookkeeping)', v_missing
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -1531,8 +1604,11 @@ BEGIN
         RETURN QUERY SELECT 'copies_removed_from_new_tables'::text, v_n;
         -- 009's bookkeeping runs again (the TRUNCATE above emptied its tables through its truncate trigger).
         IF todoscale_archive_bookkeeping_resume() THEN
+            -- Nothing to rebuild in an empty archive: the page may read its (empty) recent rows again.
+            EXECUTE 'SELECT todoscale_archive_recent_mark_ready()';
             RETURN QUERY SELECT 'archive_bookkeeping_resumed'::text, 0::bigint;
         END IF;
+        UPDATE migration_state SET archive_bookkeeping = NULL;
         -- The secondary indexes migration_start() deferred: instant on the emptied tables, and the tables are as
         -- they were before the migration (a later start defers them again).
         IF NOT p_drop_new_tables AND to_regproc('todoscale_ensure_partitioned_index') IS NOT NULL THEN

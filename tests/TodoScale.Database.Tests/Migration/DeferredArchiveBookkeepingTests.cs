@@ -22,12 +22,18 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
         WHERE a.rows IS DISTINCT FROM m.rows
         """;
 
-    private const string RecentDifferences = """
-        WITH newest AS (SELECT user_id, id FROM (SELECT user_id, id, row_number() OVER (PARTITION BY user_id ORDER BY completed_at DESC, id DESC) AS n
-                                                 FROM todos_archived) x WHERE n <= todoscale_archived_recent_rows())
-        SELECT count(*) FROM ((SELECT * FROM newest EXCEPT SELECT user_id, id FROM todos_archived_recent)
-                              UNION ALL (SELECT user_id, id FROM todos_archived_recent EXCEPT SELECT * FROM newest)) d
+    // Whole rows: a recent row is what the archive page shows.
+    private const string RecentColumns =
+        "user_id, id, parent_todo_id, project_id, title, description, status, priority, due_date, completed_at, ai_generated, created_at, updated_at, archived_at";
+
+    private const string RecentDifferences = $"""
+        WITH newest AS (SELECT {RecentColumns} FROM (SELECT a.*, row_number() OVER (PARTITION BY user_id ORDER BY completed_at DESC, id DESC) AS n
+                                                     FROM todos_archived a) x WHERE n <= todoscale_archived_recent_rows())
+        SELECT count(*) FROM ((SELECT * FROM newest EXCEPT SELECT {RecentColumns} FROM todos_archived_recent)
+                              UNION ALL (SELECT {RecentColumns} FROM todos_archived_recent EXCEPT SELECT * FROM newest)) d
         """;
+
+    private const string Resume = "SELECT todoscale_archive_bookkeeping_resume()";
 
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task the_archive_bookkeeping_is_paused_while_the_backfill_fills_the_archive_and_rebuilt_exactly_before_cutover()
@@ -74,21 +80,19 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
         await using var conn = await server.OpenAsync(cs);
         await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
         // The plan up to the resume: indexes, then the bulk of every partition while the triggers are still paused.
-        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
-        Assert.Contains("SELECT todoscale_archive_bookkeeping_resume()", plan);
-        foreach (var statement in plan.TakeWhile(s => s != "SELECT todoscale_archive_bookkeeping_resume()"))
-        {
-            await ExecAsync(conn, statement);
-        }
+        await RunPlanUntilAsync(conn, Resume);
 
         Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
-        // Mirrored writes the paused triggers do not record: a todo archived, an archived one deleted, one reopened.
-        var archivedIds = await ScalarAsync<Guid[]>(conn, "SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM todos_archived ORDER BY id LIMIT 2) k");
+        // Mirrored writes the paused triggers do not record: a todo archived, an archived one deleted, one reopened, and
+        // one edited (the mirror deletes and inserts it again, same key, new title).
+        var archivedIds = await ScalarAsync<Guid[]>(conn, "SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM todos_archived a WHERE EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.id = a.id) ORDER BY id LIMIT 3) k");
         var newlyArchived = await ScalarAsync<Guid>(conn, "SELECT id FROM todos WHERE status <> 'done' ORDER BY ctid LIMIT 1");
         await ExecAsync(conn, "UPDATE todos SET status = 'done', completed_at = now() - interval '90 days' WHERE id = $1", newlyArchived);
         await ExecAsync(conn, "DELETE FROM todos WHERE id = $1", archivedIds[0]);
         await ExecAsync(conn, "UPDATE todos SET status = 'todo', completed_at = NULL WHERE id = $1", archivedIds[1]);
+        await ExecAsync(conn, "UPDATE todos SET title = 'edited while the bookkeeping was paused' WHERE id = $1", archivedIds[2]);
         Assert.Equal(3L, await ScalarAsync<long>(conn, LocatorDifferences));
+        Assert.True(await ScalarAsync<long>(conn, RecentDifferences) >= 3);
         var countedBefore = await ScalarAsync<long>(conn, "SELECT sum(rows)::bigint FROM todos_archived_months");
 
         await new MigrationRunner(cs).RunAsync(new MigrationRunOptions());
@@ -103,7 +107,127 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
             WHERE NOT EXISTS (SELECT 1 FROM todos_archived_months m WHERE m.user_id = a.user_id AND m.month = a.month)
             """));
         Assert.True(await ScalarAsync<long>(conn, "SELECT sum(rows)::bigint FROM todos_archived_months") >= countedBefore);
+        Assert.Equal("edited while the bookkeeping was paused", await ScalarAsync<string>(conn, "SELECT title FROM todos_archived_recent WHERE id = $1", archivedIds[2]));
         await ExecAsync(conn, "SELECT migration_cutover()");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_todo_reopened_while_the_catch_up_reads_its_partition_is_not_recorded_in_the_archive()
+    {
+        var cs = await CreateAsync(server, "deferbk_race", rows: 2_000);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        await RunPlanUntilAsync(conn, Resume);
+        // Archived while paused: no entry until the catch-up of its partition records it.
+        var todo = await ScalarAsync<Guid>(conn, "SELECT id FROM todos WHERE status <> 'done' ORDER BY ctid LIMIT 1");
+        await ExecAsync(conn, "UPDATE todos SET status = 'done', completed_at = now() - interval '90 days' WHERE id = $1", todo);
+        await ExecAsync(conn, Resume);
+
+        // The application reopens it in a transaction that is still open while the catch-up reads the partition.
+        await using var app = await server.OpenAsync(cs);
+        await using var reopening = await app.BeginTransactionAsync(TestContext.Current.CancellationToken);
+        await ExecAsync(app, "UPDATE todos SET status = 'todo', completed_at = NULL WHERE id = $1", todo);
+        var rest = new MigrationRunner(cs).RunAsync(new MigrationRunOptions(), ct: TestContext.Current.CancellationToken);
+        await using var watcher = await server.OpenAsync(cs);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await ScalarAsync<bool>(watcher, """
+                   SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                                  AND query LIKE '%todoscale_archive_bookkeeping_catch_up%')
+                   """))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the catch-up never waited for the row the application holds");
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        await reopening.CommitAsync(TestContext.Current.CancellationToken);
+        await rest;
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT (SELECT count(*) FROM todos_archived_recent WHERE id = $1) + (SELECT count(*) FROM todos_archived_locator WHERE id = $1)", todo));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task an_archive_partition_created_after_the_resume_is_caught_up_and_does_not_hold_up_cutover()
+    {
+        var cs = await CreateAsync(server, "deferbk_newpart", rows: 1_500);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        await RunPlanUntilAsync(conn, Resume);
+        await ExecAsync(conn, Resume);
+        // A month no legacy row needed (migration_start created the others), then a todo archived into it.
+        var month = await ScalarAsync<DateTime>(conn, "SELECT (date_trunc('month', min(completed_at)) - interval '2 years')::date::timestamp FROM todos_archived");
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_create_month_partition('todos_archived'::regclass, $1::date)", month));
+        await ExecAsync(conn, "UPDATE todos SET status = 'done', completed_at = $1::timestamp + interval '3 days' WHERE id = (SELECT id FROM todos WHERE status <> 'done' ORDER BY ctid LIMIT 1)", month);
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions(), ct: TestContext.Current.CancellationToken);
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        await ExecAsync(conn, "SELECT migration_cutover()");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task applying_009_again_after_the_resume_does_not_stand_in_for_the_repair_of_what_changed_while_paused()
+    {
+        var cs = await CreateAsync(server, "deferbk_009", rows: 1_500);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        await RunPlanUntilAsync(conn, Resume);
+        var edited = await ScalarAsync<Guid>(conn, "SELECT id FROM todos_archived a WHERE EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.id = a.id) ORDER BY id LIMIT 1");
+        await ExecAsync(conn, "UPDATE todos SET title = 'edited while the bookkeeping was paused' WHERE id = $1", edited);
+        await ExecAsync(conn, Resume);
+
+        // 009's own backfill, as `db migrate` runs it when 009 is applied again: it marks the recent rows ready.
+        foreach (var statement in await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_archive_index_plan() ORDER BY step"))
+        {
+            await ExecAsync(conn, statement);
+        }
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.Contains("forget_changed", await ScalarAsync<string>(conn, "SELECT stmt FROM todoscale_archive_bookkeeping_plan() ORDER BY step LIMIT 1"));
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions(), ct: TestContext.Current.CancellationToken);
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+    }
+
+    [Fact(Timeout = TestTimeouts.Long)]
+    public async Task psql_f_002_over_a_rebuild_an_earlier_002_left_unfinished_finishes_it()
+    {
+        var cs = await CreateAsync(server, "deferbk_upgrade", rows: 1_500);
+        await using var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        await RunPlanUntilAsync(conn, Resume);
+        var edited = await ScalarAsync<Guid>(conn, "SELECT id FROM todos_archived a WHERE EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.id = a.id) ORDER BY id LIMIT 1");
+        await ExecAsync(conn, "UPDATE todos SET title = 'edited while the bookkeeping was paused' WHERE id = $1", edited);
+        await ExecAsync(conn, Resume);
+        // As an earlier 002 left it: resumed, recent rows not ready, and no record of the rebuild.
+        await ExecAsync(conn, "UPDATE migration_state SET archive_bookkeeping = NULL");
+        Assert.True(await ScalarAsync<long>(conn, RecentDifferences) > 0);
+
+        var (code, output) = await Psql.RunFileAsync(server.Binaries, cs, Psql.ScriptPath("002_migrate_existing_data.sql"));
+
+        Assert.True(code == 0, $"psql -f 002 exited {code}: {output}");
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+    }
+
+    /// <summary>Runs migration_index_plan() up to the given statement, not including it.</summary>
+    private static async Task RunPlanUntilAsync(NpgsqlConnection conn, string stop)
+    {
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
+        Assert.Contains(stop, plan);
+        foreach (var statement in plan.TakeWhile(s => s != stop))
+        {
+            await ExecAsync(conn, statement);
+        }
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
