@@ -31,6 +31,9 @@ public sealed class MigrationBenchTests(PostgresServer server)
             Assert.All(v.Result.Runs, r => Assert.True(r.Writers.Latency.Count > 0, $"{v.Name}, {r.Name}: the writers wrote nothing during the copy"));
             Assert.True(v.Result.WritersWithTrigger.Latency.Count > 0, $"{v.Name}: the writers wrote nothing with the mirror trigger on");
             Assert.All(v.Result.Runs, r => Assert.True(r.LongestBatchMs > 0, $"{v.Name}, {r.Name}: no batch time"));
+            // Each writer statement falls in one phase of the run: the batches' copy or the build after it.
+            Assert.All(v.Result.Runs, r => Assert.Equal(r.Writers.Latency.Count, r.WritersDuringCopy.Count + r.WritersDuringBuild.Count));
+            Assert.All(v.Result.Runs, r => Assert.True(r.WritersDuringCopy.Count > 0, $"{v.Name}, {r.Name}: no writer statement during the copy"));
             Assert.All(v.Result.Run(MigrationLiveRun.Held)!.Checks!, c => Assert.True(c.Passed, $"{v.Name} after the held run: {c.CheckName}"));
             // The held user's rows make the batches that reach them time out: split and retried, not repeated whole.
             Assert.True(v.Result.Run(MigrationLiveRun.Held)!.Run.Splits > 0, $"{v.Name}: no batch was split while the user was held");
@@ -45,6 +48,7 @@ public sealed class MigrationBenchTests(PostgresServer server)
         Assert.Contains("with the advised index on todos(parent_todo_id)", md);
         Assert.Matches(@"Targets, adaptive run \(`migrate run` without options\): copy ÷ single statement ≥ 0\.60× — legacy schema as generated \(no index on parent_todo_id\): [0-9.]+× \((met|\*\*not met\*\*)\)", md);
         Assert.Matches(@"- adaptive, a user held by the application: the longest any session waited on the migration's locks was [0-9,]+ ms .*, \*\*(not longer|longer) than\*\* the run's longest batch \([0-9,]+ ms", md);
+        Assert.Matches(@"writers' p99 while the batches copied [0-9.,]+ ms \([0-9.]+× alone, [0-9,]+ statements\), while the indexes and bookkeeping were built ", md);
         Assert.Contains("![bench-migration-plain-adaptive](bench-migration-plain-adaptive.png)", md);
 
         async Task<bool> HasParentIndexAsync(string suffix)
@@ -55,5 +59,12 @@ public sealed class MigrationBenchTests(PostgresServer server)
             await using var cmd = new NpgsqlCommand("SELECT to_regclass('todos_parent_todo_id_idx') IS NOT NULL", conn);
             return (bool)(await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
         }
+    }
+
+    [Fact(Timeout = TestTimeouts.Quick)]
+    public void asking_for_only_the_index_variant_and_for_no_index_variant_is_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new MigrationBenchOptions { CompareParentIndex = false, OnlyParentIndex = true }.Validate());
+        Assert.Contains("--only-index-variant", e.Message);
     }
 }

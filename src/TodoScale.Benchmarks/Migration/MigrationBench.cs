@@ -41,9 +41,9 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
         NpgsqlConnection.ClearAllPools();
 
         var variants = new List<MigrationBenchVariant>();
-        foreach (var (name, parentIndex) in options.CompareParentIndex
-                     ? new[] { ("legacy schema as generated (no index on parent_todo_id)", false), ("with the advised index on todos(parent_todo_id)", true) }
-                     : [("legacy schema as generated (no index on parent_todo_id)", false)])
+        (string Name, bool ParentIndex)[] all =
+            [("legacy schema as generated (no index on parent_todo_id)", false), ("with the advised index on todos(parent_todo_id)", true)];
+        foreach (var (name, parentIndex) in all.Where(v => v.ParentIndex ? options.CompareParentIndex : !options.OnlyParentIndex))
         {
             var db = options.DatabaseName + (parentIndex ? "_idx" : "_plain");
             await RecreateAsync(db, template, ct);

@@ -19,6 +19,9 @@ public sealed record MigrationBenchOptions
     /// <summary>Also measure the legacy table with the index on todos(parent_todo_id) that migration_preflight() advises.</summary>
     public bool CompareParentIndex { get; init; } = true;
 
+    /// <summary>Measure only the variant with that index.</summary>
+    public bool OnlyParentIndex { get; init; }
+
     public string DatabaseName { get; init; } = "todoscale_bench_migration";
     public string CommandLine { get; init; } = "todoscale bench migration";
 
@@ -33,6 +36,11 @@ public sealed record MigrationBenchOptions
             || Target < TimeSpan.FromMilliseconds(10) || Target > TimeSpan.FromMinutes(1) || HoldFor < TimeSpan.Zero || HoldFor > TimeSpan.FromHours(1))
         {
             throw new ArgumentException("--batch-size must be 1..1000000, --writers 0..64, --think-ms >= 0, --writers-alone > 0, --target-ms 10..60000, --hold-seconds 0..3600.");
+        }
+
+        if (OnlyParentIndex && !CompareParentIndex)
+        {
+            throw new ArgumentException("--only-index-variant and --no-index-variant leave nothing to measure; give one of them.");
         }
 
         if (!System.Text.RegularExpressions.Regex.IsMatch(DatabaseName, "^[a-z_][a-z0-9_]{0,50}$"))

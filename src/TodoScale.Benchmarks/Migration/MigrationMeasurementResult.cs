@@ -20,6 +20,15 @@ public sealed record MigrationLiveRun(string Name, MigrationRunResult Run, Legac
     /// <summary>The longest any session was seen waiting on a lock of the migration's session (<see cref="MigrationWaitSampler"/>).</summary>
     public double LongestWaitOnMigrationMs { get; init; }
 
+    /// <summary>When the build of the deferred indexes and bookkeeping began (a Stopwatch timestamp): the run's last part.</summary>
+    public long BuildStarted { get; init; } = long.MaxValue;
+
+    /// <summary>The writers' statements that started while the batches copied (the start and preflight included).</summary>
+    public LatencySummary WritersDuringCopy => Writers.Between(long.MinValue, BuildStarted);
+
+    /// <summary>The writers' statements that started while the deferred indexes and bookkeeping were built.</summary>
+    public LatencySummary WritersDuringBuild => Writers.Between(BuildStarted, long.MaxValue);
+
     /// <summary>The longest batch of the run, split ones included: the lock bound says no write waits longer on the copy.</summary>
     public double LongestBatchMs => Run.Samples.Where(s => s.Outcome is "batch" or "split").Select(s => s.ElapsedMs).DefaultIfEmpty(0).Max();
 
@@ -94,10 +103,15 @@ public sealed record MigrationMeasurementResult(
                                $"the longest writer statement took {r.Writers.Latency.MaxMs:N0} ms" +
                                $"{(r.Name == MigrationLiveRun.Held ? " (it may wait on the application's own held user)" : "")}; {given}" +
                                $"{(r.Run.Splits > 0 ? $"; {r.Run.Splits} batch(es) split and retried at half the size" : "")}" +
-                               $"; the deferred indexes and archive bookkeeping took {r.Run.IndexBuild.TotalSeconds:N1} s of the run ({r.Run.IndexStatements:N0} statements).");
+                               $"; the deferred indexes and archive bookkeeping took {r.Run.IndexBuild.TotalSeconds:N1} s of the run ({r.Run.IndexStatements:N0} statements)" +
+                               $"; writers' p99 while the batches copied {Phase(r.WritersDuringCopy)}, while the indexes and bookkeeping were built {Phase(r.WritersDuringBuild)}.");
         }
 
         return sb.ToString();
+
+        string Phase(LatencySummary l) => l.Count == 0
+            ? "(no statement)"
+            : string.Create(inv, $"{l.P99Ms:N1} ms ({l.P99Ms / WritersAlone.Latency.P99Ms:F2}× alone, {l.Count:N0} statements)");
 
         static string Errors(LegacyWriterReport r) =>
             r.TotalErrors == 0 ? "none" : string.Join(", ", r.ErrorsBySqlState.Select(e => $"{e.Value} × {e.Key}"));

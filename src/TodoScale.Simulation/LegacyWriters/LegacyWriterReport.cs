@@ -13,6 +13,13 @@ public sealed record LegacyWriterReport(
     /// <summary>The first message seen for each SQLSTATE, so a failure is named rather than only counted.</summary>
     public IReadOnlyDictionary<string, string> FirstMessageBySqlState { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Every successful statement, when it started (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>) and how long it took.</summary>
+    public IReadOnlyList<WriterStatement> Statements { get; init; } = [];
+
+    /// <summary>Latencies of the statements that started in [<paramref name="from"/>, <paramref name="to"/>) (Stopwatch timestamps).</summary>
+    public LatencySummary Between(long from, long to) =>
+        LatencySummary.From(Statements.Where(s => s.Started >= from && s.Started < to).Select(s => s.Ms).ToList());
+
     /// <summary>
     /// One line per SQLSTATE: count, code, message, and whether a real application meets it too. Deadlocks and
     /// foreign-key misses between the simulated writers happen without any migration; a lock or statement
@@ -33,3 +40,6 @@ public sealed record LegacyWriterReport(
         _ => "not expected of the simulated application",
     };
 }
+
+/// <summary>One statement of a simulated writer: its start (a Stopwatch timestamp) and its latency.</summary>
+public readonly record struct WriterStatement(long Started, double Ms);

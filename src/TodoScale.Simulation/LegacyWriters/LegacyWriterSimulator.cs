@@ -49,9 +49,10 @@ public sealed class LegacyWriterSimulator(string connectionString, LegacyWriterO
         var errors = new ConcurrentDictionary<string, long>();
         var messages = new ConcurrentDictionary<string, string>();
         var latencies = new ConcurrentDictionary<string, ConcurrentBag<double>>();
+        var statements = new ConcurrentQueue<WriterStatement>();
         var sw = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, _options.Connections)
-            .Select(i => Task.Run(() => WorkerAsync(i, users, counts, errors, messages, latencies, stop), CancellationToken.None))
+            .Select(i => Task.Run(() => WorkerAsync(i, users, counts, errors, messages, latencies, statements, stop), CancellationToken.None))
             .ToArray();
         await Task.WhenAll(workers);
         sw.Stop();
@@ -62,12 +63,13 @@ public sealed class LegacyWriterSimulator(string connectionString, LegacyWriterO
             latencies.ToDictionary(kv => kv.Key, kv => LatencySummary.From(kv.Value.ToList())), sw.Elapsed)
         {
             FirstMessageBySqlState = messages.ToDictionary(),
+            Statements = statements.OrderBy(x => x.Started).ToList(),
         };
     }
 
     private async Task WorkerAsync(
         int worker, Guid[] users, ConcurrentDictionary<string, long> counts, ConcurrentDictionary<string, long> errors,
-        ConcurrentDictionary<string, string> messages, ConcurrentDictionary<string, ConcurrentBag<double>> latencies, CancellationTokenSource stop)
+        ConcurrentDictionary<string, string> messages, ConcurrentDictionary<string, ConcurrentBag<double>> latencies, ConcurrentQueue<WriterStatement> statements, CancellationTokenSource stop)
     {
         var random = new Random(_options.Seed * 1000 + worker);
         var weights = new[] { _options.InsertWeight, _options.UpdateWeight, _options.CompleteWeight, _options.DeleteWeight, _options.BulkCompleteWeight };
@@ -99,7 +101,9 @@ public sealed class LegacyWriterSimulator(string connectionString, LegacyWriterO
                 {
                     // Not cancellable mid-statement: stopping must not turn into a spurious error count.
                     await cmd.ExecuteNonQueryAsync(CancellationToken.None);
-                    latencies.GetOrAdd(names[op], _ => []).Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    latencies.GetOrAdd(names[op], _ => []).Add(ms);
+                    statements.Enqueue(new WriterStatement(started, ms));
                     counts.AddOrUpdate(names[op], 1, (_, n) => n + 1);
                 }
                 catch (PostgresException e)
