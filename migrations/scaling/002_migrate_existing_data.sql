@@ -614,13 +614,19 @@ $$;
 
 -- The statements that build every missing index of 005 (the ones migration_start() deferred among them), one
 -- partition at a time, so the application's writes go on, and then complete 009's archive bookkeeping (above): 005's
--- plan, run by psql's \gexec (at the end of this file) or by `todoscale migrate run` once the backfill is complete. Partitions of at most
--- todoscale_migration_plain_index_pages() get a plain build that blocks that partition's mirrored writes for its
--- duration, after at most the migration's lock timeout; larger ones are built CONCURRENTLY. Empty while the
--- backfill runs (building them then would only slow it down) and when 005 is not installed.
+-- plan, run by psql's \gexec (at the end of this file) or by `todoscale migrate run` once the backfill is complete.
+-- Every build is CONCURRENTLY, so no mirrored write waits on one. Partitions of at most
+-- todoscale_migration_plain_index_pages() (0: none) would get a plain build instead, after at most the migration's
+-- lock timeout, which blocks that partition's mirrored writes for the build. Faster when the application keeps long
+-- transactions open (each concurrent build waits for every older one: 48-55 s against 12.6-20.8 s for the legacy
+-- schema's slow deletes, bench of 2026-12-04 15:59), but at the writers' expense: with the advised index and plain
+-- builds up to 8 MB, writers waited on a build up to 494-502 ms and their p99 while the indexes were built was
+-- 4.34-5.00x their p99 alone, against 90-209 ms and 3.02-3.58x with every build concurrent, which took no longer
+-- (21.9-23.5 s against 23.7-30.1 s; bench migration --only-index-variant of 2026-12-04 21:34 and 21:40). Empty while
+-- the backfill runs (building them then would only slow it down) and when 005 is not installed.
 --   SELECT stmt FROM migration_index_plan() ORDER BY step \gexec
 CREATE OR REPLACE FUNCTION todoscale_migration_plain_index_pages() RETURNS bigint
-LANGUAGE sql IMMUTABLE AS $$ SELECT 1024::bigint $$;  -- 8 MB: 110 ms for the widest index of a 7 MB partition here
+LANGUAGE sql IMMUTABLE AS $$ SELECT 0::bigint $$;
 
 CREATE OR REPLACE FUNCTION migration_index_plan()
 RETURNS TABLE (step integer, stmt text)
@@ -631,8 +637,9 @@ BEGIN
     IF v_state = 'migrating' THEN
         RETURN;
     ELSIF to_regprocedure('todoscale_index_plan(bigint, text)') IS NOT NULL THEN
-        -- Plain builds only for the deferred indexes of a migration that has not cut over: the application then writes
-        -- those tables only through the mirror trigger. In any other state this is 005's own (concurrent) plan.
+        -- Plain builds (when todoscale_migration_plain_index_pages() allows any) only for the deferred indexes of a
+        -- migration that has not cut over: the application then writes those tables only through the mirror trigger.
+        -- In any other state this is 005's own (concurrent) plan.
         RETURN QUERY EXECUTE 'SELECT p.step, p.stmt FROM todoscale_index_plan($1, $2) p'
             USING CASE WHEN v_state = 'migrated' THEN todoscale_migration_plain_index_pages() ELSE 0 END,
                   todoscale_migration_lock_timeout();

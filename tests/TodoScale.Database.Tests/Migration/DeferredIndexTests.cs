@@ -43,14 +43,14 @@ public sealed class DeferredIndexTests(PostgresServer server)
         Assert.Contains("not done yet", refused.MessageText);
         Assert.Contains("migration_index_plan()", refused.Hint);
 
-        // Partitions up to the bound (all of them here) are built plainly, under the migration's lock timeout: no wait
-        // for every older transaction, as each concurrent build does three times. Above it, concurrently.
+        // Every build concurrent: a plain one would block the partition's mirrored writes while it builds. The knob
+        // (todoscale_migration_plain_index_pages) would build partitions up to its size plainly, under the migration's lock timeout.
         var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
-        Assert.Contains(plan, s => s.StartsWith("CALL todoscale_create_small_partition_index('idx_todos_active_user_created_p3', 'public.todos_active_part_3',", StringComparison.Ordinal)
-                                   && s.EndsWith(", '200ms')", StringComparison.Ordinal));
-        Assert.DoesNotContain(plan, s => s.StartsWith("CREATE INDEX CONCURRENTLY", StringComparison.Ordinal));
-        var oneFilledPage = await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_index_plan(1, '200ms') ORDER BY step");
-        Assert.Contains(oneFilledPage, s => s.StartsWith("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_todos_active_user_created_p3 ", StringComparison.Ordinal));
+        Assert.Contains(plan, s => s.StartsWith("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_todos_active_user_created_p3 ", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, s => s.StartsWith("CALL todoscale_create_small_partition_index", StringComparison.Ordinal));
+        var plainUpTo8Mb = await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_index_plan(1024, todoscale_migration_lock_timeout()) ORDER BY step");
+        Assert.Contains(plainUpTo8Mb, s => s.StartsWith("CALL todoscale_create_small_partition_index('idx_todos_active_user_created_p3', 'public.todos_active_part_3',", StringComparison.Ordinal)
+                                           && s.EndsWith(", '200ms')", StringComparison.Ordinal));
 
         var run = await new MigrationRunner(cs).RunAsync(new MigrationRunOptions());
 
