@@ -604,7 +604,7 @@ $$;
 -- not done while the triggers are paused or 009's recent rows are not ready.
 DO $$
 BEGIN
-    IF to_regclass('todoscale_archive_recent_state') IS NOT NULL THEN
+    IF to_regclass('todoscale_archive_recent_state') IS NOT NULL AND to_regproc('todoscale_archive_recent_ready') IS NOT NULL THEN
         UPDATE migration_state m SET archive_bookkeeping = 'rebuild'
         WHERE m.archive_bookkeeping IS NULL AND m.state IN ('migrating', 'migrated')
           AND (todoscale_archive_bookkeeping_paused() OR NOT todoscale_archive_recent_ready());
@@ -1611,11 +1611,13 @@ BEGIN
         RETURN QUERY SELECT 'copies_removed_from_new_tables'::text, v_n;
         -- 009's bookkeeping runs again (the TRUNCATE above emptied its tables through its truncate trigger).
         IF todoscale_archive_bookkeeping_resume() THEN
-            -- Nothing to rebuild in an empty archive: the page may read its (empty) recent rows again.
-            EXECUTE 'SELECT todoscale_archive_recent_mark_ready()';
             RETURN QUERY SELECT 'archive_bookkeeping_resumed'::text, 0::bigint;
         END IF;
-        UPDATE migration_state SET archive_bookkeeping = NULL;
+        -- Nothing to rebuild in an empty archive (paused or halfway): the page may read its (empty) recent rows again.
+        IF (SELECT m.archive_bookkeeping FROM migration_state m) IS NOT NULL THEN
+            EXECUTE 'SELECT todoscale_archive_recent_mark_ready()';
+            UPDATE migration_state SET archive_bookkeeping = NULL;
+        END IF;
         -- The secondary indexes migration_start() deferred: instant on the emptied tables, and the tables are as
         -- they were before the migration (a later start defers them again).
         IF NOT p_drop_new_tables AND to_regproc('todoscale_ensure_partitioned_index') IS NOT NULL THEN

@@ -76,11 +76,9 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task writes_between_the_bulk_and_the_resume_are_caught_up_without_rewriting_what_the_bulk_recorded()
     {
-        var cs = await CreateAsync(server, "deferbk_gap", rows: 2_000);
-        await using var conn = await server.OpenAsync(cs);
-        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
         // The plan up to the resume: indexes, then the bulk of every partition while the triggers are still paused.
-        await RunPlanUntilAsync(conn, Resume);
+        var (cs, conn) = await BulkRecordedAsync("deferbk_gap", 2_000);
+        await using var _ = conn;
 
         Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
         // Mirrored writes the paused triggers do not record: a todo archived, an archived one deleted, one reopened, and
@@ -114,10 +112,8 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_todo_reopened_while_the_catch_up_reads_its_partition_is_not_recorded_in_the_archive()
     {
-        var cs = await CreateAsync(server, "deferbk_race", rows: 2_000);
-        await using var conn = await server.OpenAsync(cs);
-        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
-        await RunPlanUntilAsync(conn, Resume);
+        var (cs, conn) = await BulkRecordedAsync("deferbk_race", 2_000);
+        await using var _ = conn;
         // Archived while paused: no entry until the catch-up of its partition records it.
         var todo = await ScalarAsync<Guid>(conn, "SELECT id FROM todos WHERE status <> 'done' ORDER BY ctid LIMIT 1");
         await ExecAsync(conn, "UPDATE todos SET status = 'done', completed_at = now() - interval '90 days' WHERE id = $1", todo);
@@ -151,10 +147,8 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_archive_partition_created_after_the_resume_is_caught_up_and_does_not_hold_up_cutover()
     {
-        var cs = await CreateAsync(server, "deferbk_newpart", rows: 1_500);
-        await using var conn = await server.OpenAsync(cs);
-        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
-        await RunPlanUntilAsync(conn, Resume);
+        var (cs, conn) = await BulkRecordedAsync("deferbk_newpart", 1_500);
+        await using var _ = conn;
         await ExecAsync(conn, Resume);
         // A month no legacy row needed (migration_start created the others), then a todo archived into it.
         var month = await ScalarAsync<DateTime>(conn, "SELECT (date_trunc('month', min(completed_at)) - interval '2 years')::date::timestamp FROM todos_archived");
@@ -172,12 +166,9 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task applying_009_again_after_the_resume_does_not_stand_in_for_the_repair_of_what_changed_while_paused()
     {
-        var cs = await CreateAsync(server, "deferbk_009", rows: 1_500);
-        await using var conn = await server.OpenAsync(cs);
-        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
-        await RunPlanUntilAsync(conn, Resume);
-        var edited = await ScalarAsync<Guid>(conn, "SELECT id FROM todos_archived a WHERE EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.id = a.id) ORDER BY id LIMIT 1");
-        await ExecAsync(conn, "UPDATE todos SET title = 'edited while the bookkeeping was paused' WHERE id = $1", edited);
+        var (cs, conn) = await BulkRecordedAsync("deferbk_009", 1_500);
+        await using var _ = conn;
+        await EditARecordedTodoAsync(conn);
         await ExecAsync(conn, Resume);
 
         // 009's own backfill, as `db migrate` runs it when 009 is applied again: it marks the recent rows ready.
@@ -200,12 +191,9 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
     [Fact(Timeout = TestTimeouts.Long)]
     public async Task psql_f_002_over_a_rebuild_an_earlier_002_left_unfinished_finishes_it()
     {
-        var cs = await CreateAsync(server, "deferbk_upgrade", rows: 1_500);
-        await using var conn = await server.OpenAsync(cs);
-        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
-        await RunPlanUntilAsync(conn, Resume);
-        var edited = await ScalarAsync<Guid>(conn, "SELECT id FROM todos_archived a WHERE EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.id = a.id) ORDER BY id LIMIT 1");
-        await ExecAsync(conn, "UPDATE todos SET title = 'edited while the bookkeeping was paused' WHERE id = $1", edited);
+        var (cs, conn) = await BulkRecordedAsync("deferbk_upgrade", 1_500);
+        await using var _ = conn;
+        await EditARecordedTodoAsync(conn);
         await ExecAsync(conn, Resume);
         // As an earlier 002 left it: resumed, recent rows not ready, and no record of the rebuild.
         await ExecAsync(conn, "UPDATE migration_state SET archive_bookkeeping = NULL");
@@ -217,6 +205,27 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
         Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
         Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
         Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+    }
+
+    /// <summary>
+    /// A database whose backfill is complete and whose plan ran up to the resume: the indexes built, the bulk of every
+    /// partition recorded, the triggers still paused.
+    /// </summary>
+    private async Task<(string Cs, NpgsqlConnection Conn)> BulkRecordedAsync(string prefix, int rows)
+    {
+        var cs = await CreateAsync(server, prefix, rows);
+        var conn = await server.OpenAsync(cs);
+        await ExecAsync(conn, "CALL migrate_todos(batch_size => 500)");
+        await RunPlanUntilAsync(conn, Resume);
+        return (cs, conn);
+    }
+
+    /// <summary>Edits an archived todo the bulk put among its user's recent rows (the mirror deletes and inserts it again).</summary>
+    private static async Task<Guid> EditARecordedTodoAsync(NpgsqlConnection conn)
+    {
+        var edited = await ScalarAsync<Guid>(conn, "SELECT id FROM todos_archived a WHERE EXISTS (SELECT 1 FROM todos_archived_recent r WHERE r.id = a.id) ORDER BY id LIMIT 1");
+        await ExecAsync(conn, "UPDATE todos SET title = 'edited while the bookkeeping was paused' WHERE id = $1", edited);
+        return edited;
     }
 
     /// <summary>Runs migration_index_plan() up to the given statement, not including it.</summary>
@@ -264,5 +273,23 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
 
         Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_paused()"));
         Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT (SELECT count(*) FROM todos_archived) + (SELECT count(*) FROM todos_archived_locator)"));
+        // Nothing left to rebuild in the emptied archive, and its page may use the recent rows again.
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_rollback_halfway_through_the_rebuild_leaves_nothing_to_rebuild()
+    {
+        var (_, conn) = await BulkRecordedAsync("deferbk_rbhalf", 1_500);
+        await using var _ = conn;
+        await ExecAsync(conn, Resume);
+        Assert.Equal("rebuild", await ScalarAsync<string>(conn, "SELECT archive_bookkeeping FROM migration_state"));
+
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_rollback() WHERE step = 'archive_bookkeeping_resumed'"));
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_recent_ready()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todoscale_archive_bookkeeping_plan()"));
     }
 }
