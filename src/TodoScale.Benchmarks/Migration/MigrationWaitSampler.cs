@@ -14,15 +14,19 @@ public sealed class MigrationWaitSampler(string connectionString) : IAsyncDispos
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(25);
 
     // Transitively: a second writer queued for the same row waits on the first one's tuple lock, and
-    // pg_blocking_pids() names that writer, not the migration; it waits on the migration all the same.
+    // pg_blocking_pids() names that writer, not the migration; it waits on the migration all the same. The
+    // migration's own sessions are left out: their waits (a batch waiting for one row, a concurrent index build
+    // waiting for older transactions) make nobody else wait, and counting them reported those as waits on the migration.
     private const string Sql = """
-        WITH RECURSIVE behind(pid) AS (
-            SELECT a.pid FROM pg_stat_activity a WHERE a.application_name = $1
+        WITH RECURSIVE migration AS (
+            SELECT a.pid FROM pg_stat_activity a WHERE a.application_name = $1 AND a.datname = current_database()
+        ), behind(pid) AS (
+            SELECT m.pid FROM migration m
             UNION
             SELECT w.pid FROM pg_stat_activity w JOIN behind b ON b.pid = ANY (pg_blocking_pids(w.pid)))
         SELECT coalesce(max(extract(epoch FROM clock_timestamp() - l.waitstart)) * 1000, 0)::float8
         FROM pg_locks l JOIN behind b ON b.pid = l.pid
-        WHERE NOT l.granted AND l.waitstart IS NOT NULL
+        WHERE NOT l.granted AND l.waitstart IS NOT NULL AND l.pid NOT IN (SELECT m.pid FROM migration m)
         """;
 
     private readonly CancellationTokenSource _stop = new();
