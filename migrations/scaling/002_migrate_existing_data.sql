@@ -411,12 +411,43 @@ BEGIN
 END;
 $$;
 
--- Cutover's condition: the triggers run again and the rebuild after them is done (migration_state.archive_bookkeeping).
--- Not 009's own marks: 009 applied again meanwhile sets them by its backfill, which knows nothing of the rows changed
--- while the triggers were paused.
+-- Cutover's condition: the triggers run again, the rebuild after them is done (migration_state.archive_bookkeeping), and
+-- 009's own backfill has recorded every partition that holds rows and marked the recent rows ready. Both: 009 applied
+-- again mid-rebuild sets its marks without the repair of what changed while paused, and 009 installed after the
+-- migration started (nothing paused, nothing to rebuild) records the archive only by its own backfill.
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_complete() RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT NOT todoscale_archive_bookkeeping_paused() AND (SELECT m.archive_bookkeeping IS NULL FROM migration_state m)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_part regclass;
+    v_rows boolean;
+BEGIN
+    IF todoscale_archive_bookkeeping_paused() OR (SELECT m.archive_bookkeeping IS NOT NULL FROM migration_state m) THEN
+        RETURN false;
+    END IF;
+    IF to_regproc('todoscale_archive_index_maintained') IS NULL OR to_regproc('todoscale_archive_recent_ready') IS NULL THEN
+        RETURN true;
+    END IF;
+    IF NOT todoscale_archive_index_maintained() THEN
+        RETURN true;  -- Citus: no bookkeeping tables
+    END IF;
+    IF NOT todoscale_archive_recent_ready() THEN
+        RETURN false;
+    END IF;
+    FOR v_part IN
+        SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'todos_archived'::regclass
+    LOOP
+        EXECUTE 'SELECT NOT EXISTS (SELECT 1 FROM todoscale_archive_index_backfilled b WHERE b.partition_name = $1)'
+            INTO v_rows USING v_part::text;
+        IF v_rows THEN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', v_part) INTO v_rows;
+            IF v_rows THEN
+                RETURN false;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN true;
+END;
 $$;
 
 -- The bulk, per partition, while the triggers are paused: no mirrored write touches these tables then, so nothing
@@ -580,7 +611,14 @@ BEGIN
         RETURN;
     END IF;
     v_step := (SELECT m.archive_bookkeeping FROM migration_state m);
-    IF v_step IS NULL OR to_regproc('todoscale_archive_index_maintained') IS NULL THEN
+    IF to_regproc('todoscale_archive_index_maintained') IS NULL THEN
+        RETURN;
+    ELSIF v_step IS NULL THEN
+        -- Nothing of 002's to rebuild, but 009's own backfill not done (009 installed after the migration started, its
+        -- backfill interrupted, or a partition filled since without it): 009's plan, which marks what it records.
+        IF NOT todoscale_archive_bookkeeping_complete() THEN
+            RETURN QUERY EXECUTE 'SELECT 400000 + p.step, p.stmt FROM todoscale_archive_index_plan() p';
+        END IF;
         RETURN;
     END IF;
     -- Stale entries first: a row moved to another month meanwhile has a locator entry for its old place, which would
@@ -640,9 +678,15 @@ BEGIN
         -- Plain builds (when todoscale_migration_plain_index_pages() allows any) only for the deferred indexes of a
         -- migration that has not cut over: the application then writes those tables only through the mirror trigger.
         -- In any other state this is 005's own (concurrent) plan.
-        RETURN QUERY EXECUTE 'SELECT p.step, p.stmt FROM todoscale_index_plan($1, $2) p'
+        -- Before a migration's steps, the migration's lock timeout for the write-blocking ones (the parent's index, each
+        -- attach: 005's helper reads todoscale.lock_timeout) instead of 005's 1 s: writers queue behind such a request.
+        RETURN QUERY EXECUTE $q$
+            SELECT p.step, p.stmt FROM todoscale_index_plan($1, $2) p
+            UNION ALL
+            SELECT 0, format('SET todoscale.lock_timeout = %L', $2)
+            WHERE $3 AND EXISTS (SELECT 1 FROM todoscale_index_plan($1, $2))$q$
             USING CASE WHEN v_state = 'migrated' THEN todoscale_migration_plain_index_pages() ELSE 0 END,
-                  todoscale_migration_lock_timeout();
+                  todoscale_migration_lock_timeout(), v_state = 'migrated';
     ELSIF to_regproc('todoscale_index_plan') IS NOT NULL THEN
         RETURN QUERY EXECUTE 'SELECT p.step, p.stmt FROM todoscale_index_plan() p';  -- 005 of an older install
     END IF;

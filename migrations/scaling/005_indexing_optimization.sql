@@ -104,14 +104,16 @@ $$;
 -- A failed attempt is rolled back to its savepoint, which releases its lock request, and the pause
 -- before the next attempt holds no lock, so queued writers go ahead. After the last attempt the lock
 -- timeout error is raised: the caller (psql stops, the migrator retries the whole plan) decides.
--- p_lock_timeout: the wait per attempt, todoscale_index_lock_timeout() unless the caller bounds it tighter.
+-- p_lock_timeout: the wait per attempt; without it the session's todoscale.lock_timeout (a plan that bounds every step
+-- tighter sets it first: the live migration's, see 002's migration_index_plan), else todoscale_index_lock_timeout().
 DROP FUNCTION IF EXISTS todoscale_execute_with_lock_retries(text, integer);
 CREATE OR REPLACE FUNCTION todoscale_execute_with_lock_retries(p_statement text, p_attempts integer DEFAULT 8,
                                                                p_lock_timeout text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM set_config('lock_timeout', coalesce(p_lock_timeout, todoscale_index_lock_timeout()), true);
+    PERFORM set_config('lock_timeout', coalesce(p_lock_timeout, nullif(current_setting('todoscale.lock_timeout', true), ''),
+                                                todoscale_index_lock_timeout()), true);
     FOR attempt IN 1..p_attempts LOOP
         BEGIN
             EXECUTE p_statement;

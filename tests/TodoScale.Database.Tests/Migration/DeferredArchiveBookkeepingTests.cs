@@ -262,6 +262,32 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
+    public async Task cutover_waits_for_009s_own_backfill_when_009_came_after_the_start_and_migrate_run_runs_it()
+    {
+        var cs = await CreateAsync(server, "deferbk_late009", rows: 1_500);
+        await using var conn = await server.OpenAsync(cs);
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions { BatchSize = 500 }, ct: TestContext.Current.CancellationToken);
+        // As when 009 is installed after migration_start() and its own backfill has not run: nothing paused, nothing of
+        // 002's to rebuild, and the archive's bookkeeping empty.
+        await ExecAsync(conn, """
+            TRUNCATE todos_archived_months, todos_archived_locator, todos_archived_recent, todos_archived_recent_floor,
+                     todoscale_archive_index_backfilled, todoscale_archive_recent_backfilled;
+            UPDATE todoscale_archive_recent_state SET ready = false
+            """);
+
+        Assert.False(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => ExecAsync(conn, "SELECT migration_cutover(true)"));
+        Assert.Contains("archive's bookkeeping", refused.MessageText);
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions(), ct: TestContext.Current.CancellationToken);
+
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+        await ExecAsync(conn, "SELECT migration_cutover()");
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_rollback_before_cutover_resumes_the_archive_bookkeeping()
     {
         var cs = await CreateAsync(server, "deferbk_rb", rows: 1_500);

@@ -47,6 +47,8 @@ public sealed class DeferredIndexTests(PostgresServer server)
         // (todoscale_migration_plain_index_pages) would build partitions up to its size plainly, under the migration's lock timeout.
         var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
         Assert.Contains(plan, s => s.StartsWith("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_todos_active_user_created_p3 ", StringComparison.Ordinal));
+        // The write-blocking steps (the parent's index, each attach) wait at most the migration's lock timeout, not 005's 1 s.
+        Assert.Equal("SET todoscale.lock_timeout = '200ms'", plan[0]);
         Assert.DoesNotContain(plan, s => s.StartsWith("CALL todoscale_create_small_partition_index", StringComparison.Ordinal));
         var plainUpTo8Mb = await ColumnAsync<string>(conn, "SELECT stmt FROM todoscale_index_plan(1024, todoscale_migration_lock_timeout()) ORDER BY step");
         Assert.Contains(plainUpTo8Mb, s => s.StartsWith("CALL todoscale_create_small_partition_index('idx_todos_active_user_created_p3', 'public.todos_active_part_3',", StringComparison.Ordinal)
@@ -61,6 +63,21 @@ public sealed class DeferredIndexTests(PostgresServer server)
         await AssertAllPassAsync(cs);
         await new LegacyMigration(cs).CutoverAsync(force: false);
         Assert.Equal("cut_over", (await new LegacyMigration(cs).StatusAsync()).State);
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task a_write_blocking_index_step_waits_for_its_lock_no_longer_than_the_sessions_todoscale_lock_timeout()
+    {
+        var cs = await CreateAsync(server, "deferidxlt", rows: 200);
+        await using var conn = await server.OpenAsync(cs);
+        const string Seen = "SELECT todoscale_execute_with_lock_retries('SELECT set_config(''todoscale.seen'', current_setting(''lock_timeout''), false)', 1)";
+
+        await ExecAsync(conn, Seen);
+        Assert.Equal("1s", await ScalarAsync<string>(conn, "SELECT current_setting('todoscale.seen')"));
+
+        await ExecAsync(conn, "SET todoscale.lock_timeout = '200ms'");
+        await ExecAsync(conn, Seen);
+        Assert.Equal("200ms", await ScalarAsync<string>(conn, "SELECT current_setting('todoscale.seen')"));
     }
 
     [Fact(Timeout = TestTimeouts.Long)]
