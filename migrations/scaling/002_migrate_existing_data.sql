@@ -411,15 +411,36 @@ BEGIN
 END;
 $$;
 
+-- The first partition of todos_archived that holds rows and is not listed in p_marks (a table of partition_name): what
+-- the cutover condition asks of 009's marks, and the rebuild's last step of its own (migration_archive_caught_up).
+CREATE OR REPLACE FUNCTION todoscale_archive_unmarked_partition(p_marks regclass) RETURNS regclass
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_part regclass;
+    v_rows boolean;
+BEGIN
+    FOR v_part IN
+        SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'todos_archived'::regclass ORDER BY c.relname
+    LOOP
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s b WHERE b.partition_name = $1)', p_marks) INTO v_rows USING v_part::text;
+        IF v_rows THEN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', v_part) INTO v_rows;
+            IF v_rows THEN
+                RETURN v_part;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
 -- Cutover's condition: the triggers run again, the rebuild after them is done (migration_state.archive_bookkeeping), and
 -- 009's own backfill has recorded every partition that holds rows and marked the recent rows ready. Both: 009 applied
 -- again mid-rebuild sets its marks without the repair of what changed while paused, and 009 installed after the
 -- migration started (nothing paused, nothing to rebuild) records the archive only by its own backfill.
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_complete() RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v_part regclass;
-    v_rows boolean;
 BEGIN
     IF todoscale_archive_bookkeeping_paused() OR (SELECT m.archive_bookkeeping IS NOT NULL FROM migration_state m) THEN
         RETURN false;
@@ -430,23 +451,8 @@ BEGIN
     IF NOT todoscale_archive_index_maintained() THEN
         RETURN true;  -- Citus: no bookkeeping tables
     END IF;
-    IF NOT todoscale_archive_recent_ready() THEN
-        RETURN false;
-    END IF;
-    FOR v_part IN
-        SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'todos_archived'::regclass
-    LOOP
-        EXECUTE 'SELECT NOT EXISTS (SELECT 1 FROM todoscale_archive_index_backfilled b WHERE b.partition_name = $1)'
-            INTO v_rows USING v_part::text;
-        IF v_rows THEN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', v_part) INTO v_rows;
-            IF v_rows THEN
-                RETURN false;
-            END IF;
-        END IF;
-    END LOOP;
-    RETURN true;
+    RETURN todoscale_archive_recent_ready()
+       AND todoscale_archive_unmarked_partition(to_regclass('todoscale_archive_index_backfilled')) IS NULL;
 END;
 $$;
 
@@ -567,23 +573,16 @@ CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_finish() RETURNS boolea
 LANGUAGE plpgsql AS $$
 DECLARE
     v_part  regclass;
-    v_rows  boolean;
     v_ready boolean;
 BEGIN
     IF (SELECT m.archive_bookkeeping FROM migration_state m) IS DISTINCT FROM 'catch_up' THEN
         RETURN false;
     END IF;
-    FOR v_part IN
-        SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'todos_archived'::regclass
-          AND NOT EXISTS (SELECT 1 FROM migration_archive_caught_up u WHERE u.partition_name = c.oid::regclass::text)
-    LOOP
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', v_part) INTO v_rows;
-        IF v_rows THEN
-            RAISE NOTICE 'the archive''s bookkeeping is not complete: % was not caught up (plan again: migration_index_plan())', v_part;
-            RETURN false;
-        END IF;
-    END LOOP;
+    v_part := todoscale_archive_unmarked_partition('migration_archive_caught_up'::regclass);
+    IF v_part IS NOT NULL THEN
+        RAISE NOTICE 'the archive''s bookkeeping is not complete: % was not caught up (plan again: migration_index_plan())', v_part;
+        RETURN false;
+    END IF;
     EXECUTE 'SELECT todoscale_archive_recent_mark_ready()' INTO v_ready;
     IF v_ready THEN
         UPDATE migration_state SET archive_bookkeeping = NULL;
