@@ -459,25 +459,17 @@ $$;
 -- The bulk, per partition, while the triggers are paused: no mirrored write touches these tables then, so nothing
 -- waits on the rows this writes, and it reads the partition without FOR SHARE (009's own backfill locks the rows it
 -- copies, which made mirrored deletes of archived rows wait for a whole partition's statement). What changes after
--- its read is repaired after the resume (forget_changed, catch_up).
+-- its read is repaired after the resume (forget_changed, catch_up). The months and the locator are 009's own backfill of
+-- the partition (it locks no archived row and marks the partition); only its recent rows differ from 009's, which
+-- are read FOR SHARE.
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_bulk(p_partition regclass) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_rows bigint;
 BEGIN
-    EXECUTE format($q$
-        INSERT INTO todos_archived_months AS m (user_id, month, rows)
-        SELECT user_id, todoscale_month_start(completed_at), count(*) FROM %s GROUP BY 1, 2
-        ON CONFLICT (user_id, month) DO UPDATE SET rows = greatest(m.rows, excluded.rows)$q$, p_partition);
-    EXECUTE format($q$
-        INSERT INTO todos_archived_locator (user_id, id, completed_at)
-        SELECT DISTINCT ON (user_id, id) user_id, id, completed_at FROM %s ORDER BY user_id, id, completed_at DESC
-        ON CONFLICT (user_id, id) DO UPDATE SET completed_at = excluded.completed_at$q$, p_partition);
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    EXECUTE 'SELECT todoscale_archive_index_backfill($1)' INTO v_rows USING p_partition;
     EXECUTE todoscale_archived_recent_add_sql(p_partition::text, false);
     EXECUTE format('SELECT todoscale_archived_recent_trim(ARRAY(SELECT DISTINCT user_id FROM %s))', p_partition);
-    INSERT INTO todoscale_archive_index_backfilled (partition_name) VALUES (p_partition::text)
-    ON CONFLICT (partition_name) DO UPDATE SET recorded_at = now();
     RETURN v_rows;
 END;
 $$;
@@ -680,10 +672,11 @@ BEGIN
         -- Before a migration's steps, the migration's lock timeout for the write-blocking ones (the parent's index, each
         -- attach: 005's helper reads todoscale.lock_timeout) instead of 005's 1 s: writers queue behind such a request.
         RETURN QUERY EXECUTE $q$
-            SELECT p.step, p.stmt FROM todoscale_index_plan($1, $2) p
+            WITH p AS MATERIALIZED (SELECT * FROM todoscale_index_plan($1, $2))
+            SELECT p.step, p.stmt FROM p
             UNION ALL
             SELECT 0, format('SET todoscale.lock_timeout = %L', $2)
-            WHERE $3 AND EXISTS (SELECT 1 FROM todoscale_index_plan($1, $2))$q$
+            WHERE $3 AND EXISTS (SELECT 1 FROM p)$q$
             USING CASE WHEN v_state = 'migrated' THEN todoscale_migration_plain_index_pages() ELSE 0 END,
                   todoscale_migration_lock_timeout(), v_state = 'migrated';
     ELSIF to_regproc('todoscale_index_plan') IS NOT NULL THEN
