@@ -29,6 +29,7 @@ public static class MigrationMeasurement
         }
 
         log?.Invoke($"writers alone for {options.WriterBaselineDuration.TotalSeconds:N0} s");
+        await CheckpointAsync(conn, log, ct);
         var alone = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
         var rows = await CountLegacyRowsAsync(conn, ct);
 
@@ -57,6 +58,7 @@ public static class MigrationMeasurement
         // copy, a cost of any trigger-synchronised live migration. The runs' p99 against this one is the copy's own.
         log?.Invoke($"writers with the mirror trigger, no copy, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
         // Before the indexes are built: the live runs' writers write into tables whose indexes are deferred too.
+        await CheckpointAsync(conn, log, ct);
         var withTrigger = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
 
         // The single statement's peer of the deferred indexes: the bulk-load order (data, then indexes), built plainly,
@@ -80,6 +82,20 @@ public static class MigrationMeasurement
         var sw = Stopwatch.StartNew();
         var checks = await migration.ValidateAsync(ct);
         sw.Stop();
+
+        // The writers once the adaptive run has built everything: each legacy write now also writes every index of the
+        // new tables and 009's bookkeeping, and keeps doing so until cutover, however long the operator waits.
+        log?.Invoke($"writers with the mirror trigger after the build, no copy, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
+        await CheckpointAsync(conn, log, ct);
+        var untilCutover = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
+
+        // The floor of any trigger-based capture, in the same state: each write records only its key (not shipped; the
+        // next run's rollback and start reinstall the mirror over what this phase left unsynchronised).
+        log?.Invoke($"writers with a key-only change log in place of the mirror, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
+        await TimeAsync(conn, BenchRunner.EmbeddedSql("migration_change_log_floor.sql"), ct);
+        await CheckpointAsync(conn, log, ct);
+        var changeLog = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
+        await TimeAsync(conn, BenchRunner.EmbeddedSql("migration_change_log_floor_off.sql"), ct);
         if (options.HoldFor > TimeSpan.Zero)
         {
             var held = await LiveRunAsync(connectionString, conn, options, MigrationLiveRun.Held,
@@ -87,7 +103,10 @@ public static class MigrationMeasurement
             runs.Add(held with { Checks = await migration.ValidateAsync(ct) });
         }
 
-        return new MigrationMeasurementResult(rows, single, sw.Elapsed, alone, withTrigger, runs, checks) { SingleStatementIndexBuild = singleIndexes };
+        return new MigrationMeasurementResult(rows, single, sw.Elapsed, alone, withTrigger, runs, checks)
+        {
+            SingleStatementIndexBuild = singleIndexes, WritersUntilCutover = untilCutover, WritersWithChangeLog = changeLog,
+        };
     }
 
     /// <summary>
@@ -104,6 +123,7 @@ public static class MigrationMeasurement
         var migration = new LegacyMigration(cs);
         await migration.RollbackAsync(dropNewTables: false, ct);
         await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
+        await CheckpointAsync(conn, log, ct);
         log?.Invoke(name);
         using var stopWriters = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var writers = new LegacyWriterSimulator(cs, Writers(options));
@@ -189,6 +209,23 @@ public static class MigrationMeasurement
     {
         await using var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 0 };
         return await cmd.ExecuteScalarAsync(ct);
+    }
+
+    /// <summary>
+    /// Every phase whose writers are measured starts from a checkpoint: otherwise one phase pays the full-page images
+    /// and the spread checkpoint of the bulk write before it and the next does not (the server log of the 22:34 run of
+    /// 2026-12-04 shows checkpoints requested by WAL volume back to back, one per ~540 MB, through the copies). Needs superuser or pg_checkpoint; without it the phases start as they come.
+    /// </summary>
+    private static async Task CheckpointAsync(NpgsqlConnection conn, Action<string>? log, CancellationToken ct)
+    {
+        try
+        {
+            await TimeAsync(conn, "CHECKPOINT", ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            log?.Invoke($"no CHECKPOINT before the phase: {e.MessageText}");
+        }
     }
 
     private static async Task<TimeSpan> TimeAsync(NpgsqlConnection conn, string sql, CancellationToken ct)

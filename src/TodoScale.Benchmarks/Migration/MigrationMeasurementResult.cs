@@ -48,6 +48,12 @@ public sealed record MigrationMeasurementResult(
     /// <summary>Building the secondary indexes after the single statement (the live runs build them after their backfill too).</summary>
     public TimeSpan SingleStatementIndexBuild { get; init; }
 
+    /// <summary>The writers after the adaptive run's build, no copy: the mirror into every index of the new tables, as until cutover.</summary>
+    public LegacyWriterReport? WritersUntilCutover { get; init; }
+
+    /// <summary>The writers with a key-only change log in place of the mirror (bench only): the floor of trigger-based capture.</summary>
+    public LegacyWriterReport? WritersWithChangeLog { get; init; }
+
     public double SingleStatementRowsPerSecond => LegacyRows / (SingleStatement + SingleStatementIndexBuild).TotalSeconds;
 
     public MigrationLiveRun? Run(string name) => Runs.FirstOrDefault(r => r.Name == name);
@@ -69,6 +75,16 @@ public sealed record MigrationMeasurementResult(
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         sb.AppendLine(inv, $"| one `INSERT … SELECT` of the whole table, then its secondary indexes and archive bookkeeping (offline, the physical limit) | {(SingleStatement + SingleStatementIndexBuild).TotalSeconds:N1} s ({SingleStatement.TotalSeconds:N1} + {SingleStatementIndexBuild.TotalSeconds:N1}) | {SingleStatementRowsPerSecond:N0} | 1.00 | writers alone: {WritersAlone.Latency.P50Ms:N2} / {WritersAlone.Latency.P99Ms:N1} / {WritersAlone.Latency.MaxMs:N0} | 1.00 | | | | | | {Errors(WritersAlone)} |");
         sb.AppendLine(inv, $"| no copy: the writers with the mirror trigger on ({o.WriterBaselineDuration.TotalSeconds:N0} s) | | | | {WritersWithTrigger.Latency.P50Ms:N2} / {WritersWithTrigger.Latency.P99Ms:N1} / {WritersWithTrigger.Latency.MaxMs:N0} | {WritersWithTrigger.Latency.P99Ms / WritersAlone.Latency.P99Ms:F2}× | | | | | | {Errors(WritersWithTrigger)} |");
+        if (WritersUntilCutover is { } cut)
+        {
+            sb.AppendLine(inv, $"| no copy, after the adaptive run's build: the writers with the mirror trigger writing every index of the new tables (as until cutover; {o.WriterBaselineDuration.TotalSeconds:N0} s) | | | | {cut.Latency.P50Ms:N2} / {cut.Latency.P99Ms:N1} / {cut.Latency.MaxMs:N0} | {cut.Latency.P99Ms / WritersAlone.Latency.P99Ms:F2}× | | | | | | {Errors(cut)} |");
+        }
+
+        if (WritersWithChangeLog is { } log)
+        {
+            sb.AppendLine(inv, $"| no copy, same state: the writers with a key-only change log in place of the mirror (one narrow row per write, no index; the floor of trigger-based capture, bench only; {o.WriterBaselineDuration.TotalSeconds:N0} s) | | | | {log.Latency.P50Ms:N2} / {log.Latency.P99Ms:N1} / {log.Latency.MaxMs:N0} | {log.Latency.P99Ms / WritersAlone.Latency.P99Ms:F2}× | | | | | | {Errors(log)} |");
+        }
+
         foreach (var r in Runs)
         {
             var batches = r.Run.Samples.Where(s => s.Outcome == "batch").ToList();
