@@ -145,6 +145,48 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
+    public async Task forgetting_what_changed_while_paused_locks_no_entry_while_it_reads_the_archive()
+    {
+        var (cs, conn) = await BulkRecordedAsync("deferbk_forget", 1_500);
+        await using var _ = conn;
+        // Deleted while paused: its locator entry is left behind.
+        var gone = await ScalarAsync<Guid>(conn, "SELECT id FROM todos_archived ORDER BY id LIMIT 1");
+        await ExecAsync(conn, "DELETE FROM todos WHERE id = $1", gone);
+        await ExecAsync(conn, Resume);
+        Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_locator WHERE id = $1", gone));
+
+        // Someone holds a partition of the recent rows: the forget reads the locator, then waits to read them.
+        await using var holder = await server.OpenAsync(cs);
+        await using var holding = await holder.BeginTransactionAsync(TestContext.Current.CancellationToken);
+        await ExecAsync(holder, "LOCK TABLE todos_archived_recent_part_0 IN ACCESS EXCLUSIVE MODE");
+        await using var migration = await server.OpenAsync(cs);
+        var forgetting = ExecAsync(migration, "SELECT todoscale_archive_bookkeeping_forget_changed()");
+        await using var watcher = await server.OpenAsync(cs);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await ScalarAsync<bool>(watcher, """
+                   SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                                  AND query LIKE '%todoscale_archive_bookkeeping_forget_changed%')
+                   """))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the forget never reached the recent rows");
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        // Meanwhile a write of the stale entry goes through: one DELETE over the archive held it for its whole scan.
+        await using var writer = await server.OpenAsync(cs);
+        await ExecAsync(writer, "SET lock_timeout = '2s'");
+        await ExecAsync(writer, "UPDATE todos_archived_locator SET completed_at = completed_at WHERE id = $1", gone);
+
+        await holding.CommitAsync(TestContext.Current.CancellationToken);
+        await forgetting;
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_locator WHERE id = $1", gone));
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions(), ct: TestContext.Current.CancellationToken);
+        Assert.True(await ScalarAsync<bool>(conn, "SELECT todoscale_archive_bookkeeping_complete()"));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, LocatorDifferences));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, RecentDifferences));
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task an_archive_partition_created_after_the_resume_is_caught_up_and_does_not_hold_up_cutover()
     {
         var (cs, conn) = await BulkRecordedAsync("deferbk_newpart", 1_500);
