@@ -83,7 +83,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
                            $"(`todoscale migrate run` without options: target {o.Target.TotalMilliseconds:N0} ms per batch, health signals on)" +
                            $"{(o.HoldFor > TimeSpan.Zero ? string.Create(inv, $", and the adaptive run again while an application transaction holds a user the copy needs for {o.HoldFor.TotalSeconds:N0} s") : "")}" +
                            $". After the adaptive run, with no copy, the writers twice more: with the mirror trigger now writing every index of the new tables (what each write costs until cutover), " +
-                           $"and with a key-only change log in place of the mirror (the floor of trigger-based capture; bench only). Every phase whose writers are measured starts from a `CHECKPOINT`. " +
+                           $"and with a key-only change log in place of the mirror (what a trigger that only records keys costs them, without the work of applying those changes to the new tables; bench only). Every phase whose writers are measured starts from a `CHECKPOINT`. " +
                            $"Targets: copy rows/s ÷ single statement ≥ 0.60×, writers' p99 during ÷ alone ≤ 2×.");
         sb.AppendLine();
         sb.AppendLine("| legacy table | run | copy ÷ single statement | writers' p99 during ÷ alone | ÷ with the trigger, no copy | longest wait on the migration | splits | paused or slowed | validation |");
@@ -118,7 +118,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
                 var floor = Ratio(v.Result.WritersWithChangeLog!);
                 return string.Create(inv, $"{v.Name}: the mirror {Ratio(v.Result.WritersWithTrigger):F2}× before the build (the new tables' primary keys only), " +
                                           $"{mirror:F2}× after it (every index, until cutover){(mirror > 2 ? ", over the 2× target with no copy at all" : "")}; " +
-                                          $"a key-only change log {floor:F2}×");
+                                          $"a key-only change log {floor:F2}× (the trigger alone, without applying the changes)");
             })) + ".");
         }
         sb.AppendLine();

@@ -89,8 +89,8 @@ public static class MigrationMeasurement
         await CheckpointAsync(conn, log, ct);
         var untilCutover = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
 
-        // The floor of any trigger-based capture, in the same state: each write records only its key (not shipped; the
-        // next run's rollback and start reinstall the mirror over what this phase left unsynchronised).
+        // The trigger's own share, in the same state: each write records only its key and nothing applies the changes
+        // (not shipped; the next run's rollback and start reinstall the mirror over what this phase left unsynchronised).
         log?.Invoke($"writers with a key-only change log in place of the mirror, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
         await TimeAsync(conn, BenchRunner.EmbeddedSql("migration_change_log_floor.sql"), ct);
         await CheckpointAsync(conn, log, ct);
