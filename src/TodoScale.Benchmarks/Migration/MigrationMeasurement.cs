@@ -58,6 +58,7 @@ public static class MigrationMeasurement
         // copy, a cost of any trigger-synchronised live migration. The runs' p99 against this one is the copy's own.
         log?.Invoke($"writers with the mirror trigger, no copy, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
         // Before the indexes are built: the live runs' writers write into tables whose indexes are deferred too.
+        await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
         await CheckpointAsync(conn, log, ct);
         var withTrigger = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
 
@@ -83,19 +84,30 @@ public static class MigrationMeasurement
         var checks = await migration.ValidateAsync(ct);
         sw.Stop();
 
-        // The writers once the adaptive run has built everything: each legacy write now also writes every index of the
-        // new tables and 009's bookkeeping, and keeps doing so until cutover, however long the operator waits.
-        log?.Invoke($"writers with the mirror trigger after the build, no copy, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
-        await CheckpointAsync(conn, log, ct);
-        var untilCutover = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
+        // Three phases in the state the adaptive run left (everything built), each prepared as every phase after the
+        // first is (VACUUM ANALYZE todos, CHECKPOINT): the mirror writing every index of the new tables and 009's
+        // bookkeeping, as until cutover however long the operator waits; no trigger at all, the writers' own latency in
+        // this state (the database is twice its size by now); and the trigger's own share, each write recording only its
+        // key with nothing applying the changes (not shipped).
+        LegacyWriterReport untilCutover, afterBuildAlone, changeLog;
+        try
+        {
+            untilCutover = await PreparedWritersAsync("writers with the mirror trigger after the build, no copy");
+            await TimeAsync(conn, "SELECT todoscale_drop_todos_trigger('todoscale_mirror')", ct);
+            afterBuildAlone = await PreparedWritersAsync("writers without any trigger after the build");
+            await TimeAsync(conn, BenchRunner.EmbeddedSql("migration_change_log_floor.sql"), ct);
+            changeLog = await PreparedWritersAsync("writers with a key-only change log in place of the mirror");
+        }
+        finally
+        {
+            await TimeAsync(conn, BenchRunner.EmbeddedSql("migration_change_log_floor_off.sql"), CancellationToken.None);
+            if (options.HoldFor <= TimeSpan.Zero)
+            {
+                // The new tables missed the writes of the last two phases: nothing left half-synchronised behind.
+                await migration.RollbackAsync(dropNewTables: false, CancellationToken.None);
+            }
+        }
 
-        // The trigger's own share, in the same state: each write records only its key and nothing applies the changes
-        // (not shipped; the next run's rollback and start reinstall the mirror over what this phase left unsynchronised).
-        log?.Invoke($"writers with a key-only change log in place of the mirror, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
-        await TimeAsync(conn, BenchRunner.EmbeddedSql("migration_change_log_floor.sql"), ct);
-        await CheckpointAsync(conn, log, ct);
-        var changeLog = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
-        await TimeAsync(conn, BenchRunner.EmbeddedSql("migration_change_log_floor_off.sql"), ct);
         if (options.HoldFor > TimeSpan.Zero)
         {
             var held = await LiveRunAsync(connectionString, conn, options, MigrationLiveRun.Held,
@@ -105,8 +117,17 @@ public static class MigrationMeasurement
 
         return new MigrationMeasurementResult(rows, single, sw.Elapsed, alone, withTrigger, runs, checks)
         {
-            SingleStatementIndexBuild = singleIndexes, WritersUntilCutover = untilCutover, WritersWithChangeLog = changeLog,
+            SingleStatementIndexBuild = singleIndexes, WritersUntilCutover = untilCutover, WritersAfterBuildAlone = afterBuildAlone,
+            WritersWithChangeLog = changeLog,
         };
+
+        async Task<LegacyWriterReport> PreparedWritersAsync(string what)
+        {
+            await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
+            await CheckpointAsync(conn, log, ct);
+            log?.Invoke($"{what}, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
+            return await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
+        }
     }
 
     /// <summary>

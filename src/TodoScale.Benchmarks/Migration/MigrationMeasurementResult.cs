@@ -51,6 +51,9 @@ public sealed record MigrationMeasurementResult(
     /// <summary>The writers after the adaptive run's build, no copy: the mirror into every index of the new tables, as until cutover.</summary>
     public LegacyWriterReport? WritersUntilCutover { get; init; }
 
+    /// <summary>The writers without any trigger in that same state: their own latency once the database holds both layouts.</summary>
+    public LegacyWriterReport? WritersAfterBuildAlone { get; init; }
+
     /// <summary>The writers with a key-only change log in place of the mirror (bench only): the trigger's own cost, without applying the changes.</summary>
     public LegacyWriterReport? WritersWithChangeLog { get; init; }
 
@@ -78,6 +81,11 @@ public sealed record MigrationMeasurementResult(
         if (WritersUntilCutover is { } cut)
         {
             sb.AppendLine(inv, $"| no copy, after the adaptive run's build: the writers with the mirror trigger writing every index of the new tables (as until cutover; {o.WriterBaselineDuration.TotalSeconds:N0} s) | | | | {cut.Latency.P50Ms:N2} / {cut.Latency.P99Ms:N1} / {cut.Latency.MaxMs:N0} | {cut.Latency.P99Ms / WritersAlone.Latency.P99Ms:F2}× | | | | | | {Errors(cut)} |");
+        }
+
+        if (WritersAfterBuildAlone is { } none)
+        {
+            sb.AppendLine(inv, $"| no copy, same state: the writers without any trigger (their own latency once the database holds both layouts; {o.WriterBaselineDuration.TotalSeconds:N0} s) | | | | {none.Latency.P50Ms:N2} / {none.Latency.P99Ms:N1} / {none.Latency.MaxMs:N0} | {none.Latency.P99Ms / WritersAlone.Latency.P99Ms:F2}× | | | | | | {Errors(none)} |");
         }
 
         if (WritersWithChangeLog is { } log)

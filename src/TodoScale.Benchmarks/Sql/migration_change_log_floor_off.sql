@@ -2,3 +2,4 @@
 -- reinstall the mirror).
 DROP TRIGGER IF EXISTS bench_change_log ON todos;
 DROP TABLE IF EXISTS bench_change_log;
+DROP FUNCTION IF EXISTS bench_change_log_todo();

@@ -156,10 +156,11 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
         Assert.Equal(1L, await ScalarAsync<long>(conn, "SELECT count(*) FROM todos_archived_locator WHERE id = $1", gone));
 
         // Someone holds a partition of the recent rows: the forget reads the locator, then waits to read them.
+        // Opened before the holder, so disposed after it: a failing test rolls the holder back and does not hang here.
+        await using var migration = await server.OpenAsync(cs);
         await using var holder = await server.OpenAsync(cs);
         await using var holding = await holder.BeginTransactionAsync(TestContext.Current.CancellationToken);
         await ExecAsync(holder, "LOCK TABLE todos_archived_recent_part_0 IN ACCESS EXCLUSIVE MODE");
-        await using var migration = await server.OpenAsync(cs);
         var forgetting = ExecAsync(migration, "SELECT todoscale_archive_bookkeeping_forget_changed()");
         await using var watcher = await server.OpenAsync(cs);
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -173,6 +174,7 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
         }
 
         // Meanwhile a write of the stale entry goes through: one DELETE over the archive held it for its whole scan.
+        // Written directly: a mirrored write would also wait for the held partition (009's trim reads every one).
         await using var writer = await server.OpenAsync(cs);
         await ExecAsync(writer, "SET lock_timeout = '2s'");
         await ExecAsync(writer, "UPDATE todos_archived_locator SET completed_at = completed_at WHERE id = $1", gone);
