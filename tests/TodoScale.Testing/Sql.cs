@@ -85,6 +85,24 @@ public static class Sql
         return rows;
     }
 
+    /// <summary>
+    /// Returns once the session <paramref name="pid"/> waits on a lock (pg_stat_activity, read through
+    /// <paramref name="watcher"/>); fails with <paramref name="failure"/> if <paramref name="work"/> ends first, since it
+    /// was meant to wait. The test's own timeout ends a wait that never comes.
+    /// </summary>
+    public static async Task WaitUntilWaitingOnLockAsync(NpgsqlConnection watcher, int pid, Task work, string failure)
+    {
+        while (await ScalarAsync<long>(watcher, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", pid) == 0)
+        {
+            if (work.IsCompleted)
+            {
+                throw new InvalidOperationException(failure);
+            }
+
+            await Task.Delay(20, Ct);
+        }
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static NpgsqlCommand Command(NpgsqlConnection conn, string sql, int? timeoutSeconds, object[] args)

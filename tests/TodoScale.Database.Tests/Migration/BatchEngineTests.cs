@@ -124,11 +124,7 @@ public sealed class BatchEngineTests(PostgresServer server)
         await using var app = await server.OpenAsync(cs);
         var appPid = app.ProcessID;
         var update = ExecAsync(app, "UPDATE todos SET title = title || ' (edited)' WHERE id = $1", first);
-        while (await ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", appPid) == 0)
-        {
-            Assert.False(update.IsCompleted, "the application's UPDATE did not wait for the batch's row lock");
-            await Task.Delay(20);
-        }
+        await WaitUntilWaitingOnLockAsync(admin, appPid, update, "the application's UPDATE did not wait for the batch's row lock");
 
         var step2 = await StepAsync(migrating);
         await tx.CommitAsync();

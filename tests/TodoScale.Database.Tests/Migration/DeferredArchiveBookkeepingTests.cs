@@ -163,15 +163,7 @@ public sealed class DeferredArchiveBookkeepingTests(PostgresServer server)
         await ExecAsync(holder, "LOCK TABLE todos_archived_recent_part_0 IN ACCESS EXCLUSIVE MODE");
         var forgetting = ExecAsync(migration, "SELECT todoscale_archive_bookkeeping_forget_changed()");
         await using var watcher = await server.OpenAsync(cs);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await ScalarAsync<bool>(watcher, """
-                   SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-                                  AND query LIKE '%todoscale_archive_bookkeeping_forget_changed%')
-                   """))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the forget never reached the recent rows");
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
+        await WaitUntilWaitingOnLockAsync(watcher, migration.ProcessID, forgetting, "the forget ended without waiting to read the held recent rows");
 
         // Meanwhile a write of the stale entry goes through: one DELETE over the archive held it for its whole scan.
         // Written directly: a mirrored write would also wait for the held partition (009's trim reads every one).

@@ -69,11 +69,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
             await ExecAsync(migrating, "SELECT * FROM migrate_todos_batch(100, 5)");
             await tx.CommitAsync();
         });
-        while (await ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", pid) == 0)
-        {
-            Assert.False(batches.IsCompleted, "the batches finished instead of waiting for the writer's row lock");
-            await Task.Delay(20);
-        }
+        await WaitUntilWaitingOnLockAsync(admin, pid, batches, "the batches finished instead of waiting for the writer's row lock");
 
         // Three batches of copies exist in the killed transaction at this point.
         Assert.True(await ScalarAsync<bool>(admin, "SELECT pg_terminate_backend($1)", pid));
@@ -145,11 +141,7 @@ public sealed class LiveMigrationTests(PostgresServer server)
         await using var migrating = await server.OpenAsync(cs);
         var pid = migrating.ProcessID;
         var batch = ScalarAsync<bool>(migrating, "SELECT coalesce(bool_or(completed), false) FROM migrate_todos_batch(100, 1)");
-        while (await ScalarAsync<long>(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", pid) == 0)
-        {
-            Assert.False(batch.IsCompleted, "the batch did not wait for the rewrite's lock on todos");
-            await Task.Delay(20);
-        }
+        await WaitUntilWaitingOnLockAsync(admin, pid, batch, "the batch did not wait for the rewrite's lock on todos");
 
         await rewrite.CommitAsync();
         Assert.False(await batch, "the batch ended the migration on the rewritten file");
