@@ -479,10 +479,10 @@ $$;
 -- without locking a row, and only then deletes those entries by key, each checked again: a DELETE locks what it
 -- removes until the statement commits, and a mirrored write of the same todo waits for that. One DELETE over the whole
 -- archive held them for all of its scan: 790 ms at 230k archived rows, a writer waited 140-313 ms on it (a review of
--- 2026-12-04), more than the migration's 200 ms bound, and it grows with the archive; the deletes by key still scan the
--- bookkeeping table to join the keys, but nothing waits on an entry before the first one is removed. An entry it removes wrongly (a trigger rewrote it during this statement, and the
--- rewrite is checked against an older view of the archive) is added again by the catch-up of its partition, which
--- always follows: this step empties the list of partitions caught up.
+-- 2026-12-04), more than the migration's 200 ms bound, and it grows with the archive. The deletes by key still scan
+-- the bookkeeping table to join the keys, but no entry is locked before they start. An entry it removes wrongly (a
+-- trigger rewrote it during this statement, and the rewrite is checked against an older view of the archive) is added
+-- again by the catch-up of its partition, which always follows: this step empties the list of partitions caught up.
 CREATE OR REPLACE FUNCTION todoscale_archive_bookkeeping_forget_changed() RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -56,11 +56,8 @@ public static class MigrationMeasurement
 
         // The writers again, with the mirror trigger on and no copy running: every legacy write now also writes its
         // copy, a cost of any trigger-synchronised live migration. The runs' p99 against this one is the copy's own.
-        log?.Invoke($"writers with the mirror trigger, no copy, for {options.WriterBaselineDuration.TotalSeconds:N0} s");
         // Before the indexes are built: the live runs' writers write into tables whose indexes are deferred too.
-        await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
-        await CheckpointAsync(conn, log, ct);
-        var withTrigger = await new LegacyWriterSimulator(connectionString, Writers(options) with { Duration = options.WriterBaselineDuration }).RunAsync(ct);
+        var withTrigger = await PreparedWritersAsync("writers with the mirror trigger, no copy");
 
         // The single statement's peer of the deferred indexes: the bulk-load order (data, then indexes), built plainly,
         // which offline is faster than concurrently. migration_start() dropped them, as for the live runs, and paused
@@ -85,7 +82,7 @@ public static class MigrationMeasurement
         sw.Stop();
 
         // Three phases in the state the adaptive run left (everything built), each prepared as every phase after the
-        // first is (VACUUM ANALYZE todos, CHECKPOINT): the mirror writing every index of the new tables and 009's
+        // first is: the mirror writing every index of the new tables and 009's
         // bookkeeping, as until cutover however long the operator waits; no trigger at all, the writers' own latency in
         // this state (the database is twice its size by now); and the trigger's own share, each write recording only its
         // key with nothing applying the changes (not shipped).
@@ -121,6 +118,7 @@ public static class MigrationMeasurement
             WritersWithChangeLog = changeLog,
         };
 
+        // Every phase whose writers are measured after the first starts from the same state of the legacy table and WAL.
         async Task<LegacyWriterReport> PreparedWritersAsync(string what)
         {
             await TimeAsync(conn, "VACUUM ANALYZE todos", ct);
@@ -235,7 +233,8 @@ public static class MigrationMeasurement
     /// <summary>
     /// Every phase whose writers are measured starts from a checkpoint: otherwise one phase pays the full-page images
     /// and the spread checkpoint of the bulk write before it and the next does not (the server log of the 22:34 run of
-    /// 2026-12-04 shows checkpoints requested by WAL volume back to back, one per ~540 MB, through the copies). Needs superuser or pg_checkpoint; without it the phases start as they come.
+    /// 2026-12-04 shows checkpoints requested by WAL volume back to back, one per ~540 MB, through the copies). Needs
+    /// superuser or pg_checkpoint; without it the phases start as they come.
     /// </summary>
     private static async Task CheckpointAsync(NpgsqlConnection conn, Action<string>? log, CancellationToken ct)
     {
