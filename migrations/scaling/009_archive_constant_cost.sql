@@ -149,8 +149,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT 100';
 -- todos_archived_recent to the last row kept, and deletes the rows below it. The floor only rises: two archivals of one
 -- user that trim at once keep the higher, and rows one of them added below it are ignored by the page and deleted by the
 -- next trim. Users in id order, so that two trims lock their floor rows in the same order (no deadlock).
+-- Planned for each call (force_custom_plan): after five calls PL/pgSQL may keep a generic plan, which guesses 10 users
+-- and keeps the sizes the recent rows had when it was made. Made while they were empty (a rollback's TRUNCATE, then
+-- ANALYZE), it scanned a whole partition for every user once they were full: the migration's rebuild of a month of 19k
+-- users took 11 s instead of about 1 s (bench migration, held-user run of 2026-12-05 04:33, traced with auto_explain).
 CREATE OR REPLACE FUNCTION todoscale_archived_recent_trim(p_users uuid[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 BEGIN
     INSERT INTO todos_archived_recent_floor AS f (user_id, completed_at, id)
     SELECT u.user_id, k.completed_at, k.id

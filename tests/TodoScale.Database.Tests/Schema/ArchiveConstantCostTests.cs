@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace TodoScale.Database.Tests.Schema;
 
 /// <summary>
@@ -7,7 +9,7 @@ namespace TodoScale.Database.Tests.Schema;
 /// partition a plan may touch, so a month that is locked is a month the plan opened.
 /// History here lies in 2021–2023 (fixed dates, with partitions of their own), far from today's partitions.
 /// </summary>
-public sealed class ArchiveConstantCostTests(PostgresServer server)
+public sealed partial class ArchiveConstantCostTests(PostgresServer server)
 {
     private const int Months = 36;
     private static readonly DateTime FirstMonth = new(2021, 1, 1, 0, 0, 0, DateTimeKind.Utc);
@@ -530,6 +532,53 @@ public sealed class ArchiveConstantCostTests(PostgresServer server)
         Assert.Equal(0L, await ScalarAsync<long>(conn, recorded));
         Assert.Empty(await ColumnAsync<Guid>(conn, "SELECT id FROM todoscale_archived_page($1, NULL, NULL, NULL, NULL, NULL, NULL, 10)", user));
     }
+
+    [Fact(Timeout = TestTimeouts.Database)]
+    public async Task trimming_the_recent_rows_reads_each_users_own_rows_by_index_even_on_a_connection_that_first_trimmed_them_empty()
+    {
+        var cs = await server.CreateMigratedDatabaseAsync("archive_trim_plan");
+        await using var conn = await server.OpenAsync(cs);
+        // As a rollback leaves them (TRUNCATE, then ANALYZE): statistics that say empty. The connection runs as the
+        // API's (force_generic_plan), so a cached plan of the trim is made now, for empty tables.
+        await ExecAsync(conn, """
+            TRUNCATE todos_archived_recent, todos_archived_recent_floor;
+            ANALYZE todos_archived_recent, todos_archived_recent_floor;
+            SET plan_cache_mode = force_generic_plan;
+            """);
+        await ExecAsync(conn, "SELECT todoscale_archived_recent_trim(ARRAY(SELECT gen_random_uuid() FROM generate_series(1, 2000)))");
+        var users = Enumerable.Range(0, 200).Select(_ => Guid.NewGuid()).ToArray();
+        await ExecAsync(conn, """
+            INSERT INTO todos_archived_recent (id, user_id, title, status, priority, completed_at, created_at, updated_at, archived_at)
+            SELECT gen_random_uuid(), u, 'recent', 'done', 1, now() - make_interval(hours => g), now() - interval '1 year', now(), now()
+            FROM unnest($1::uuid[]) u, generate_series(1, 150) g
+            """, users);
+
+        var plans = new List<string>();
+        conn.Notice += (_, e) => plans.Add(e.Notice.MessageText);
+        await ExecAsync(conn, """
+            LOAD 'auto_explain';
+            SET auto_explain.log_min_duration = 0;
+            SET auto_explain.log_nested_statements = on;
+            SET auto_explain.log_analyze = on;
+            SET auto_explain.log_timing = off;
+            SET auto_explain.log_level = notice;
+            SET client_min_messages = notice;
+            """);
+        await ExecAsync(conn, "SELECT todoscale_archived_recent_trim($1)", users);
+        await ExecAsync(conn, "RESET auto_explain.log_min_duration");
+
+        var kept = await ColumnAsync<long>(conn, "SELECT count(*) FROM todos_archived_recent GROUP BY user_id");
+        var floor = plans.Single(p => p.Contains("INSERT INTO todos_archived_recent_floor", StringComparison.Ordinal));
+        // The failure this prevents: a plan made for the empty tables scans a whole partition once for every user.
+        var scansPerUser = SeqScanLoops().Matches(floor).Select(m => int.Parse(m.Groups[1].Value)).Where(loops => loops > 1).ToList();
+        Assert.Equal(200, kept.Count);
+        Assert.All(kept, n => Assert.Equal(100L, n));
+        Assert.True(scansPerUser.Count == 0, $"a recent partition was scanned whole for each user ({string.Join(", ", scansPerUser)} loops):\n{floor}");
+        Assert.True(floor.Contains("Index Cond: (user_id = ", StringComparison.Ordinal), $"no user's rows read by index:\n{floor}");
+    }
+
+    [GeneratedRegex(@"Seq Scan on todos_archived_recent_part_\d+ .*\(actual rows=\d+ loops=(\d+)\)")]
+    private static partial Regex SeqScanLoops();
 
     [Fact(Timeout = TestTimeouts.Database)]
     public async Task retention_forgets_the_months_and_locations_of_the_partitions_it_drops()
