@@ -76,7 +76,7 @@ public sealed class MigrationBench(string serverConnectionString, MigrationBench
         var sb = new StringBuilder();
         ReportHeader.Write(sb, null, r.StartedUtc, r.Total, o.CommandLine);
         sb.AppendLine(inv, $"Each variant runs on its own copy of the same generated legacy database: the writers alone ({o.WritersAlone.TotalSeconds:N0} s, " +
-                           $"their idle latency), one `INSERT … SELECT` followed by building the new tables' secondary indexes and 009's archive bookkeeping (the bulk-load order; every live run " +
+                           $"their idle latency), one `INSERT … SELECT` followed by building the new tables' secondary indexes and 009's archive bookkeeping, then their statistics (the bulk-load order; every live run " +
                            $"also fills the tables without them and builds them at its end, one partition at a time, within its time), the writers again with the mirror trigger on and no copy (what every " +
                            $"legacy write costs once a live migration synchronises it), then while {o.Writers} writer connections ({o.ThinkTime.TotalMilliseconds:N0} ms think time) " +
                            $"keep writing: today's fixed settings ({o.BatchSize:N0} rows per batch, no pause, no signals), the batch engine's adaptive run " +

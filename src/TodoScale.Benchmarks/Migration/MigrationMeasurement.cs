@@ -69,6 +69,11 @@ public static class MigrationMeasurement
             """, ct);
         var bookkeeping = Stopwatch.StartNew();
         await new PlanRunner(connectionString).RunAsync(["SELECT stmt FROM todoscale_archive_bookkeeping_plan() ORDER BY step"], ct);
+        // The statistics the live runs' plan ends with.
+        await using (var analyze = new NpgsqlCommand("SELECT todoscale_migration_analyze_statement()", conn))
+        {
+            await TimeAsync(conn, (string)(await analyze.ExecuteScalarAsync(ct))!, ct);
+        }
         singleIndexes += bookkeeping.Elapsed;
 
         var runs = new List<MigrationLiveRun>();

@@ -242,7 +242,7 @@ public sealed class MigrationRunner(string connectionString)
                 else if (planned > 0)
                 {
                     progress?.Report(new MigrationProgress(total, total, batches, moved / Math.Max(sw.Elapsed.TotalSeconds, 1e-3), null, false,
-                        Paused: $"building the new tables' indexes and the archive's bookkeeping, deferred while they filled: {planned:N0} steps, one partition at a time, writes go on"));
+                        Paused: $"building the new tables' indexes and the archive's bookkeeping, deferred while they filled, then their statistics: {planned:N0} steps, one partition at a time, writes go on"));
                     // Under the runner's application_name: a write waiting on a build is waiting on the migration, and
                     // pg_stat_activity (and the benchmark's wait sampler) should say so.
                     try

@@ -66,6 +66,29 @@ public sealed class DeferredIndexTests(PostgresServer server)
     }
 
     [Fact(Timeout = TestTimeouts.Database)]
+    public async Task the_plan_ends_by_analyzing_the_filled_tables_once_and_statistics_lost_since_do_not_hold_back_cutover()
+    {
+        var cs = await CreateAsync(server, "deferidxstats", rows: 1_000);
+        await using var conn = await server.OpenAsync(cs);
+        // Autovacuum never analyzes a partitioned table: only the plan gives the parents statistics.
+        const string ParentsWithStatistics = """
+            SELECT count(DISTINCT tablename) FROM pg_stats WHERE inherited AND tablename IN ('todos_active', 'todos_archived') AND attname = 'user_id'
+            """;
+
+        await new MigrationRunner(cs).RunAsync(new MigrationRunOptions());
+
+        Assert.Equal(2L, await ScalarAsync<long>(conn, ParentsWithStatistics));
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT count(*) FROM migration_index_plan()"));
+
+        await ExecAsync(conn, "SELECT pg_stat_reset()");
+        var plan = await ColumnAsync<string>(conn, "SELECT stmt FROM migration_index_plan() ORDER BY step");
+        Assert.Equal(["ANALYZE todos_active, todos_archived, todos_archived_recent, todos_archived_recent_floor, todos_archived_locator, todos_archived_months"], plan);
+        Assert.Equal(0L, await ScalarAsync<long>(conn, "SELECT migration_index_steps_left()"));
+        await new LegacyMigration(cs).CutoverAsync(force: false);
+        Assert.Equal("cut_over", (await new LegacyMigration(cs).StatusAsync()).State);
+    }
+
+    [Fact(Timeout = TestTimeouts.Database)]
     public async Task a_write_blocking_index_step_waits_for_its_lock_no_longer_than_the_sessions_todoscale_lock_timeout()
     {
         var cs = await CreateAsync(server, "deferidxlt", rows: 200);
