@@ -115,6 +115,10 @@ ALTER TABLE migration_state ADD COLUMN IF NOT EXISTS deferred_indexes text[];
 -- partition is caught up and 009 marked its recent rows ready, NULL when nothing is left. 002's own: 009 applied again
 -- meanwhile marks its recent rows ready by its own backfill, which knows nothing of what changed while paused.
 ALTER TABLE migration_state ADD COLUMN IF NOT EXISTS archive_bookkeeping text CHECK (archive_bookkeeping IN ('rebuild', 'catch_up'));
+-- When migration_index_plan()'s ANALYZE last finished. Kept here, not read from pg_stat_user_tables.last_analyze: that
+-- forgets with pg_stat_reset(), stays NULL with track_counts off, and says nothing of the other tables the statement
+-- lists, so a plan that asked for statistics again and again would never end.
+ALTER TABLE migration_state ADD COLUMN IF NOT EXISTS analyzed_at timestamptz;
 INSERT INTO migration_state (singleton) VALUES (true) ON CONFLICT DO NOTHING;
 -- The archive partitions caught up since the entries of changed rows were forgotten (emptied by that step).
 CREATE TABLE IF NOT EXISTS migration_archive_caught_up (
@@ -721,17 +725,17 @@ BEGIN
     END IF;
     -- Then the archive's bookkeeping (paused by migration_start()), after every index: 009's backfill reads the archive.
     RETURN QUERY SELECT 1000000 + b.step, b.stmt FROM todoscale_archive_bookkeeping_plan() b;
-    -- Last, statistics of the tables the backfill filled, once after it completed. Autovacuum analyzes partitions in
-    -- its own time and never a partitioned parent: without them validate_migration() joined the 618k active rows to
-    -- the archive by a nested loop over every month (the parent's distinct ids guessed at 200), 25 s of its 26 s
-    -- against 12 s after a 3.4 s ANALYZE (bench database of 2026-12-05 04:58), and the bookkeeping's own statements
-    -- were planned for empty tables. After the index builds: ANALYZE waits for a concurrent build of its table. It
-    -- blocks no write (SHARE UPDATE EXCLUSIVE); each table commits on its own.
+    -- Last, statistics of the tables the backfill filled, once after it completed, then the note that they were
+    -- taken (a run stopped between the two analyzes again). Autovacuum analyzes partitions in its own time and never a
+    -- partitioned parent: without them validate_migration() joined the 618k active rows to the archive by a nested
+    -- loop over every month (the parent's distinct ids guessed at 200), 25 s of its 26 s against 12 s after a 3.4 s
+    -- ANALYZE (bench database of 2026-12-05 04:58), and the application's queries on the parents are planned as for
+    -- empty tables. After the index builds, since ANALYZE waits for a concurrent build of its table, and after the
+    -- bookkeeping's rebuild, which fills four of the tables. It blocks no write (SHARE UPDATE EXCLUSIVE).
     IF v_state = 'migrated' AND EXISTS (
-        SELECT 1 FROM migration_state m, pg_stat_user_tables s
-        WHERE s.relid IN ('todos_active'::regclass, 'todos_archived'::regclass)
-          AND (s.last_analyze IS NULL OR s.last_analyze < m.completed_at)) THEN
-        RETURN QUERY SELECT 2000000, todoscale_migration_analyze_statement();
+        SELECT 1 FROM migration_state m WHERE m.analyzed_at IS NULL OR m.analyzed_at < m.completed_at) THEN
+        RETURN QUERY SELECT 2000000, todoscale_migration_analyze_statement()
+            UNION ALL SELECT 2000001, 'UPDATE migration_state SET analyzed_at = clock_timestamp()';
     END IF;
 END;
 $$;
@@ -741,7 +745,7 @@ $$;
 -- Statistics make plans better, not answers right: a pg_stat_reset() must not hold back a cutover.
 CREATE OR REPLACE FUNCTION migration_index_steps_left() RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT count(*) FROM migration_index_plan() p WHERE p.stmt NOT LIKE 'SET %' AND p.stmt NOT LIKE 'ANALYZE %'
+    SELECT count(*) FROM migration_index_plan() p WHERE p.step < 2000000 AND p.stmt NOT LIKE 'SET %'
 $$;
 
 -- ---------------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ public static partial class MigrateCommands
                           $"({result.RowsPerSecond:N0} rows/s{(result.Splits > 0 ? $", {result.Splits} batches split after lock timeouts/deadlocks" : "")}" +
                           $"{(result.Retries > 0 ? $", {result.Retries} retries" : "")}" +
                           $"{(result.Paused > TimeSpan.Zero ? $", paused {result.Paused.TotalSeconds:N1} s on health signals" : "")}" +
-                          $"{(result.IndexStatements > 0 ? $"; the new tables' indexes and the archive's bookkeeping, deferred while they filled, built in {result.IndexBuild.TotalSeconds:N1} s" : "")})";
+                          $"{(result.IndexStatements > 0 ? $"; the new tables' indexes, the archive's bookkeeping and statistics, deferred while they filled, done in {result.IndexBuild.TotalSeconds:N1} s" : "")})";
             if (result.IndexesPending)
             {
                 Ui.Info($"backfill complete: {summary}; the build of the new tables' deferred indexes was interrupted. " +

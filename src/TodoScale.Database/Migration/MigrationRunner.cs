@@ -233,16 +233,22 @@ public sealed class MigrationRunner(string connectionString)
             if (completed)
             {
                 var building = Stopwatch.StartNew();
-                var planned = (await LegacyMigration.QueryAsync(conn,
-                    "SELECT migration_index_steps_left()", r => r.GetInt64(0), CancellationToken.None))[0];
-                if (planned > 0 && ct.IsCancellationRequested)
+                // Index steps left (what cutover waits for), and whether the plan holds anything at all: a run that finds
+                // only the statistics left (an earlier run stopped after its builds) must still take them.
+                var (planned, anyPlanned) = (await LegacyMigration.QueryAsync(conn,
+                    "SELECT migration_index_steps_left(), EXISTS (SELECT 1 FROM migration_index_plan() WHERE stmt NOT LIKE 'SET %')",
+                    r => (r.GetInt64(0), r.GetBoolean(1)), CancellationToken.None))[0];
+                if (anyPlanned && ct.IsCancellationRequested)
                 {
-                    indexesPending = true;
+                    indexesPending = planned > 0;
                 }
-                else if (planned > 0)
+                else if (anyPlanned)
                 {
+                    var work = planned > 0
+                        ? $"building the new tables' indexes and the archive's bookkeeping, deferred while they filled, then their statistics: {planned:N0} steps, one partition at a time, writes go on"
+                        : "taking the new tables' statistics, writes go on";
                     progress?.Report(new MigrationProgress(total, total, batches, moved / Math.Max(sw.Elapsed.TotalSeconds, 1e-3), null, false,
-                        Paused: $"building the new tables' indexes and the archive's bookkeeping, deferred while they filled, then their statistics: {planned:N0} steps, one partition at a time, writes go on"));
+                        Paused: work));
                     // Under the runner's application_name: a write waiting on a build is waiting on the migration, and
                     // pg_stat_activity (and the benchmark's wait sampler) should say so.
                     try
@@ -252,8 +258,10 @@ public sealed class MigrationRunner(string connectionString)
                     catch (OperationCanceledException)
                     {
                         // Ctrl-C: the statement in flight is cancelled (a concurrent build leaves an INVALID index, which
-                        // the next plan drops and builds again); the backfill stays complete.
-                        indexesPending = true;
+                        // the next plan drops and builds again); the backfill stays complete. Pending only if cutover
+                        // still waits on a step: statistics cut short are taken by the next run, and hold nothing back.
+                        indexesPending = (await LegacyMigration.QueryAsync(conn,
+                            "SELECT migration_index_steps_left()", r => r.GetInt64(0), CancellationToken.None))[0] > 0;
                     }
                 }
 
