@@ -742,7 +742,8 @@ $$;
 
 -- How many steps of migration_index_plan() are left (its session settings and statistics aside): what `migrate run`
 -- reports before it builds, and part of what cutover refuses on. An index built but not attached is a step too.
--- Statistics make plans better, not answers right: a pg_stat_reset() must not hold back a cutover.
+-- Statistics make plans better, not answers right: the plan's steps from 2000000 on (its ANALYZE and the note of it)
+-- never hold back a cutover.
 CREATE OR REPLACE FUNCTION migration_index_steps_left() RETURNS bigint
 LANGUAGE sql STABLE AS $$
     SELECT count(*) FROM migration_index_plan() p WHERE p.step < 2000000 AND p.stmt NOT LIKE 'SET %'
